@@ -1,0 +1,109 @@
+"""What every optimizer is made of: its hyperparameters, its update rule and its spec.
+
+An update rule is tensor math on a tensor whose last dimension holds one model's
+parameters and whose leading dimensions index independent models (see DESIGN.md).
+Hyperparameters reach the rule as Python floats or as tensors that broadcast against
+the parameters, e.g. lr of shape (N, 1) beside parameters of shape (N, 2): one lr per row.
+The rule is written once; the torch.optim adapter, the 2D engine and the training runner
+all call it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+Tensor = torch.Tensor
+Hyper = float | Tensor  # a float, or a tensor broadcastable against the parameters
+State = dict[str, Any]  # per-parameter state; "step" (int) is kept by the caller
+
+
+@dataclass(frozen=True)
+class HParam:
+    """One hyperparameter: its reference default, a slider range, and its valid domain.
+
+    kind: "float", "int", "bool" or "pair" (two floats, like Adam's betas; low/high/valid
+    apply to each element).
+    """
+
+    name: str
+    default: Any
+    low: float = 0.0  # slider range, not a validity limit
+    high: float = 1.0
+    log: bool = False
+    help: str = ""
+    kind: str = "float"
+    valid: tuple[float, float] = (0.0, math.inf)  # inclusive bounds a value must satisfy
+    open_high: bool = False  # True: value must be < valid[1] (betas < 1)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An update rule as two functions on one parameter tensor (rows x params).
+
+    init(p, h) -> state                      # fresh state for p
+    update(p, g, state, h, t) -> None        # in place on p and state; t = 1, 2, ... the step
+    Optional hooks for optimizers with modes (schedule-free): to_eval / to_train(p, state, h).
+    """
+
+    init: Callable[[Tensor, dict], State]
+    update: Callable[[Tensor, Tensor, State, dict, int], None]
+    to_eval: Callable[[Tensor, State, dict], None] | None = None
+    to_train: Callable[[Tensor, State, dict], None] | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything the UI, the engine and the adapter need to know about one optimizer."""
+
+    name: str
+    title: str
+    rule: Rule
+    hparams: tuple[HParam, ...]
+    latex: str  # the update rule
+    paper: str  # citation of the source
+    reference: str  # the implementation it equals (e.g. "torch.optim.Adam")
+    fixed: dict = field(default_factory=dict)  # values the rule reads but the user does not set
+
+    def hparam(self, name: str) -> HParam:
+        for hp in self.hparams:
+            if hp.name == name:
+                return hp
+        raise KeyError(f"{self.name} has no hyperparameter {name!r}; it has {[h.name for h in self.hparams]}")
+
+    def defaults(self) -> dict:
+        return {hp.name: hp.default for hp in self.hparams}
+
+
+def _check_value(spec_name: str, hp: HParam, value: Any) -> None:
+    """Raise ValueError where a value is outside the hyperparameter's valid domain."""
+    if hp.kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{spec_name}: {hp.name} must be True or False, got {value!r}")
+        return
+    if hp.kind == "pair":
+        if not (isinstance(value, (tuple, list)) and len(value) == 2):
+            raise ValueError(f"{spec_name}: {hp.name} must be a pair of numbers, got {value!r}")
+        for v in value:
+            _check_scalar(spec_name, hp, v)
+        return
+    _check_scalar(spec_name, hp, value)
+
+
+def _check_scalar(spec_name: str, hp: HParam, v: Any) -> None:
+    lo, hi = hp.valid
+    if isinstance(v, torch.Tensor):
+        ok = bool(torch.isfinite(v).all()) and bool((v >= lo).all()) and bool(
+            (v < hi).all() if hp.open_high else (v <= hi).all()
+        )
+    elif isinstance(v, (int, float)) and not isinstance(v, bool):
+        ok = math.isfinite(v) and v >= lo and (v < hi if hp.open_high else v <= hi)
+        if hp.kind == "int" and float(v) != int(v):
+            ok = False
+    else:
+        raise ValueError(f"{spec_name}: {hp.name} must be a number or a tensor, got {type(v).__name__}")
+    if not ok:
+        top = f"{hi})" if hp.open_high else f"{hi}]"
+        raise ValueError(f"{spec_name}: invalid {hp.name} {v!r}: it must lie in [{lo}, {top}")

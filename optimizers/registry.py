@@ -1,0 +1,46 @@
+"""The optimizer registry: names -> specs, and build() which returns a torch.optim.Optimizer."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .adapter import RuleOptimizer
+from .base import Spec, _check_value
+
+_SPECS: dict[str, Spec] = {}
+
+
+def register(spec: Spec) -> Spec:
+    if spec.name in _SPECS:
+        raise ValueError(f"optimizer {spec.name!r} registered twice")
+    _SPECS[spec.name] = spec
+    return spec
+
+
+def names() -> list[str]:
+    return list(_SPECS)
+
+
+def spec(name: str) -> Spec:
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise KeyError(f"unknown optimizer {name!r}; choose one of: {', '.join(_SPECS)}") from None
+
+
+def resolve(name: str, **hparams: Any) -> tuple[Spec, dict]:
+    """The spec and the full hyperparameter dict (defaults filled in, values checked)."""
+    s = spec(name)
+    known = {hp.name: hp for hp in s.hparams}
+    unknown = sorted(set(hparams) - set(known))
+    if unknown:
+        raise ValueError(f"{name} has no hyperparameter {', '.join(unknown)}; it has: {', '.join(known)}")
+    h = s.defaults() | hparams
+    for k, v in h.items():
+        _check_value(name, known[k], v)
+    return s, h | s.fixed
+
+
+def build(name: str, params: Iterable[Any], **hparams: Any) -> RuleOptimizer:
+    """A torch.optim.Optimizer running `name`'s rule; hyperparameters left out take the reference default."""
+    s, h = resolve(name, **hparams)
+    return RuleOptimizer(params, s, h)

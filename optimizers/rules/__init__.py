@@ -1,0 +1,1 @@
+"""One module per algorithm family; importing a module registers its specs."""

@@ -1,0 +1,173 @@
+"""The batched simulator: N independent rows (start points and/or hyperparameter settings)
+descend one surface together, one tensor op per update step for all rows.
+
+Shapes: x (N, 2) positions; g (N, 2) gradients; every hyperparameter a float or (N, 1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+import optimizers
+from optimizers.clipping import check_clip, clip_with_coef_
+
+Tensor = torch.Tensor
+BOX_SPANS = 10.0  # a row that moves this many surface spans beyond the bounds has diverged
+
+
+def loss_and_grad(f: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
+    """f(x) (N,) and its gradient (N, 2), by autograd (rows are independent, so sum is safe)."""
+    with torch.enable_grad():
+        xr = x.detach().requires_grad_(True)
+        loss = f(xr)
+        (g,) = torch.autograd.grad(loss.sum(), xr)
+    return loss.detach(), g
+
+
+def box(bounds) -> tuple[Tensor, Tensor]:
+    """(lo, hi), each (2,): the bounds widened by BOX_SPANS spans on every side."""
+    (x0, x1), (y0, y1) = bounds
+    lo = torch.tensor([x0 - BOX_SPANS * (x1 - x0), y0 - BOX_SPANS * (y1 - y0)], dtype=torch.float64)
+    hi = torch.tensor([x1 + BOX_SPANS * (x1 - x0), y1 + BOX_SPANS * (y1 - y0)], dtype=torch.float64)
+    return lo, hi
+
+
+def as_row_hparams(h: dict, n: int) -> dict:
+    """Tensor[N] hyperparameters (also inside pairs like betas) become (N, 1) float64 columns."""
+
+    def col(v):
+        if isinstance(v, Tensor):
+            v = v.to(torch.float64)
+            if v.numel() == 1:
+                return float(v)
+            if v.shape != (n,):
+                raise ValueError(f"a hyperparameter tensor must have shape ({n},) (one value per row), got {tuple(v.shape)}")
+            return v.reshape(n, 1)
+        return v
+
+    return {k: tuple(col(e) for e in v) if isinstance(v, tuple) else col(v) for k, v in h.items()}
+
+
+def noise_table(noise: float, seed, n: int, steps: int) -> Callable[[int], Tensor] | None:
+    """Gaussian gradient noise, (N, 2) per step, or None for none.
+
+    Every row with the same seed sees the same noise sequence (common random numbers): runs
+    compared on one surface meet the same "minibatches", and a row of a sweep equals a single run.
+    seed: an int, or Tensor[N] of ints (a seeds axis in sweeps).
+    """
+    if noise == 0:
+        return None
+    seeds = torch.as_tensor(seed, dtype=torch.int64).reshape(-1)
+    uniq, index = torch.unique(seeds, return_inverse=True)  # index: (N,) or (1,)
+    table = torch.stack([
+        torch.randn(steps, 2, generator=torch.Generator().manual_seed(int(s)), dtype=torch.float64)
+        for s in uniq
+    ], dim=1) * noise  # (steps, U, 2)
+    if len(uniq) == 1:
+        return lambda t: table[t, 0]  # (2,) broadcasts over rows
+    if index.shape[0] != n:
+        raise ValueError(f"seed must be an int or have one value per row ({n}), got {index.shape[0]}")
+    return lambda t: table[t, index]  # (N, 2)
+
+
+@dataclass
+class Group:
+    """Rows [lo, hi) that share one optimizer: its rule, hyperparameters, clipping and lr per step."""
+
+    rows: slice
+    rule: optimizers.Rule
+    h: dict  # hyperparameters: floats or (rows, 1) tensors
+    clip_kind: str
+    threshold: float | Tensor  # float or (rows,)
+    lr_seq: list  # per step: a float or a (rows, 1) tensor
+    state: dict | None = None
+
+
+def make_group(rows: slice, name: str, hparams: dict, clip, schedule, steps: int) -> Group:
+    """Resolve and check one optimizer configuration for `rows` (hyperparameter tensors have one value per row)."""
+    n = rows.stop - rows.start
+    spec, h = optimizers.resolve(name, **hparams)
+    h = as_row_hparams(h, n)
+    kind, threshold = clip if clip is not None else ("none", 1.0)
+    if isinstance(threshold, Tensor):
+        threshold = threshold.to(torch.float64)
+    check_clip(kind, threshold)
+    return Group(rows, spec.rule, h, kind, threshold, lr_sequence(h["lr"], steps, schedule))
+
+
+def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float, seed,
+        smoothness: bool = True, progress: Callable[[float], None] | None = None) -> dict:
+    """The simulation loop over all rows at once; returns tensors (see Result for their meaning).
+
+    One loss/gradient evaluation per step serves every group; each group's rule then updates its
+    own rows in place (x_new[rows] is a view), so runs of different optimizers race in one loop.
+    """
+    n = x0.shape[0]
+    eps_noise = noise_table(noise, seed, n, steps)
+    lo, hi = box(bounds)
+
+    x = x0.to(torch.float64).clone()
+    loss, g = loss_and_grad(f, x)
+    alive = torch.isfinite(loss) & torch.isfinite(g).all(-1)
+    diverged_at = torch.where(alive, -1, 0)
+    for gr in groups:
+        gr.state = gr.rule.init(x[gr.rows], gr.h)
+
+    xs = torch.empty(steps + 1, n, 2, dtype=torch.float64)
+    losses = torch.empty(steps + 1, n, dtype=torch.float64)
+    grads = torch.empty(steps, n, 2, dtype=torch.float64)
+    norms = torch.empty(steps, n, dtype=torch.float64)
+    coefs = torch.empty(steps, n, dtype=torch.float64)
+    lrs = torch.empty(steps, n, dtype=torch.float64)
+    smooth = torch.full((steps, n), float("nan"), dtype=torch.float64)
+    xs[0], losses[0] = x, loss
+    every = max(1, steps // 50)
+
+    for t in range(steps):
+        grads[t] = g
+        gn = g.clone() if eps_noise is None else g + eps_noise(t)  # the gradient the optimizers see
+        x_new = x.clone()
+        for gr in groups:
+            r = gr.rows
+            norms[t, r], coefs[t, r] = clip_with_coef_(gn[r], gr.clip_kind, gr.threshold, validate=False)
+            gr.h["lr"] = lr_t = gr.lr_seq[t]
+            lrs[t, r] = lr_t.reshape(-1) if isinstance(lr_t, Tensor) else lr_t
+            gr.rule.update(x_new[r], gn[r], gr.state, gr.h, t + 1)  # in place on the view and the state
+        loss_new, g_new = loss_and_grad(f, x_new)
+        ok = (alive & torch.isfinite(loss_new) & torch.isfinite(g_new).all(-1)
+              & ((x_new >= lo) & (x_new <= hi)).all(-1))  # NaN compares False: caught here too
+        if smoothness:
+            d = x_new - x  # (N, 2) the step taken
+            _, g_mid = loss_and_grad(f, x + d / 2)
+            half = torch.linalg.vector_norm(d, dim=-1) / 2
+            est = torch.linalg.vector_norm(g_mid - g, dim=-1) / half
+            smooth[t] = torch.where(ok & (half > 0) & torch.isfinite(est), est, float("nan"))
+        diverged_at = torch.where(alive & ~ok, t + 1, diverged_at)
+        alive = ok
+        keep = ok.unsqueeze(-1)
+        x = torch.where(keep, x_new, x)
+        g = torch.where(keep, g_new, g)
+        loss = torch.where(ok, loss_new, loss)
+        xs[t + 1], losses[t + 1] = x, loss
+        if progress is not None and (t + 1) % every == 0:
+            progress((t + 1) / steps)
+    return dict(xy=xs, loss=losses, grad=grads, grad_norm=norms, lr=lrs, clip_coef=coefs,
+                smoothness=smooth, diverged_at=diverged_at)
+
+
+def lr_sequence(lr, steps: int, schedule) -> list:
+    """The lr for each step: a list of floats (scalar lr) or of (N, 1) tensors (per-row lr)."""
+    if schedule is None:
+        return [lr] * steps
+    sname, kw = schedule
+    seq = optimizers.schedule(sname, lr.reshape(-1) if isinstance(lr, Tensor) else lr, steps, **(kw or {}))
+    if seq.dim() == 1:
+        return seq.tolist()  # floats keep the optimizers' fused scalar path
+    return list(seq.unsqueeze(-1).unbind(0))  # steps x (N, 1)
+
+
+def to_numpy(out: dict) -> dict:
+    return {k: v.numpy() if isinstance(v, Tensor) else np.asarray(v) for k, v in out.items()}

@@ -1,0 +1,33 @@
+"""What a simulation returns: numpy arrays, ready for plots (no tensors, no NaN in positions)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Result:
+    """A batched run of N rows for `steps` steps.
+
+    A row that diverged at update k (its position or loss became non-finite, or it left the
+    surface's generous box) keeps its last finite point from xy[k-1] on: every array stays finite.
+    """
+
+    xy: np.ndarray  # (steps+1, N, 2) positions; xy[0] are the starts
+    loss: np.ndarray  # (steps+1, N) loss at each position
+    grad: np.ndarray  # (steps, N, 2) true gradient at xy[t] (before noise and clipping)
+    grad_norm: np.ndarray  # (steps, N) norm of the gradient the optimizer saw, before clipping
+    lr: np.ndarray  # (steps, N) learning rate the optimizer used at step t (after the schedule)
+    clip_coef: np.ndarray  # (steps, N) factor clipping scaled the gradient by (1 = untouched)
+    smoothness: np.ndarray  # (steps, N) ||g(x + d/2) - g(x)|| / (||d||/2); NaN where d = 0 or not computed
+    diverged_at: np.ndarray  # (N,) int: the update that diverged (1..steps), 0 if the start is bad, -1 never
+
+    @property
+    def steps(self) -> int:
+        return self.grad_norm.shape[0]
+
+    @property
+    def effective_lr(self) -> np.ndarray:
+        """(steps, N) lr x clip coefficient: the step size the gradient really got."""
+        return self.lr * self.clip_coef
