@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from _common import best_of, table
-
 import torch  # noqa: E402  (after _common puts the repo on sys.path)
+from _common import best_of, table
 
 import surfaces  # noqa: E402
 import trajectories  # noqa: E402
@@ -54,7 +53,8 @@ def main() -> None:
         ("batched simulate()", a.rows, a.steps, f"{t_batch:.3f}", f"{cps_batch:,.0f}", f"{cps_batch / cps_loop:,.0f}x"),
         ("loop of torch.optim", a.loop_configs, a.steps, f"{t_loop:.3f}", f"{cps_loop:,.0f}", "1x"),
     ], ("Adam + norm clip, Rosenbrock", "configs", "steps", "seconds", "config-steps/s", "ratio")))
-    print(f"\n{a.rows} x {a.steps} sweep: {t_batch:.3f} s (aim: < 1 s); speed-up {cps_batch / cps_loop:,.0f}x (aim: >= 2000x)")
+    print(f"\n{a.rows} x {a.steps} sweep: {t_batch:.3f} s (aim: < 1 s); "
+          f"speed-up {cps_batch / cps_loop:,.0f}x (aim: >= 2000x)")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,7 @@ Public contract (DESIGN.md): names, spec, build, clip_, clip_kinds, schedule_nam
 from .base import HParam, Rule, Spec  # noqa: F401
 from .clipping import clip_, clip_kinds, clip_with_coef_  # noqa: F401
 from .registry import build, names, register, resolve, spec  # noqa: F401
-from .schedules import schedule, schedule_names  # noqa: F401
 
 # importing a rule module registers its optimizers; this order is the order of names()
-from .rules import sgd, adaptive, adam, adam_variants  # noqa: F401, E402, I001
-from .rules import adabound, swats, lion, lookahead, schedulefree  # noqa: F401, E402, I001
+from .rules import adabound, adam, adam_variants, adaptive, lion, lookahead, schedulefree, sgd, swats  # noqa: F401, E402, I001  # noqa: F401, E402, I001
+from .schedules import schedule, schedule_names  # noqa: F401

@@ -5,7 +5,8 @@ tensor of points and tensor hyperparameters of shape (N, 1), each row is its own
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 

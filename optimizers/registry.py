@@ -1,7 +1,8 @@
 """The optimizer registry: names -> specs, and build() which returns a torch.optim.Optimizer."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .adapter import RuleOptimizer
 from .base import Spec, _check_value

@@ -265,7 +265,8 @@ def branches(children):
         ("tanh({})", np.tanh), ("exp(tanh({}))", lambda a: np.exp(np.tanh(a))),
         ("log(1 + abs({}))", lambda a: np.log(1 + np.abs(a))), ("sqrt(abs({}))", lambda a: np.sqrt(np.abs(a))),
         ("tan(tanh({}))", lambda a: np.tan(np.tanh(a))), ("sinh(sin({}))", lambda a: np.sinh(np.sin(a))),
-        ("cosh(cos({}))", lambda a: np.cosh(np.cos(a))), ("abs({})", np.abs), ("2 ** sin({})", lambda a: 2 ** np.sin(a)),
+        ("cosh(cos({}))", lambda a: np.cosh(np.cos(a))), ("abs({})", np.abs),
+        ("2 ** sin({})", lambda a: 2 ** np.sin(a)),
     ])
     return st.one_of(
         st.tuples(binary, children, children).map(lambda t: combine(t[0][0], t[0][1], t[1], t[2])),

@@ -5,8 +5,8 @@ Shapes: x (N, 2) positions; g (N, 2) gradients; every hyperparameter a float or 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -44,7 +44,8 @@ def as_row_hparams(h: dict, n: int) -> dict:
             if v.numel() == 1:
                 return float(v)
             if v.shape != (n,):
-                raise ValueError(f"a hyperparameter tensor must have shape ({n},) (one value per row), got {tuple(v.shape)}")
+                raise ValueError(f"a hyperparameter tensor must have shape ({n},) (one value per row), "
+                                 f"got {tuple(v.shape)}")
             return v.reshape(n, 1)
         return v
 
@@ -99,11 +100,14 @@ def make_group(rows: slice, name: str, hparams: dict, clip, schedule, steps: int
 
 
 def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float, seed,
-        smoothness: bool = True, progress: Callable[[float], None] | None = None) -> dict:
+        smoothness: bool = True, record: bool = True, target: float | None = None,
+        progress: Callable[[float], None] | None = None) -> dict:
     """The simulation loop over all rows at once; returns tensors (see Result for their meaning).
 
     One loss/gradient evaluation per step serves every group; each group's rule then updates its
     own rows in place (x_new[rows] is a view), so runs of different optimizers race in one loop.
+    record=False (sweeps) keeps no histories: only the final point and loss, diverged_at and
+    hit_at, the first step whose loss is <= target (-1 never; needs target).
     """
     n = x0.shape[0]
     eps_noise = noise_table(noise, seed, n, steps)
@@ -113,49 +117,64 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
     loss, g = loss_and_grad(f, x)
     alive = torch.isfinite(loss) & torch.isfinite(g).all(-1)
     diverged_at = torch.where(alive, -1, 0)
+    hit_at = torch.full((n,), -1, dtype=torch.int64)
+    if target is not None:
+        hit_at = torch.where(alive & (loss <= target), 0, hit_at)
     for gr in groups:
         gr.state = gr.rule.init(x[gr.rows], gr.h)
 
-    xs = torch.empty(steps + 1, n, 2, dtype=torch.float64)
-    losses = torch.empty(steps + 1, n, dtype=torch.float64)
-    grads = torch.empty(steps, n, 2, dtype=torch.float64)
-    norms = torch.empty(steps, n, dtype=torch.float64)
-    coefs = torch.empty(steps, n, dtype=torch.float64)
-    lrs = torch.empty(steps, n, dtype=torch.float64)
-    smooth = torch.full((steps, n), float("nan"), dtype=torch.float64)
-    xs[0], losses[0] = x, loss
+    hist = {}
+    if record:
+        hist = dict(xy=torch.empty(steps + 1, n, 2, dtype=torch.float64),
+                    loss=torch.empty(steps + 1, n, dtype=torch.float64),
+                    grad=torch.empty(steps, n, 2, dtype=torch.float64),
+                    grad_norm=torch.empty(steps, n, dtype=torch.float64),
+                    lr=torch.empty(steps, n, dtype=torch.float64),
+                    clip_coef=torch.empty(steps, n, dtype=torch.float64),
+                    smoothness=torch.full((steps, n), float("nan"), dtype=torch.float64))
+        hist["xy"][0], hist["loss"][0] = x, loss
     every = max(1, steps // 50)
 
     for t in range(steps):
-        grads[t] = g
         gn = g.clone() if eps_noise is None else g + eps_noise(t)  # the gradient the optimizers see
         x_new = x.clone()
         for gr in groups:
             r = gr.rows
-            norms[t, r], coefs[t, r] = clip_with_coef_(gn[r], gr.clip_kind, gr.threshold, validate=False)
+            norms, coef = clip_with_coef_(gn[r], gr.clip_kind, gr.threshold, validate=False)
             gr.h["lr"] = lr_t = gr.lr_seq[t]
-            lrs[t, r] = lr_t.reshape(-1) if isinstance(lr_t, Tensor) else lr_t
             gr.rule.update(x_new[r], gn[r], gr.state, gr.h, t + 1)  # in place on the view and the state
+            if record:
+                hist["grad_norm"][t, r], hist["clip_coef"][t, r] = norms, coef
+                hist["lr"][t, r] = lr_t.reshape(-1) if isinstance(lr_t, Tensor) else lr_t
         loss_new, g_new = loss_and_grad(f, x_new)
-        ok = (alive & torch.isfinite(loss_new) & torch.isfinite(g_new).all(-1)
-              & ((x_new >= lo) & (x_new <= hi)).all(-1))  # NaN compares False: caught here too
-        if smoothness:
-            d = x_new - x  # (N, 2) the step taken
-            _, g_mid = loss_and_grad(f, x + d / 2)
-            half = torch.linalg.vector_norm(d, dim=-1) / 2
-            est = torch.linalg.vector_norm(g_mid - g, dim=-1) / half
-            smooth[t] = torch.where(ok & (half > 0) & torch.isfinite(est), est, float("nan"))
+        ok = alive & torch.isfinite(loss_new) & ((x_new >= lo) & (x_new <= hi)).all(-1)  # NaN fails too
+        if record:
+            ok &= torch.isfinite(g_new).all(-1)
+            hist["grad"][t] = g
+            if smoothness:
+                hist["smoothness"][t] = smoothness_estimate(f, x, x_new, g, ok)
         diverged_at = torch.where(alive & ~ok, t + 1, diverged_at)
         alive = ok
-        keep = ok.unsqueeze(-1)
-        x = torch.where(keep, x_new, x)
-        g = torch.where(keep, g_new, g)
+        x = torch.where(ok.unsqueeze(-1), x_new, x)
         loss = torch.where(ok, loss_new, loss)
-        xs[t + 1], losses[t + 1] = x, loss
+        # a dead row's g goes stale or NaN: harmless, its x and loss no longer change
+        g = torch.where(ok.unsqueeze(-1), g_new, g) if record else g_new
+        if target is not None:
+            hit_at = torch.where((hit_at < 0) & ok & (loss_new <= target), t + 1, hit_at)
+        if record:
+            hist["xy"][t + 1], hist["loss"][t + 1] = x, loss
         if progress is not None and (t + 1) % every == 0:
             progress((t + 1) / steps)
-    return dict(xy=xs, loss=losses, grad=grads, grad_norm=norms, lr=lrs, clip_coef=coefs,
-                smoothness=smooth, diverged_at=diverged_at)
+    return dict(hist, final_xy=x, final_loss=loss, diverged_at=diverged_at, hit_at=hit_at)
+
+
+def smoothness_estimate(f, x: Tensor, x_new: Tensor, g: Tensor, ok: Tensor) -> Tensor:
+    """(N,) ||g(x + d/2) - g(x)|| / (||d||/2) with d = x_new - x (Zhang et al. 2020); NaN where undefined."""
+    d = x_new - x  # (N, 2) the step taken
+    _, g_mid = loss_and_grad(f, x + d / 2)
+    half = torch.linalg.vector_norm(d, dim=-1) / 2
+    est = torch.linalg.vector_norm(g_mid - g, dim=-1) / half
+    return torch.where(ok & (half > 0) & torch.isfinite(est), est, float("nan"))
 
 
 def lr_sequence(lr, steps: int, schedule) -> list:

@@ -1,8 +1,8 @@
 """simulate(): the public entry point of the 2D engine (see DESIGN.md's contract)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -49,7 +49,7 @@ def simulate(surface, optimizer: str, starts, steps: int, *, hparams: dict | Non
     group = make_group(slice(0, x0.shape[0]), optimizer, dict(hparams or {}), clip, schedule, steps)
     out = run(s, s.bounds, [group], x0, steps, noise=float(noise), seed=seed, smoothness=smoothness,
               progress=progress)
-    return Result(**to_numpy(out))
+    return as_result(out)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,12 @@ def race(surface, runs: list[Run], start, steps: int, *, noise: float = 0.0, see
               for i, r in enumerate(runs)]
     out = run(s, s.bounds, groups, x0.expand(len(runs), 2), steps, noise=float(noise), seed=seed,
               smoothness=smoothness, progress=progress)
-    return Result(**to_numpy(out))
+    return as_result(out)
+
+
+def as_result(out: dict) -> Result:
+    keep = {k: out[k] for k in ("xy", "loss", "grad", "grad_norm", "lr", "clip_coef", "smoothness", "diverged_at")}
+    return Result(**to_numpy(keep))
 
 
 def check_steps_noise(steps, noise) -> None:
