@@ -83,7 +83,7 @@ class Group:
     h: dict  # hyperparameters: floats or (rows, 1) tensors
     clip_kind: str
     threshold: float | Tensor  # float or (rows,)
-    lr_seq: list  # per step: a float or a (rows, 1) tensor
+    lr_at: Callable[[int], float | Tensor]  # step -> a float or a (rows, 1) tensor
     state: dict | None = None
 
 
@@ -141,7 +141,7 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
         for gr in groups:
             r = gr.rows
             norms, coef = clip_with_coef_(gn[r], gr.clip_kind, gr.threshold, validate=False)
-            gr.h["lr"] = lr_t = gr.lr_seq[t]
+            gr.h["lr"] = lr_t = gr.lr_at(t)
             gr.rule.update(x_new[r], gn[r], gr.state, gr.h, t + 1)  # in place on the view and the state
             if record:
                 hist["grad_norm"][t, r], hist["clip_coef"][t, r] = norms, coef
@@ -177,15 +177,22 @@ def smoothness_estimate(f, x: Tensor, x_new: Tensor, g: Tensor, ok: Tensor) -> T
     return torch.where(ok & (half > 0) & torch.isfinite(est), est, float("nan"))
 
 
-def lr_sequence(lr, steps: int, schedule) -> list:
-    """The lr for each step: a list of floats (scalar lr) or of (N, 1) tensors (per-row lr)."""
+def lr_sequence(lr, steps: int, schedule) -> Callable[[int], float | Tensor]:
+    """lr_at(t): the lr of step t, a float (scalar lr) or an (N, 1) tensor (per-row lr or schedule kw).
+
+    Scalar schedules are computed once (floats keep the optimizers' fused scalar path); per-row
+    ones step by step, so a 10^6-row sweep never holds a (steps, N) table.
+    """
     if schedule is None:
-        return [lr] * steps
+        return lambda t: lr
     sname, kw = schedule
-    seq = optimizers.schedule(sname, lr.reshape(-1) if isinstance(lr, Tensor) else lr, steps, **(kw or {}))
-    if seq.dim() == 1:
-        return seq.tolist()  # floats keep the optimizers' fused scalar path
-    return list(seq.unsqueeze(-1).unbind(0))  # steps x (N, 1)
+    kw = {k: (v.to(torch.float64).reshape(-1) if isinstance(v, Tensor) else v) for k, v in (kw or {}).items()}
+    lr_flat = lr.reshape(-1) if isinstance(lr, Tensor) else lr
+    first = optimizers.schedule_at(sname, lr_flat, steps, 0, **kw)  # validates name, kw and values
+    if first.dim() == 0:
+        table = optimizers.schedule(sname, lr_flat, steps, **kw).tolist()
+        return lambda t: table[t]
+    return lambda t: optimizers.schedule_at(sname, lr_flat, steps, t, validate=False, **kw).unsqueeze(-1)
 
 
 def to_numpy(out: dict) -> dict:

@@ -12,6 +12,7 @@ from .engine import make_group, run, to_numpy
 from .result import Result
 
 MAX_STEPS = 100_000
+MAX_RECORDED = 2 * 10**7  # rows x steps with full histories (~72 bytes each): sweeps use sweep()
 
 
 def as_surface(surface) -> surfaces.Surface:
@@ -46,6 +47,9 @@ def simulate(surface, optimizer: str, starts, steps: int, *, hparams: dict | Non
     s = as_surface(surface)
     x0 = as_starts(starts)
     check_steps_noise(steps, noise)
+    if x0.shape[0] * steps > MAX_RECORDED:
+        raise ValueError(f"{x0.shape[0]:,} rows x {steps:,} steps exceeds {MAX_RECORDED:,} recorded row-steps: "
+                         "use trajectories.sweep() (no histories) or fewer rows or steps")
     group = make_group(slice(0, x0.shape[0]), optimizer, dict(hparams or {}), clip, schedule, steps)
     out = run(s, s.bounds, [group], x0, steps, noise=float(noise), seed=seed, smoothness=smoothness,
               progress=progress)

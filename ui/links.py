@@ -381,6 +381,9 @@ class _Reader:
                           f"used {fmt(p.default)}")
                 continue
             chosen[k] = x
+        missing = [p.name for p in s.params if p.name not in chosen]
+        if missing and self.versioned and not quiet:
+            self.warn(f"surface parameters (sp): {', '.join(missing)} missing; used the defaults")
         return surface_params(surface, chosen)
 
     def _surface_obj(self, surface: str, params: tuple, formula: str) -> surfaces.Surface | None:

@@ -1,0 +1,128 @@
+"""Hyperparameter maps: every configuration of a grid is one row of one batched simulation.
+
+An axis names what varies ("lr", "momentum", "betas.0", "clip" for the clip threshold,
+"schedule.gamma" for a schedule argument) and its values; the grid is their product, times
+the seeds. Rows are simulated in chunks so memory stays bounded for 10^6 rows.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import optimizers
+
+from .engine import make_group, run
+from .limits import CHUNK_ROWS, MAX_CELLS, MAX_SEEDS, check_work
+from .simulate import as_starts, as_surface
+
+
+@dataclass(frozen=True)
+class Axis:
+    target: str  # "lr", any hyperparameter, "betas.0" (one element of a pair), "clip", "schedule.<kw>"
+    values: tuple[float, ...]
+
+    @staticmethod
+    def span(target: str, low: float, high: float, n: int, log: bool = False) -> Axis:
+        """n values from low to high, log-spaced or linear."""
+        if n < 1 or not (np.isfinite(low) and np.isfinite(high)):
+            raise ValueError(f"axis {target}: need n >= 1 and finite bounds, got {low}, {high}, n={n}")
+        if log and (low <= 0 or high <= 0):
+            raise ValueError(f"axis {target}: a log axis needs bounds > 0, got {low} .. {high}")
+        vals = np.geomspace(low, high, n) if log else np.linspace(low, high, n)
+        return Axis(target, tuple(float(v) for v in vals))
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Arrays of shape (seeds, *axis lengths): one entry per configuration and seed."""
+
+    axes: tuple[Axis, ...]
+    seeds: tuple[int, ...]
+    final_loss: np.ndarray  # last finite loss
+    final_xy: np.ndarray  # (..., 2) last finite point
+    hit_at: np.ndarray  # first step whose loss <= target (-1 never or no target)
+    diverged_at: np.ndarray  # -1 never
+    target: float | None  # min_value + tol, where the surface's minimum is known
+
+    @property
+    def converged(self) -> np.ndarray:
+        return (self.hit_at >= 0) & (self.diverged_at < 0)
+
+
+def apply_axes(axes: Sequence[Axis], grids: list[torch.Tensor], hparams: dict, clip, schedule, optimizer: str):
+    """Put each axis's (rows,) values where simulate() takes them; returns (hparams, clip, schedule)."""
+    h, sched_kw = dict(hparams), dict(schedule[1] or {}) if schedule else None
+    for ax, vals in zip(axes, grids, strict=True):
+        name = ax.target
+        if name == "clip":
+            if clip is None or clip[0] == "none":
+                raise ValueError("a clip-threshold axis needs a clipping kind (norm, smooth or value)")
+            clip = (clip[0], vals)
+        elif name.startswith("schedule."):
+            if schedule is None:
+                raise ValueError(f"axis {name} needs a schedule")
+            sched_kw[name.split(".", 1)[1]] = vals
+        elif "." in name:
+            base, idx = name.split(".", 1)
+            pair = list(h.get(base, optimizers.spec(optimizer).hparam(base).default))
+            pair[int(idx)] = vals
+            h[base] = tuple(pair)
+        else:
+            optimizers.spec(optimizer).hparam(name)  # KeyError naming the valid ones
+            h[name] = vals
+    return h, clip, (schedule[0], sched_kw) if schedule else None
+
+
+def sweep(surface, optimizer: str, start, steps: int, axes: Sequence[Axis], *, hparams: dict | None = None,
+          clip: tuple | None = None, schedule: tuple | None = None, noise: float = 0.0,
+          seeds: Sequence[int] = (0,), tol: float = 1e-3,
+          progress: Callable[[float], None] | None = None) -> SweepResult:
+    """Simulate every configuration of the axes' grid (x seeds) from one start; see SweepResult.
+
+    A cell converged when its loss came within tol of the surface's known minimum value.
+    """
+    s = as_surface(surface)
+    x0 = as_starts(start)
+    if x0.shape[0] != 1:
+        raise ValueError("sweep() takes one start point (x, y)")
+    if not 1 <= len(axes) <= 3:
+        raise ValueError("give one to three axes")
+    seeds = tuple(int(v) for v in seeds)
+    if not 1 <= len(seeds) <= MAX_SEEDS:
+        raise ValueError(f"give 1 to {MAX_SEEDS} seeds")
+    shape = tuple(len(a.values) for a in axes)
+    cells = int(np.prod(shape))
+    check_work(cells * len(seeds), steps, cells, MAX_CELLS, "this map")
+    # rows: seed-major, then the axes' grid in C order -> reshape to (seeds, *shape) at the end
+    mesh = torch.meshgrid(*[torch.tensor(a.values, dtype=torch.float64) for a in axes], indexing="ij")
+    cols = [m.reshape(-1).repeat(len(seeds)) for m in mesh]  # each (rows,)
+    seed_col = torch.tensor(seeds, dtype=torch.int64).repeat_interleave(cells)
+    target = None if s.min_value is None else s.min_value + tol
+    # validate once on a single row, so a bad axis fails before any work
+    h1, c1, s1 = apply_axes(axes, [c[:1] for c in cols], dict(hparams or {}), clip, schedule, optimizer)
+    make_group(slice(0, 1), optimizer, h1, c1, s1, steps)
+    out = simulate_rows(s, optimizer, x0, steps, axes, cols, seed_col, hparams or {}, clip, schedule,
+                        noise, target, progress)
+    shaped = lambda a: a.reshape(len(seeds), *shape, *a.shape[1:])
+    return SweepResult(tuple(axes), seeds, shaped(out["final_loss"]), shaped(out["final_xy"]),
+                       shaped(out["hit_at"]), shaped(out["diverged_at"]), target)
+
+
+def simulate_rows(s, optimizer, x0, steps, axes, cols, seed_col, hparams, clip, schedule, noise, target,
+                  progress) -> dict:
+    """Run all rows chunk by chunk (record=False); returns numpy arrays over all rows."""
+    rows = seed_col.shape[0]
+    parts: dict[str, list] = {k: [] for k in ("final_loss", "final_xy", "hit_at", "diverged_at")}
+    for lo in range(0, rows, CHUNK_ROWS):
+        hi = min(rows, lo + CHUNK_ROWS)
+        h, c, sch = apply_axes(axes, [col[lo:hi] for col in cols], dict(hparams), clip, schedule, optimizer)
+        group = make_group(slice(0, hi - lo), optimizer, h, c, sch, steps)
+        sub = None if progress is None else (lambda f, lo=lo, hi=hi: progress((lo + f * (hi - lo)) / rows))
+        out = run(s, s.bounds, [group], x0.expand(hi - lo, 2), steps, noise=noise, seed=seed_col[lo:hi],
+                  smoothness=False, record=False, target=target, progress=sub)
+        for k in parts:
+            parts[k].append(out[k].numpy())
+    return {k: np.concatenate(v) for k, v in parts.items()}
