@@ -291,10 +291,10 @@ def test_mangled_links_never_raise(spec, data):
 
 @pytest.mark.parametrize("key,value,field,expect", [
     ("n", "abc", "steps", 300), ("n", "-3", "steps", 300), ("n", "1e999", "steps", 300), ("n", "5001", "steps", 300),
-    ("n", "3e2", "steps", 300), ("n", "1200", "steps", 1200), ("noise", "nan", "noise", 0.0),
-    ("noise", "inf", "noise", 0.0), ("noise", "101", "noise", 0.0), ("seed", "-1", "seed", 0),
-    ("seed", str(2**31), "seed", 0), ("3d", "maybe", "view3d", False), ("x0", "nan,1", "start", None),
-    ("x0", "1e300,0", "start", None), ("x0", "0.5,-0.25", "start", (0.5, -0.25)),
+    ("n", "3e2", "steps", 300), ("n", "1200", "steps", 1200), ("n", "12.0", "steps", 12),
+    ("noise", "nan", "noise", 0.0), ("noise", "inf", "noise", 0.0), ("noise", "101", "noise", 0.0),
+    ("seed", "-1", "seed", 0), ("seed", str(2**31), "seed", 0), ("3d", "maybe", "view3d", False),
+    ("x0", "nan,1", "start", None), ("x0", "1e300,0", "start", None), ("x0", "0.5,-0.25", "start", (0.5, -0.25)),
 ])
 def test_each_field_falls_back_on_its_own(key, value, field, expect):
     q = to_query(ExplorerSpec(steps=777, seed=5))
@@ -305,7 +305,7 @@ def test_each_field_falls_back_on_its_own(key, value, field, expect):
         assert got.steps == 777
     if field != "seed":
         assert got.seed == 5
-    assert bool(warnings) == (value not in ("1200", "0.5,-0.25")), warnings
+    assert bool(warnings) == (value not in ("1200", "3e2", "12.0", "0.5,-0.25")), warnings
 
 
 def test_run_fields_fall_back_one_by_one():

@@ -40,7 +40,7 @@ class Job:
         return json.dumps(asdict(self), sort_keys=True)
 
     @staticmethod
-    def from_json(text: str) -> "Job":
+    def from_json(text: str) -> Job:
         d = json.loads(text)
         d["hparams"] = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in d.get("hparams", ()))
         if d.get("clip") is not None:
@@ -82,5 +82,7 @@ class Sink(Protocol):
     def start(self, job: Job, device: str, info: dict) -> None: ...
     def steps(self, rows: list[StepRow]) -> None: ...  # batched: called every flush
     def evals(self, rows: list[EvalRow]) -> None: ...
-    def finish(self, status: str, summary: dict) -> None: ...  # "done", "failed", "cancelled"
+    # status: "done", "diverged" (non-finite training loss), "cancelled", "failed" ({"error": ...});
+    # the store adds "interrupted" for a process killed mid-run
+    def finish(self, status: str, summary: dict) -> None: ...
     def cancelled(self) -> bool: ...  # polled by the runner between flushes

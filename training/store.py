@@ -201,6 +201,9 @@ class Store:
     def _init(self) -> None:
         con = self._connect()
         try:
+            if (con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+                    and con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"):
+                return  # the common case: a read, no write lock (pages create Stores on every rerun)
             mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise RuntimeError(f"{self.path}: could not switch SQLite to WAL mode (got {mode})")

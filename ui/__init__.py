@@ -1,4 +1,12 @@
-"""The explorer's view as data: a frozen spec, its URL codec and one-click presets (no streamlit here)."""
+"""The explorer's view as data: a frozen spec, its URL codec and one-click presets (no streamlit here).
+
+The page's loop, in short:
+
+    spec, warnings = ui.from_query(st.query_params.to_dict())   # never raises; show the warnings
+    ...widgets start from spec and build the next one (dataclasses.replace / ui.RunSpec)...
+    st.query_params.from_dict(ui.to_query(spec))                 # the URL always holds the whole view
+    result = cached_race(spec)   # @st.cache_data around spec.race(): the spec is hashable
+"""
 from .links import from_query, from_query_string, query_string, to_query
 from .presets import PRESETS, Preset, preset
 from .spec import (

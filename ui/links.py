@@ -66,7 +66,7 @@ TOP_KEYS = ("v", "s", "sp", "f", "x0", "n", "noise", "seed", "3d", "arrows")
 RUN_KEY = re.compile(r"(r|c|sch)(0|[1-9][0-9]*)", re.ASCII)
 NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 INTEGER = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
-NAMES = {"s": "surface", "sp": "surface parameters", "f": "formula", "x0": "start", "n": "steps",
+NAMES = {"v": "link version", "s": "surface", "sp": "surface parameters", "f": "formula", "x0": "start", "n": "steps",
          "noise": "noise", "seed": "seed", "3d": "3D view", "arrows": "arrows"}
 
 
@@ -124,7 +124,7 @@ def from_query_string(qs: str, **kw: Any) -> tuple[ExplorerSpec, list[str]]:
     """from_query on a raw query string ("v=1&s=..." with or without the leading "?")."""
     try:
         params = parse_qs(str(qs).lstrip("?"), keep_blank_values=True)
-    except Exception as e:  # noqa: BLE001 - a link must never break the page
+    except Exception as e:  # a link must never break the page
         return ExplorerSpec(), [f"the link could not be read ({type(e).__name__}); showing the default view"]
     return from_query(params, **kw)
 
@@ -138,7 +138,7 @@ def from_query(params: Mapping[str, str | list[str]], *, ignore: Iterable[str] =
     """
     try:
         return _Reader(params, ignore).read()
-    except Exception as e:  # noqa: BLE001 - a last resort: a link must never break the page
+    except Exception as e:  # the last resort: a link must never break the page
         return ExplorerSpec(), [f"the link could not be read ({type(e).__name__}); showing the default view"]
 
 
@@ -237,7 +237,7 @@ class _Reader:
             return
         try:
             items = list(params.items()) if hasattr(params, "items") else list(dict(params).items())
-        except Exception:  # noqa: BLE001
+        except Exception:  # a mapping that cannot even be iterated
             self.warn("the link's parameters could not be read; showing the default view")
             return
         for key, value in items:

@@ -38,8 +38,8 @@ PRESETS: list[Preset] = [
         "clipping_quartic",
         "Clipping tames a growing gradient",
         "On x⁴ + y⁴ the gradient grows like |x|³, so no single learning rate is safe everywhere: gradient "
-        "descent with lr 0.2 overshoots from (1.8, 1.2) and diverges within 3 steps. Clipping the gradient norm "
-        "(or its smooth version) caps the step far from the minimum and leaves it untouched near it, so the "
+        "descent with lr 0.2 overshoots from (1.8, 1.2) and diverges within 3 steps. Clipping the gradient "
+        "norm (or its smooth version) caps the step far from the minimum and leaves it alone near it, so the "
         "same lr converges.",
         "Zhang, He, Sra, Jadbabaie 2020, \"Why gradient clipping accelerates training\" (ICLR)",
         # unclipped: diverged at step 3; norm-clipped: loss 2e-5 after 200 steps, smooth: 2e-5
@@ -66,9 +66,9 @@ PRESETS: list[Preset] = [
     Preset(
         "saddle_escape",
         "Escaping a saddle point",
-        "Starting a hair's breadth (y = 0.001) off the saddle's ridge, gradient descent first slides into the "
-        "saddle and leaves it only exponentially slowly; momentum, Adam and RMSprop get away within 100 steps. "
-        "Set the start's y to exactly 0 and plain gradients never leave; turn up the noise and they do.",
+        "Starting a hair's breadth (y = 0.001) off the ridge, gradient descent slides into the saddle and "
+        "leaves it only exponentially slowly, while momentum, Adam and RMSprop get away within 100 steps. "
+        "From exactly y = 0 no gradient method ever leaves: turn up the noise and they do.",
         "Dauphin et al. 2014, \"Identifying and attacking the saddle point problem\"; Ge et al. 2015, "
         "\"Escaping from saddle points\"",
         # |y| after 100 steps: GD 0.007, momentum 18, Adam 1.4, RMSprop 2.9
@@ -84,8 +84,8 @@ PRESETS: list[Preset] = [
         "Adam vs AMSGrad",
         "AMSGrad divides by the largest second-moment estimate seen so far, so its steps can only shrink: "
         "after Rosenbrock's steep start it creeps along the flat valley, while Adam forgets the old large "
-        "gradients (β₂ = 0.99) and speeds up again. The monotone step size is what repairs Adam's convergence "
-        "proof; here it costs speed.",
+        "gradients (β₂ = 0.99) and speeds up again. That monotone step size repairs Adam's convergence proof, "
+        "and here it costs speed.",
         "Reddi, Kale, Kumar 2018, \"On the convergence of Adam and beyond\" (ICLR)",
         # loss after 300 steps: Adam 0.033, AMSGrad 0.74
         ExplorerSpec(surface="rosenbrock", steps=300, runs=(
@@ -98,7 +98,7 @@ PRESETS: list[Preset] = [
         "AdaBound: from Adam to SGD",
         "AdaBound clips Adam's per-coordinate step sizes into bounds that close in on final_lr (faster for a "
         "larger gamma), so it starts as Adam and ends as SGD with lr = final_lr. Plain SGD at that lr diverges "
-        "on Rosenbrock's steep first steps and Adam is slow in the valley; AdaBound gets through both.",
+        "on Rosenbrock's steep first steps and Adam is slow in the valley: AdaBound gets through both.",
         "Luo, Xiong, Liu, Sun 2019, \"Adaptive gradient methods with dynamic bound of learning rate\" (ICLR)",
         # loss after 300 steps: Adam 1.7, AdaBound 0.081; SGD lr 0.01 diverged at step 4
         ExplorerSpec(surface="rosenbrock", steps=300, runs=(
@@ -111,9 +111,9 @@ PRESETS: list[Preset] = [
         "sgdr_rastrigin",
         "Warm restarts on Rastrigin",
         "With a learning rate too large for Rastrigin's narrow wells, constant SGD bounces between them for "
-        "ever and one cosine decay settles in whichever well it is in when the lr gets small. SGDR restarts "
-        "the cosine every 60 steps: each restart kicks the point out and each decay settles it again, here in "
-        "a lower well every time.",
+        "ever and a single cosine decay settles in whichever well it is in when the lr gets small. SGDR "
+        "restarts the cosine every 60 steps: each restart kicks the point out and each decay settles it "
+        "again, here in a lower well every time.",
         "Loshchilov, Hutter 2017, \"SGDR: stochastic gradient descent with warm restarts\" (ICLR)",
         # loss at the end of each SGDR cycle: 28.9, 16.9, 8.9, 4.0, 1.0; one cosine: 2.0; constant: bouncing
         ExplorerSpec(surface="rastrigin", steps=300, runs=(
@@ -126,9 +126,9 @@ PRESETS: list[Preset] = [
         "adam_warmup",
         "Warm-up for Adam",
         "Adam's first steps have size lr in every coordinate whatever the gradient's scale, before it has "
-        "seen enough gradients to estimate it: with lr 0.8 it is thrown out of the narrow basin it starts "
-        "next to into the far, flat one. A linear warm-up from 1% of the lr over 100 steps lets the "
-        "estimates settle first, and Adam stays in the near basin.",
+        "seen enough gradients to estimate it: with lr 0.8 it is thrown out of the narrow basin next to its "
+        "start into the far, flat one. A linear warm-up from 1% of the lr over 100 steps lets the estimates "
+        "settle first, and Adam stays in the near basin.",
         "Goyal et al. 2017, \"Accurate, large minibatch SGD\"; Liu et al. 2020, \"On the variance of the "
         "adaptive learning rate and beyond\" (RAdam)",
         # end point: without warm-up the flat minimum (1.09, -0.55), with it the sharp one (-1.2, 0.8)
@@ -142,7 +142,8 @@ PRESETS: list[Preset] = [
         "Gradient noise on Rosenbrock",
         "Gradient noise stands in for minibatch sampling: with a constant learning rate the runs never settle "
         "and keep jittering along the valley however long they run. Decaying the learning rate (cosine) "
-        "freezes the jitter; change the seed to see how much of where each ends is luck.",
+        "freezes the jitter, wherever the run then is: change the seed to see how much of where each ends "
+        "is luck.",
         "Robbins, Monro 1951; Bottou, Curtis, Nocedal 2018, \"Optimization methods for large-scale machine "
         "learning\"",
         # spread (std of x + std of y) over the last 100 steps: constant Adam 0.25, cosine Adam 0.003

@@ -282,7 +282,8 @@ class ExplorerSpec:
         if self.start is not None:
             if not (isinstance(self.start, (tuple, list)) and len(self.start) == 2):
                 raise ValueError(f"start must be (x, y) or None, got {self.start!r}")
-            object.__setattr__(self, "start", (_as_float(self.start[0], "start x"), _as_float(self.start[1], "start y")))
+            xy = (_as_float(self.start[0], "start x"), _as_float(self.start[1], "start y"))
+            object.__setattr__(self, "start", xy)
 
         runs = tuple(self.runs)
         if not 1 <= len(runs) <= MAX_RUNS or not all(isinstance(r, RunSpec) for r in runs):

@@ -7,8 +7,8 @@ See base.Task for the fields and functions every task has.
 """
 from __future__ import annotations
 
+from . import adding, char_lstm, digits, transformer
 from .base import Task
-from . import adding, char_lstm, digits, transformer  # noqa: E402, I001
 
 _TASKS: dict[str, Task] = {t.name: t for t in (digits.MLP, digits.CNN, char_lstm.TASK, adding.TASK,
                                                 transformer.TASK)}

@@ -1,0 +1,249 @@
+"""The explorer: several optimizer runs race on a 2D loss surface, with the diagnostics that explain
+the difference. Widgets -> a frozen ExplorerSpec <-> the URL -> cached race -> plots. No math here.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+import plots
+import surfaces
+import trajectories
+import ui
+from ui.spec import CUSTOM, surface_names
+from ui.widgets import clear_state, number, run_editor, seed_run_state
+
+P = "ex_"  # every widget key of this page starts with it
+GRID = 200  # contour image resolution
+TOL = 1e-6  # "reached the minimum" for the summary
+
+
+# ---------------------------------------------------------------- state <-> spec
+def load_spec(spec: ui.ExplorerSpec, preset: str = "") -> None:
+    """Write a whole spec into the widgets' state (first load from a link, or a preset)."""
+    clear_state(P)
+    ss = st.session_state
+    ss[P + "loaded"] = True
+    ss[P + "preset"] = preset
+    ss[P + "surface"] = spec.surface
+    for name, v in spec.surface_params:
+        ss[f"{P}sp.{spec.surface}.{name}"] = v
+    ss[P + "formula"] = spec.formula
+    ss[P + "start_auto"] = spec.start is None
+    if spec.start is not None:
+        ss[P + "x0"], ss[P + "y0"] = spec.start
+    ss[P + "steps"], ss[P + "noise"], ss[P + "seed"] = spec.steps, spec.noise, spec.seed
+    ss[P + "view3d"], ss[P + "arrows"] = spec.view3d, spec.arrows
+    ss[P + "run_ids"] = list(range(len(spec.runs)))
+    for i, run in enumerate(spec.runs):
+        seed_run_state(f"{P}r{i}_", run)
+    ss[P + "runs_fallback"] = {i: r for i, r in enumerate(spec.runs)}
+
+
+def add_run() -> None:
+    ids = st.session_state[P + "run_ids"]
+    if len(ids) < ui.MAX_RUNS:
+        new = max(ids, default=-1) + 1
+        last = st.session_state[P + "runs_fallback"].get(ids[-1]) if ids else None
+        run = last or ui.default_run("adam")
+        seed_run_state(f"{P}r{new}_", run)
+        st.session_state[P + "runs_fallback"][new] = run
+        ids.append(new)
+
+
+def remove_run(i: int) -> None:
+    ids = st.session_state[P + "run_ids"]
+    if len(ids) > 1 and i in ids:
+        ids.remove(i)
+
+
+def set_start_from_click() -> None:
+    """on_select of the map: a click on the map moves the start there."""
+    event = st.session_state.get(P + "map")
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
+        getattr(getattr(event, "selection", None), "points", [])
+    if points:
+        st.session_state[P + "x0"] = float(points[0]["x"])
+        st.session_state[P + "y0"] = float(points[0]["y"])
+        st.session_state[P + "start_auto"] = False
+
+
+# ---------------------------------------------------------------- cached computations
+@st.cache_data(max_entries=64, show_spinner=False)
+def race(spec: ui.ExplorerSpec, _progress=None) -> trajectories.Result:
+    return spec.race(progress=_progress)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def surface_grid(surface: str, params: tuple, formula: str):
+    s = dataclasses.replace(ui.ExplorerSpec(), surface=surface, surface_params=params, formula=formula,
+                            runs=ui.DEFAULT_RUNS).surface_obj()
+    return trajectories.grid(s, GRID)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def figures(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
+    s = spec.surface_obj()
+    grid = surface_grid(spec.surface, spec.surface_params, spec.formula)
+    labels = [f"{i + 1}. {r.label()}" for i, r in enumerate(spec.runs)]
+    race_ = plots.as_race(_result, labels)
+    meta = dict(minima=s.minima, start=spec.start_point(), bounds=s.bounds)
+    fig = plots.race_figure(grid, race_, min_value=s.min_value, arrows=spec.arrows, **meta)
+    out = {"race": fig, "smooth": plots.smoothness_figure(race_),
+           "summary": plots.summary_rows(race_, minima=s.minima, min_value=s.min_value, tol=TOL),
+           "csv": plots.trajectories_csv(race_)}
+    if spec.view3d:
+        out["3d"] = plots.surface3d_figure(grid, race_, minima=s.minima)
+    return out
+
+
+# ---------------------------------------------------------------- widgets -> spec
+def sidebar() -> tuple[str, tuple, str, tuple | None, int, float, int, bool, bool]:
+    ss = st.session_state
+    with st.sidebar:
+        st.header("Surface")
+        names = surface_names()
+        surface = st.selectbox("loss surface", names, key=P + "surface",
+                               format_func=lambda n: "custom formula" if n == CUSTOM else surfaces.get(n).title)
+        params: tuple = ()
+        formula = st.text_input("formula in x and y", key=P + "formula", max_chars=ui.MAX_FORMULA,
+                                placeholder="e.g. x**4 + 10*sin(y)**2", disabled=surface != CUSTOM,
+                                help="numbers, + - * / ** (or ^), parentheses, pi, e, and "
+                                     "sin cos tan exp log sqrt abs tanh sinh cosh")
+        if surface != CUSTOM:
+            s = surfaces.get(surface)
+            st.latex(s.formula)
+            if s.about:
+                st.caption(s.about)
+            params = tuple((p.name, number(p.name, f"{P}sp.{surface}.{p.name}", p.default, p.low, p.high, p.log,
+                                           "float", p.help)) for p in s.params)
+        st.header("Start")
+        auto = st.checkbox("the surface's own start", key=P + "start_auto",
+                           help="or click anywhere on the map to start there")
+        start = None
+        if not auto:
+            c1, c2 = st.columns(2)
+            ss.setdefault(P + "x0", 0.0)
+            ss.setdefault(P + "y0", 0.0)
+            x0 = c1.number_input("x", key=P + "x0", format="%.4g", step=0.1)
+            y0 = c2.number_input("y", key=P + "y0", format="%.4g", step=0.1)
+            start = (float(x0), float(y0))
+        st.header("Run length and noise")
+        steps = int(number("steps", P + "steps", 300, 10, ui.MAX_STEPS, False, "int"))
+        noise = number("gradient noise (std)", P + "noise", 0.0, 0.0, 10.0, False, "float",
+                       "Gaussian noise added to every gradient component: minibatch noise. "
+                       "Every run sees the same noise sequence (a fair race).")
+        ss.setdefault(P + "seed", 0)
+        seed = int(st.number_input("noise seed", min_value=ui.SEED_RANGE[0], max_value=ui.SEED_RANGE[1], step=1,
+                                   key=P + "seed"))
+        st.header("View")
+        view3d = st.checkbox("3D surface view", key=P + "view3d")
+        arrows = st.checkbox("gradient and update arrows", key=P + "arrows")
+        st.header("Presets")
+        for p in ui.PRESETS:
+            st.button(p.title, key=f"{P}preset_{p.name}", on_click=load_spec, args=(p.spec, p.name),
+                      help=p.about, width="stretch")
+    return surface, params, formula, start, steps, noise, seed, view3d, arrows
+
+
+def runs_editor() -> tuple[ui.RunSpec, ...]:
+    ss = st.session_state
+    ids = ss[P + "run_ids"]
+    fallback = ss[P + "runs_fallback"]
+    runs = []
+    cols = st.columns(min(len(ids), 4))
+    for n, i in enumerate(ids):
+        with cols[n % len(cols)]:
+            prev = fallback.get(i) or ui.default_run("adam")
+            with st.expander(f"Run {n + 1}: {prev.label()}", expanded=False):
+                run = run_editor(f"{P}r{i}_", prev)
+                st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,),
+                          disabled=len(ids) == 1)
+            fallback[i] = run
+            runs.append(run)
+    st.button("add a run", on_click=add_run, disabled=len(ids) >= ui.MAX_RUNS,
+              help=f"up to {ui.MAX_RUNS} runs; a new run starts as a copy of the last one")
+    return tuple(runs)
+
+
+# ---------------------------------------------------------------- the page
+def main() -> None:
+    ss = st.session_state
+    if not ss.get(P + "loaded"):
+        spec, warnings = ui.from_query(st.query_params.to_dict())
+        load_spec(spec)
+        ss[P + "link_warnings"] = warnings
+    for w in ss.get(P + "link_warnings", []):
+        st.warning(f"Link: {w}")
+
+    st.title("Optimizer explorer")
+    st.caption("Optimizers race on a loss surface. Change a knob, watch why they differ. "
+               "The address bar always holds this whole view: copy it to share it.")
+    preset = next((p for p in ui.PRESETS if p.name == ss.get(P + "preset")), None)
+    if preset:
+        st.info(f"**{preset.title}.** {preset.about} ({preset.source})")
+
+    surface, params, formula, start, steps, noise, seed, view3d, arrows = sidebar()
+    runs = runs_editor()
+    try:
+        spec = ui.ExplorerSpec(surface, params, formula, start, runs, steps, noise, seed, view3d, arrows)
+    except ValueError as e:
+        st.error(f"{e}. Showing the default view instead.")
+        spec = ui.ExplorerSpec()
+    st.query_params.from_dict(ui.to_query(spec))
+
+    try:
+        s = spec.surface_obj()
+    except ValueError as e:  # FormulaError: the person's text stays in the box
+        st.error(f"The formula can't be drawn: {e}")
+        st.info("Fix the formula in the sidebar (your text is kept), or pick a surface from the catalog.")
+        return
+
+    bar = st.progress(0.0, text="simulating") if len(spec.runs) * spec.steps > 4000 else None
+    try:
+        result = race(spec, _progress=(lambda f: bar.progress(min(1.0, f), text="simulating")) if bar else None)
+    except ValueError as e:
+        st.error(f"This view can't be simulated: {e}")
+        return
+    finally:
+        if bar:
+            bar.empty()
+    figs = figures(spec, result)
+
+    for i, k in enumerate(result.diverged_at):
+        if k > 0:
+            st.warning(f"Run {i + 1} ({spec.runs[i].label()}) diverged at step {k}: try a lower lr or clipping.")
+        elif k == 0:
+            st.warning(f"Run {i + 1}: the start point itself is not finite on this surface.")
+
+    st.plotly_chart(figs["race"], key=P + "map", on_select=set_start_from_click, selection_mode="points",
+                    config={"displaylogo": False})
+    st.caption("Press Play, or drag the step slider. Click any point on the map to start there.")
+
+    st.subheader("Summary")
+    st.dataframe(figs["summary"], hide_index=True, width="stretch")
+
+    tabs = st.tabs(["(L0, L1) smoothness", "3D view", "Export and share"])
+    with tabs[0]:
+        st.plotly_chart(figs["smooth"], config={"displaylogo": False})
+        st.caption("Local smoothness (how fast the gradient changes along each step) against the gradient norm. "
+                   "On an L-smooth function the points stay under a flat line; on x⁴ (the `quartic` surface) "
+                   "they climb with the gradient norm: L0 + L1‖∇f‖ (Zhang et al. 2020, Fig. 1). A fixed lr "
+                   "that is safe where the gradient is small overshoots where it is large: clipping (lr × clip "
+                   "coefficient) shrinks the step exactly there.")
+    with tabs[1]:
+        if "3d" in figs:
+            st.plotly_chart(figs["3d"], config={"displaylogo": False})
+        else:
+            st.caption("Tick '3D surface view' in the sidebar.")
+    with tabs[2]:
+        c1, c2 = st.columns(2)
+        c1.download_button("trajectories (CSV)", figs["csv"], file_name="trajectories.csv", mime="text/csv")
+        c2.download_button("animation (HTML)", plots.figure_html(figs["race"]), file_name="race.html",
+                           mime="text/html")
+        st.caption("This view as a link (the address bar holds it too):")
+        st.code("?" + ui.query_string(spec), language=None, wrap_lines=True)
+
+
+main()

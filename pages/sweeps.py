@@ -1,0 +1,417 @@
+"""Sweeps: hyperparameter maps, robustness over the lr range, basins of attraction.
+
+Thin: widgets -> ui.SweepSpec -> cached trajectories calls -> plots.sweeps figures. The URL
+always holds the sweep that is shown (ui.sweep_links); a shared link opens it, bad fields warn.
+"""
+from __future__ import annotations
+
+import functools
+import time
+
+import streamlit as st
+
+import optimizers
+import surfaces
+from optimizers.schedules import schedule_spec
+from plots.sweeps import (
+    best_cell,
+    cell_from_point,
+    cell_stats,
+    map_figure,
+    robustness,
+    robustness_figure,
+)
+from plots.sweeps import basins_figure as draw_basins
+from ui.spec import CUSTOM, RunSpec, surface_names
+from ui.sweep_links import axis_text, cell_url, from_query, to_query
+from ui.sweep_spec import (
+    COLORS,
+    MAX_AXIS,
+    MAX_BASINS_N,
+    MAX_OPTIMIZERS,
+    MODES,
+    SEEDS_RANGE,
+    STEPS_RANGE,
+    AxisSpec,
+    SweepSpec,
+    common_targets,
+    results_csv,
+    target_range,
+)
+
+MODE_TITLES = {"map": "Hyperparameter map", "robustness": "Robustness over the lr range",
+               "basins": "Basins of attraction"}
+COLOR_TITLES = {"final_loss": "final loss", "hit_at": "steps to reach tol", "diverged": "when it diverged"}
+W = "sw_w_"  # prefix of every widget key on this page (cleared when a new link is opened)
+PROGRESS_WORK = 2_000_000  # run-steps: roughly a second of simulation; bigger requests show a progress bar
+
+
+# ---------------------------------------------------------------- state: the link and the last sweep run
+
+
+def load_link() -> list[str]:
+    """Read the URL into the submitted spec at the start of a session, or when a new link is opened."""
+    current = st.query_params.to_dict()
+    if "sw_submitted" in st.session_state and (not current or current == st.session_state.get("sw_written")):
+        return st.session_state.get("sw_link_warnings", [])
+    spec, warnings = from_query(current)
+    for key in [k for k in st.session_state if str(k).startswith(W)]:
+        del st.session_state[key]  # the widgets start from the link
+    st.session_state["sw_submitted"] = spec
+    st.session_state["sw_link_warnings"] = warnings
+    return warnings
+
+
+def write_link(spec: SweepSpec) -> None:
+    q = to_query(spec)
+    if st.query_params.to_dict() != q:
+        st.query_params.from_dict(q)
+    st.session_state["sw_written"] = q
+
+
+def init(key: str, value) -> str:
+    """A widget key, with its first value (from the submitted spec) put in place once."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return key
+
+
+# ---------------------------------------------------------------- the engine, cached
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def run_call(spec: SweepSpec, k: int, _progress=None):
+    """Optimizer k's sweep (or basins) for this spec: numpy-only results, cached by the spec."""
+    return spec.to_sweep_calls()[k](progress=_progress)
+
+
+def compute(spec: SweepSpec) -> list:
+    """Every optimizer's results, with a progress bar for a request that takes more than a second."""
+    n = len(spec.runs)
+    bar = st.progress(0.0, text="simulating…") if spec.work() > PROGRESS_WORK else None
+    last = [0.0]
+
+    def report(k: int, frac: float) -> None:
+        done = (k + frac) / n
+        if bar is not None and done - last[0] >= 0.01:
+            last[0] = done
+            bar.progress(min(done, 1.0), text=f"simulating {spec.titles()[k]}… {done:.0%}")
+
+    try:
+        return [run_call(spec, k, _progress=functools.partial(report, k)) for k in range(n)]
+    finally:
+        if bar is not None:
+            bar.empty()
+
+
+# ---------------------------------------------------------------- widgets
+
+
+def number(label: str, key: str, value, **kw):
+    init(key, value)
+    return st.number_input(label, key=key, **kw)
+
+
+def float_input(label: str, key: str, value: float, help: str | None = None) -> float:
+    return number(label, key, float(value), format="%g", step=None, help=help)
+
+
+def hparam_widgets(k: int, run: RunSpec, swept: set[str]) -> dict:
+    """The fixed hyperparameters of optimizer k (those no axis sweeps), as number inputs."""
+    values = dict(run.hparams)
+    for hp in optimizers.spec(run.optimizer).hparams:
+        key = f"{W}hp{k}_{run.optimizer}_{hp.name}"
+        v = values[hp.name]
+        if hp.kind == "pair":
+            pair = list(v)
+            for e in (0, 1):
+                if f"{hp.name}.{e}" not in swept:
+                    pair[e] = float_input(f"{hp.name}[{e}]", f"{key}.{e}", v[e], hp.help or None)
+            values[hp.name] = tuple(pair)
+        elif hp.name in swept:
+            continue
+        elif hp.kind == "bool":
+            values[hp.name] = st.checkbox(hp.name, key=init(key, bool(v)), help=hp.help or None)
+        elif hp.kind == "int":
+            values[hp.name] = int(number(hp.name, key, int(v), step=1, help=hp.help or None))
+        else:
+            values[hp.name] = float_input(hp.name, key, v, hp.help or None)
+    return values
+
+
+def schedule_widgets(k: int, run: RunSpec, swept: set[str]) -> dict:
+    kw = dict(run.schedule_kw)
+    for p in schedule_spec(run.schedule).params:
+        if f"schedule.{p.name}" in swept:
+            continue
+        key = f"{W}sch{k}_{run.schedule}_{p.name}"
+        v = kw[p.name]
+        label = f"{run.schedule}: {p.name}"
+        if p.kind == "choice":
+            kw[p.name] = st.selectbox(label, p.options, key=init(key, v))
+        elif p.kind == "bool":
+            kw[p.name] = st.checkbox(label, key=init(key, bool(v)))
+        elif p.kind == "int":
+            got = number(label + (" (empty: auto)" if p.default is None or p.optional else ""), key,
+                         None if v is None else int(v), step=1, help=p.help or None)
+            kw[p.name] = None if got is None else int(got)
+        else:
+            got = number(label + (" (empty: auto)" if p.default is None else ""), key,
+                         None if v is None else float(v), format="%g", step=None, help=p.help or None)
+            kw[p.name] = None if got is None else float(got)
+    return kw
+
+
+def axis_widgets(which: str, target: str, current: AxisSpec | None, run: RunSpec, log_only: bool = False) -> AxisSpec:
+    """Range, cells and scale of one axis; starts from the link's axis, or the registry's range for the target."""
+    if current is not None and current.target == target:
+        low, high, n, log = current.low, current.high, current.n, current.log
+    else:
+        low, high, log = target_range(run, target)
+        n = 60 if which == "x" else 40
+    key = f"{W}{which}_{target}"
+    c1, c2 = st.columns(2)
+    with c1:
+        low = float_input(f"{which}: from", key + "_lo", low)
+    with c2:
+        high = float_input(f"{which}: to", key + "_hi", high)
+    c3, c4 = st.columns(2)
+    with c3:
+        n = int(number(f"{which}: cells", key + "_n", int(n), min_value=1, max_value=MAX_AXIS, step=1))
+    with c4:
+        log = True if log_only else st.checkbox(f"{which}: log scale", key=init(key + "_log", bool(log)))
+    return AxisSpec(target, low, high, n, log)
+
+
+def sidebar(spec: SweepSpec) -> SweepSpec | None:
+    """All the widgets; returns the new spec when Run is pressed (None otherwise, or where invalid)."""
+    sb = st.sidebar
+    # what the form holds depends on these, so they rerun the page at once (nothing is simulated until Run)
+    mode = sb.radio("Show", MODES, format_func=MODE_TITLES.get, key=init(f"{W}mode", spec.mode))
+    surface = sb.selectbox("Surface", surface_names(), key=init(f"{W}surface", spec.surface))
+    count = int(sb.number_input("Optimizers", 1, MAX_OPTIMIZERS, key=init(f"{W}count", len(spec.runs)), step=1))
+    runs = []
+    for k in range(count):
+        base = spec.runs[k] if k < len(spec.runs) else spec.runs[0]
+        c1, c2, c3 = sb.columns([2, 1, 1])
+        name = c1.selectbox(f"Optimizer {k + 1}", optimizers.names(), key=init(f"{W}opt{k}", base.optimizer),
+                            format_func=lambda n: optimizers.spec(n).title)
+        clip = c2.selectbox("clip", optimizers.clip_kinds(), key=init(f"{W}clip{k}", base.clip))
+        sched = c3.selectbox("schedule", optimizers.schedule_names(), key=init(f"{W}sched{k}", base.schedule))
+        same = base.optimizer == name
+        runs.append(RunSpec(name, base.hparams if same else (), clip, base.clip_threshold, sched,
+                            base.schedule_kw if base.schedule == sched else ()))
+    x_target, y_target = "lr", None
+    if mode == "map":
+        targets = common_targets(runs)
+        x_target = sb.selectbox("x axis sweeps", targets, key=init(f"{W}xt", spec.x.target
+                                                                   if spec.x.target in targets else "lr"))
+        y_options = ["(none: a 1-D map)"] + [t for t in targets if t != x_target]
+        y_now = spec.y.target if spec.y is not None and spec.y.target in y_options else y_options[
+            1 if len(y_options) > 1 else 0]
+        y_pick = sb.selectbox("y axis sweeps", y_options, key=init(f"{W}yt", y_now))
+        y_target = None if y_pick == y_options[0] else y_pick
+        if y_target == x_target:
+            y_target = None
+
+    with sb.form("sw_form"):
+        fields: dict = {"mode": mode, "surface": surface}
+        if surface == CUSTOM:
+            fields["formula"] = st.text_input("f(x, y) =", key=init(f"{W}formula", spec.formula or "x**2 + 3*y**2"))
+        else:
+            fields["formula"] = spec.formula
+            s = surfaces.get(surface)
+            params = dict(spec.surface_params) if surface == spec.surface else {}
+            fields["surface_params"] = tuple(
+                (p.name, float_input(f"{surface}: {p.name}", f"{W}sp_{surface}_{p.name}", params.get(p.name, p.default)))
+                for p in s.params)
+        if mode != "basins":
+            own = st.checkbox("start at the surface's own start", key=init(f"{W}own_start", spec.start is None))
+            c1, c2 = st.columns(2)
+            sx, sy = spec.start or (0.0, 0.0)
+            with c1:
+                sx = float_input("start x", f"{W}sx", sx)
+            with c2:
+                sy = float_input("start y", f"{W}sy", sy)
+            fields["start"] = None if own else (sx, sy)
+        else:
+            fields["start"] = spec.start
+        fields["steps"] = int(number("steps", f"{W}steps", spec.steps, min_value=STEPS_RANGE[0],
+                                     max_value=STEPS_RANGE[1], step=50))
+
+        swept = {x_target, *([y_target] if y_target else [])} if mode != "basins" else set()
+        final_runs = []
+        for k, r in enumerate(runs):
+            st.markdown(f"**{k + 1}. {optimizers.spec(r.optimizer).title}**")
+            hp = hparam_widgets(k, r, swept)
+            threshold = r.clip_threshold
+            if r.clip != "none" and "clip" not in swept:
+                threshold = float_input("clip threshold", f"{W}thr{k}", r.clip_threshold)
+            kw = schedule_widgets(k, r, swept)
+            final_runs.append((r.optimizer, tuple(hp.items()), r.clip, threshold, r.schedule, tuple(kw.items())))
+
+        st.markdown("**Axes**" if mode == "map" else "**Grid**")
+        first = runs[0]
+        if mode == "map":
+            fields["x"] = axis_widgets("x", x_target, spec.x, first)
+            fields["y"] = None if y_target is None else axis_widgets("y", y_target, spec.y, first)
+            fields["color"] = st.selectbox("colour", COLORS, format_func=COLOR_TITLES.get,
+                                           key=init(f"{W}color", spec.color))
+        elif mode == "robustness":
+            fields["x"] = axis_widgets("lr", "lr", spec.x, first, log_only=True)
+        else:
+            fields["basins_n"] = int(number("grid points per side", f"{W}bn", spec.basins_n, min_value=2,
+                                            max_value=MAX_BASINS_N, step=10))
+        fields["tol"] = float_input("tolerance (loss above the minimum that counts as converged)", f"{W}tol", spec.tol)
+        c1, c2 = st.columns(2)
+        with c1:
+            fields["noise"] = float_input("gradient noise σ", f"{W}noise", spec.noise)
+        with c2:
+            fields["seeds"] = int(number("seeds", f"{W}seeds", spec.seeds, min_value=SEEDS_RANGE[0],
+                                         max_value=SEEDS_RANGE[1], step=1))
+        pressed = st.form_submit_button("Run", type="primary")
+    if not pressed:
+        return None
+    try:
+        built = [RunSpec(*r) for r in final_runs]
+        kept = {k: v for k, v in fields.items() if v is not None or k in ("start", "y")}
+        return SweepSpec(**{**_carry(spec, mode), **kept, "runs": tuple(built)})
+    except ValueError as e:
+        st.session_state["sw_error"] = str(e)
+        return None
+
+
+def _carry(spec: SweepSpec, mode: str) -> dict:
+    """Fields this mode's form does not show, kept from the last sweep (a link keeps every slider)."""
+    return dict(x=spec.x, y=spec.y, color=spec.color, basins_n=spec.basins_n, surface_params=(),
+                formula=spec.formula)
+
+
+# ---------------------------------------------------------------- results
+
+
+def show_map(spec: SweepSpec, results: list) -> None:
+    s = spec.surface_obj()
+    titles = spec.titles()
+    fig = map_figure(list(zip(titles, results, strict=True)), color=spec.color, min_value=s.min_value,
+                     log=tuple(a.log for a in spec.axes))
+    event = st.plotly_chart(fig, key="sw_map_chart", on_select="rerun", selection_mode="points")
+    names = [a.target for a in spec.axes]
+    points = (event.get("selection") or {}).get("points", []) if hasattr(event, "get") else []
+    for point in points[:4]:
+        cell = cell_from_point(point)
+        if cell is None or cell[0] >= len(spec.runs):
+            continue
+        k, i, j = cell
+        values = cell_values(spec, i, j)
+        if values is None:
+            continue
+        where = ", ".join(f"{n} = {v:.4g}" for n, v in zip(names, values, strict=True))
+        st.link_button(f"Open {titles[k]} at {where} in the explorer", cell_url(spec, k, values))
+    if not points:
+        st.caption("Click a cell to get a link to that exact run in the explorer. Hover for the numbers.")
+
+    rows = {"optimizer": [], **{n: [] for n in names}, "final loss": [], "steps to tol": [], "explorer": []}
+    for k, (title, r) in enumerate(zip(titles, results, strict=True)):
+        stats = cell_stats(r)
+        b = best_cell(stats, spec.color)
+        if b is None:
+            continue
+        i, j = b
+        values = cell_values(spec, i, j)
+        rows["optimizer"].append(title)
+        for n, v in zip(names, values, strict=True):
+            rows[n].append(v)
+        rows["final loss"].append(float(stats.loss[i, j]))
+        hit = stats.hit_at[i, j]
+        rows["steps to tol"].append(int(hit) if hit < float("inf") else None)
+        rows["explorer"].append(cell_url(spec, k, values))
+    if rows["optimizer"]:
+        st.markdown("**Each optimizer's best cell**" + (" (median over seeds)" if spec.seeds > 1 else ""))
+        st.dataframe(rows, hide_index=True, column_config={
+            "explorer": st.column_config.LinkColumn("explorer", display_text="open in explorer"),
+            **{n: st.column_config.NumberColumn(n, format="%.4g") for n in names},
+            "final loss": st.column_config.NumberColumn("final loss", format="%.4g"),
+        })
+
+
+def cell_values(spec: SweepSpec, i: int, j: int) -> tuple[float, ...] | None:
+    values = [a.values() for a in spec.axes]
+    if i >= len(values[0]) or (len(values) > 1 and j >= len(values[1])):
+        return None
+    return (values[0][i],) if len(values) == 1 else (values[0][i], values[1][j])
+
+
+def show_robustness(spec: SweepSpec, results: list) -> None:
+    titles = spec.titles()
+    st.plotly_chart(robustness_figure(list(zip(titles, results, strict=True))), key="sw_robust_chart")
+    rows = {"optimizer": [], "share of the lr range": [], "longest interval": [], "width (decades)": []}
+    for title, r in zip(titles, results, strict=True):
+        rb = robustness(r)
+        rows["optimizer"].append(title)
+        rows["share of the lr range"].append(f"{rb.fraction:.0%}")
+        rows["longest interval"].append("none" if rb.interval is None else f"{rb.interval[0]:.3g} … {rb.interval[1]:.3g}")
+        rows["width (decades)"].append(round(rb.decades, 2))
+    st.dataframe(rows, hide_index=True)
+
+
+def show_basins(spec: SweepSpec, results: list) -> None:
+    s = spec.surface_obj()
+    fig = draw_basins(list(zip(spec.titles(), results, strict=True)), minima=s.minima, bounds=s.bounds)
+    st.plotly_chart(fig, key="sw_basins_chart")
+    if not s.minima:
+        st.caption("This surface has no known minimum: every run that stays finite counts as not converged.")
+
+
+def main() -> None:
+    st.title("Sweeps")
+    st.caption("Every configuration is one row of one batched simulation: whole maps of hyperparameters, "
+               "not one tuned point per optimizer.")
+    for w in load_link():
+        st.warning(w)
+    spec: SweepSpec = st.session_state["sw_submitted"]
+    new = sidebar(spec)
+    error = st.session_state.pop("sw_error", None)
+    if error:
+        st.error(f"Not run: {error}")
+    if new is not None:
+        spec = st.session_state["sw_submitted"] = new
+        st.session_state["sw_link_warnings"] = []
+    write_link(spec)
+
+    if spec.surface == CUSTOM:
+        try:
+            spec.surface_obj()
+        except ValueError as e:  # FormulaError: the parser's message, beside the person's text
+            st.sidebar.error(f"Formula: {e}")
+            st.error(f"The formula does not parse: {e}")
+            return
+    axes = " × ".join(f"{a.target} ({a.n})" for a in spec.axes)
+    st.subheader(MODE_TITLES[spec.mode] + (f": {axes}" if spec.mode == "map" else ""))
+    t0 = time.perf_counter()
+    try:
+        results = compute(spec)
+    except ValueError as e:  # the engine's caps or a bad setting: say what, keep the page
+        st.error(str(e))
+        return
+    except Exception as e:  # never a traceback on the page
+        st.error(f"The sweep failed: {type(e).__name__}: {e}")
+        return
+    elapsed = time.perf_counter() - t0
+    runs = spec.work() // spec.steps
+    st.caption(f"{runs:,} runs × {spec.steps:,} steps in {elapsed:.2f} s"
+               + (" (cached)" if elapsed < 0.05 else "")
+               + (f" · x: {axis_text(spec.x)}" if spec.mode != "basins" else ""))
+
+    if spec.mode == "map":
+        show_map(spec, results)
+    elif spec.mode == "robustness":
+        show_robustness(spec, results)
+    else:
+        show_basins(spec, results)
+    st.download_button("Download the results (CSV)", functools.partial(results_csv, spec, tuple(results)),
+                       file_name=f"sweep_{spec.mode}_{spec.surface}.csv", mime="text/csv", key="sw_csv")
+    st.caption("The address bar holds this whole sweep: copy it to share exactly this view.")
+
+
+main()

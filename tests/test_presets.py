@@ -1,0 +1,95 @@
+"""The presets: each is a valid link, and the phenomenon it promises really shows in the race."""
+import re
+
+import numpy as np
+import pytest
+
+import optimizers
+from ui import PRESETS, ExplorerSpec, from_query_string, preset
+
+
+def race(name):
+    spec = preset(name).spec
+    return spec, spec.race(smoothness=False)
+
+
+@pytest.mark.parametrize("p", PRESETS, ids=lambda p: p.name)
+def test_preset_is_a_valid_link(p):
+    assert from_query_string(p.link()) == (p.spec, [])
+    assert len(p.link()) < 2000
+    p.spec.surface_obj()
+    for r in p.spec.runs:
+        optimizers.resolve(r.optimizer, **r.to_run().hparams)
+    assert p.title and p.source and len(re.findall(r"[.!?](\s|$)", p.about)) == 2  # two sentences
+
+
+def test_preset_names_are_unique_and_looked_up():
+    assert len({p.name for p in PRESETS}) == len(PRESETS) >= 8
+    with pytest.raises(KeyError):
+        preset("nope")
+
+
+def test_default_view_races_apart_without_diverging():
+    spec = ExplorerSpec()
+    r = spec.race(smoothness=False)
+    assert (r.diverged_at == -1).all()
+    ends = r.xy[-1]  # (runs, 2)
+    gaps = np.linalg.norm(ends[:, None] - ends[None], axis=-1)[np.triu_indices(len(ends), 1)]
+    assert gaps.min() > 0.3  # four visibly different places after 300 steps
+
+
+def test_clipping_on_quartic():
+    _, r = race("clipping_quartic")
+    assert 0 < r.diverged_at[0] <= 5  # lr 0.2 unclipped: thrown out within a few steps
+    assert (r.diverged_at[1:] == -1).all()
+    assert (r.loss[-1, 1:] < 1e-3).all()  # clipped by norm and smoothly: converged
+    assert (r.clip_coef[:5, 1] < 0.2).all() and r.clip_coef[-1, 1] == 1.0  # clipped far out, untouched near 0
+
+
+def test_momentum_in_a_ravine():
+    _, r = race("momentum_ravine")
+    dist = np.linalg.norm(r.xy[-1], axis=-1)  # the minimum is the origin
+    assert dist[2] < dist[0] / 10 and dist[1] < dist[0] / 3
+    y = r.xy[1:8, 0, 1]
+    assert (np.sign(y[1:]) != np.sign(y[:-1])).all()  # gradient descent zig-zags across the floor
+
+
+def test_saddle_escape():
+    _, r = race("saddle_escape")
+    y = np.abs(r.xy[-1, :, 1])
+    assert y[0] < 0.05 and (y[1:] > 1).all()
+    assert (r.diverged_at == -1).all()
+
+
+def test_adam_vs_amsgrad():
+    _, r = race("adam_amsgrad")
+    assert r.loss[-1, 0] * 5 < r.loss[-1, 1]
+
+
+def test_adabound_gets_through_where_sgd_diverges():
+    _, r = race("adabound")
+    assert r.diverged_at[2] > 0 and r.diverged_at[1] == -1
+    assert r.loss[-1, 1] * 5 < r.loss[-1, 0]
+
+
+def test_sgdr_visits_lower_wells():
+    spec, r = race("sgdr_rastrigin")
+    ends = [59, 119, 179, 239, 299]  # the last step of each 60-step cycle
+    cycle_losses = r.loss[np.array(ends) + 1, 2]
+    assert len(np.unique(cycle_losses.round(2))) >= 3  # settles in several different wells
+    assert cycle_losses[-1] <= r.loss[-1, 1] + 1e-9  # at least as low as a single cosine
+    assert r.loss[-1, 0] > 2 * r.loss[-1, 2]  # the constant lr never settles
+
+
+def test_warmup_keeps_adam_in_its_basin():
+    spec, r = race("adam_warmup")
+    minima = np.array(spec.surface_obj().minima)  # [sharp (near the start), flat (far)]
+    nearest = [int(np.argmin(np.linalg.norm(minima - r.xy[-1, i], axis=-1))) for i in range(2)]
+    assert nearest == [1, 0]
+
+
+def test_noise_keeps_constant_lr_jittering():
+    _, r = race("noise_rosenbrock")
+    assert (r.diverged_at == -1).all()
+    spread = r.xy[-100:].std(axis=0).sum(-1)  # (runs,)
+    assert spread[1] > 20 * spread[2] and spread[0] > 20 * spread[2]

@@ -1,0 +1,337 @@
+"""Run one training Job and report to a Sink: the explorer's optimizer, clipping and schedule code on a real model.
+
+    summary = train(job, sink)
+
+One step, nanoGPT style, with everything the pages plot made visible:
+    lr      = optimizers.schedule(...)[i]                  # computed once, up front
+    loss    = task.loss(model, batch)                      # flooding: |loss - b| + b (Ishida et al. 2020)
+    backward into fp.grad                                  # training/flat.py: the model is one row (P,)
+    norm, coef = optimizers.clip_with_coef_(fp.grad, kind, threshold)   # whole-model norm, as clip_grad_norm_
+    opt.step()                                             # opt = optimizers.build(job.optimizer, [fp.flat], ...)
+
+Step numbers: StepRow.step = i is update i (0-based): its loss is measured at the parameters after
+i updates and its lr is the one update i uses (= optimizers.schedule(...)[i]). EvalRow.step = k is
+the number of updates done: k = 0 (the initial model), every eval_every, and the last step.
+Rows with smoothness: every smoothness_every updates (k > 0) the local smoothness estimate of
+Zhang et al. 2020, ||g(x + d/2) - g(x)|| / (||d|| / 2), with d the last update and g the training
+gradient on the same minibatch, goes into an EvalRow (with grad_norm = ||g(x)||); where that step
+is not an evaluation step, the row's val_loss, metric and throughput are NaN.
+
+Host syncs: per-step scalars (loss, norm, coef) accumulate in a device tensor and are read with
+one .tolist() per flush (every flush_every seconds, when the buffer fills, and at each evaluation);
+on a GPU the loop otherwise never waits for the device. Divergence (a non-finite training loss)
+is therefore noticed at the next flush; the rows after the first non-finite loss are dropped.
+Statuses passed to sink.finish: "done", "diverged", "cancelled" (sink.cancelled() polled at every
+flush), "failed" (an exception: reported as {"error": ...}, then re-raised).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import torch
+
+import optimizers
+from optimizers.clipping import check_clip, clip_with_coef_
+
+from . import device as devices
+from . import tasks
+from .flat import flatten_
+from .job import EvalRow, Job, Sink, StepRow
+
+NAN = float("nan")
+
+
+def train(job: Job, sink: Sink, *, flush_every: float = 0.5, buffer_steps: int = 1024) -> dict:
+    """Execute job, reporting to sink; return the summary (also passed to sink.finish).
+
+    flush_every: seconds between flushes of the step rows to sink.steps (0: every step), so a killed
+    run loses at most that much; buffer_steps: flush at least this often, in steps.
+    """
+    try:
+        status, summary = _Run(job, sink, flush_every, buffer_steps).run()
+    except Exception as e:
+        with contextlib.suppress(Exception):  # the original error matters more than a broken sink
+            sink.finish("failed", {"status": "failed", "error": f"{type(e).__name__}: {e}"})
+        raise
+    sink.finish(status, summary)
+    return summary
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
+class _Run:
+    def __init__(self, job: Job, sink: Sink, flush_every: float, buffer_steps: int):
+        self.job, self.sink = job, sink
+        self.flush_every, self.buffer_steps = float(flush_every), max(1, int(buffer_steps))
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        job = self.job
+        task = self.task = tasks.get(job.task)
+        self.steps = job.steps or task.steps
+        self.batch_size = job.batch_size or task.batch_size
+        self.eval_every = job.eval_every or task.eval_every
+        if min(self.steps, self.batch_size, self.eval_every) < 1 or job.smoothness_every < 0:
+            raise ValueError("steps, batch_size and eval_every must be >= 1 (0: the task's default), "
+                             "smoothness_every >= 0")
+        if job.flooding is not None and not (math.isfinite(job.flooding) and job.flooding >= 0):
+            raise ValueError(f"flooding level must be a finite number >= 0, got {job.flooding!r}")
+        dev = self.dev = devices.pick(job.device)
+        self.notes: list[str] = []
+
+        torch.manual_seed(job.seed)
+        model, self.data = task.make(job.size, job.seed, dev)
+        model.train()
+        self.fp = flatten_(model)  # before torch.compile, after moving to the device
+        self.model = model
+        if job.compile:
+            if dev.type == "cuda":
+                self.model = torch.compile(model)
+            else:
+                self.notes.append(f"torch.compile ignored on {dev.type} (CUDA only)")
+
+        self.autocast, self.scaler = contextlib.nullcontext, None
+        if job.amp:
+            if dev.type == "cuda":
+                amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+                self.autocast = lambda: torch.autocast("cuda", dtype=amp_dtype)
+                if amp_dtype == torch.float16:
+                    self.scaler = torch.amp.GradScaler("cuda")
+                self.notes.append(f"AMP: autocast to {str(amp_dtype).removeprefix('torch.')}")
+            else:
+                self.notes.append(f"AMP ignored on {dev.type} (CUDA only)")
+
+        # the optimizer object comes from the explorer's registry: the same rule, one row (P,)
+        self.opt = optimizers.build(job.optimizer, [self.fp.flat], **job.hparams_dict())
+        self.opt.train()  # schedule-free optimizers start in training mode; a no-op for the others
+        self.lrs = None
+        sched = job.schedule_tuple()
+        if sched is not None:
+            base = self.opt.param_groups[0].get("lr")
+            if not isinstance(base, (int, float)) or isinstance(base, bool):
+                raise ValueError(f"a schedule needs a float lr; {job.optimizer} has lr={base!r}")
+            self.lrs = optimizers.schedule(sched[0], float(base), self.steps, **sched[1]).tolist()
+        self.clip_kind, self.clip_threshold = job.clip if job.clip is not None else ("none", None)
+        check_clip(self.clip_kind, self.clip_threshold)  # once; every step then runs validate=False
+        self.generator = torch.Generator(device=dev).manual_seed(job.seed)
+
+    def info(self) -> dict:
+        t = self.task
+        extra = getattr(self.data, "info", None)
+        return {
+            "device": devices.describe(self.dev), "task": t.name, "metric_name": t.metric_name,
+            "higher_is_better": t.higher_is_better, "target": t.target, "unit": t.unit,
+            "steps": self.steps, "batch_size": self.batch_size, "eval_every": self.eval_every,
+            "n_params": self.fp.numel, "optimizer": self.job.optimizer, "notes": list(self.notes),
+            **({"data": dict(extra)} if isinstance(extra, dict) else {}),
+        }
+
+    # ------------------------------------------------------------------ one step's pieces
+    def objective(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the task's loss, the loss to differentiate: flooded where a level is set)."""
+        with self.autocast():
+            loss = self.task.loss(self.model, batch)
+        b = self.job.flooding
+        return loss, loss if b is None else (loss - b).abs() + b
+
+    def backward(self, obj: torch.Tensor) -> None:
+        if self.scaler is not None:
+            self.scaler.scale(obj).backward()
+            self.scaler.unscale_(self.opt)
+        else:
+            obj.backward()
+
+    def smoothness(self, batch, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zhang et al.'s estimate ||g(x + d/2) - g(x)|| / (||d||/2) on this minibatch; x and g restored."""
+        fp = self.fp
+        g0 = fp.grad.clone()
+        x0 = fp.flat.detach().clone()
+        with torch.no_grad():
+            fp.flat.add_(d, alpha=0.5)
+        fp.zero_grad()
+        _, obj = self.objective(batch)
+        if self.scaler is not None:  # keep fp16 gradients out of underflow, as the real step does
+            scale = self.scaler.get_scale()
+            (obj * scale).backward()
+            fp.grad.div_(scale)
+        else:
+            obj.backward()
+        half = torch.linalg.vector_norm(d) / 2
+        est = torch.linalg.vector_norm(fp.grad - g0) / half
+        est = torch.where(half > 0, est, torch.full_like(est, NAN))
+        with torch.no_grad():
+            fp.flat.copy_(x0)
+        fp.grad.copy_(g0)
+        return est, torch.linalg.vector_norm(g0)
+
+    def evaluate(self) -> tuple[float, float, float]:
+        """(val_loss, metric, seconds), with schedule-free optimizers at their averaged point."""
+        _sync(self.dev)
+        t0 = time.perf_counter()
+        self.opt.eval()
+        try:
+            with self.autocast():
+                val_loss, metric = self.task.evaluate(self.model, self.data)
+        finally:
+            self.opt.train()
+        return float(val_loss), float(metric), time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> tuple[str, dict]:
+        self.setup()
+        job, task, fp, opt, dev = self.job, self.task, self.fp, self.opt, self.dev
+        self.sink.start(job, str(dev), self.info())
+
+        t_start = time.perf_counter()
+        self.eval_s = 0.0
+        buf = torch.zeros(self.buffer_steps, 3, device=dev)  # per step: loss, grad_norm, clip_coef
+        pending: list[tuple[int, float, float]] = []  # per buffered step: (step, lr, wall)
+        pending_evals: list[dict] = []
+        self.evals: list[EvalRow] = []
+        self.step_rows, self.diverged_at = 0, None
+        items, items_since, train_since = 0, 0, 0.0  # for throughput
+        last_eval_t = time.perf_counter()
+        last_flush = time.perf_counter()
+        d = x_prev = None
+        every_s = job.smoothness_every
+        lrs = self.lrs
+
+        def flush() -> bool:
+            """Send buffered rows; True when the run must stop (diverged or cancelled)."""
+            nonlocal last_flush
+            rows = []
+            if pending:
+                values = buf[: len(pending)].tolist()  # the one host sync of the hot loop
+                for (i, lr, wall), (loss, norm, coef) in zip(pending, values, strict=True):
+                    rows.append(StepRow(i, loss, lr, norm, coef, wall))
+                    if not math.isfinite(loss):
+                        self.diverged_at = i
+                        break
+                pending.clear()
+            if rows:
+                self.sink.steps(rows)
+                self.step_rows += len(rows)
+            if pending_evals:
+                measured = [e for e in pending_evals if e["smoothness_t"] is not None]
+                if measured:  # one host sync for all estimates since the last flush
+                    vals = torch.stack([t for e in measured for t in (e["smoothness_t"], e["grad_norm_t"])])
+                    vals = vals.tolist()
+                    for j, e in enumerate(measured):
+                        e["smoothness"], e["grad_norm"] = vals[2 * j], vals[2 * j + 1]
+                rows_e = [EvalRow(**{k: v for k, v in e.items() if not k.endswith("_t")}) for e in pending_evals
+                          if self.diverged_at is None or e["step"] <= self.diverged_at]
+                pending_evals.clear()
+                if rows_e:
+                    self.sink.evals(rows_e)
+                    self.evals.extend(rows_e)
+            last_flush = time.perf_counter()
+            if self.diverged_at is not None:
+                return True
+            return bool(self.sink.cancelled())
+
+        def eval_row(k: int) -> dict:
+            nonlocal items_since, train_since, last_eval_t
+            _sync(dev)
+            now = time.perf_counter()
+            train_since += now - last_eval_t
+            val_loss, metric, secs = self.evaluate()
+            self.eval_s += secs
+            thr = items_since / train_since if items_since and train_since > 0 else NAN
+            items_since, train_since = 0, 0.0
+            last_eval_t = time.perf_counter()
+            return {"step": k, "val_loss": val_loss, "metric": metric, "throughput": thr,
+                    "wall": last_eval_t - t_start, "smoothness_t": None, "grad_norm_t": None}
+
+        stop = False
+        for i in range(self.steps):
+            row = eval_row(i) if i % self.eval_every == 0 else None
+            if lrs is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lrs[i]
+            batch = task.batch(self.data, i, self.batch_size, self.generator)
+            n_items = batch[1].numel()
+            fp.zero_grad()
+            loss, obj = self.objective(batch)
+            self.backward(obj)
+            if every_s and i % every_s == 0 and d is not None:
+                est, gnorm = self.smoothness(batch, d)
+                if row is None:
+                    row = {"step": i, "val_loss": NAN, "metric": NAN, "throughput": NAN,
+                           "wall": time.perf_counter() - t_start, "smoothness_t": None, "grad_norm_t": None}
+                row["smoothness_t"], row["grad_norm_t"] = est, gnorm
+            d = x_prev = None
+            norm, coef = clip_with_coef_(fp.grad, self.clip_kind, self.clip_threshold, validate=False)
+            if every_s and (i + 1) % every_s == 0:
+                x_prev = fp.flat.detach().clone()  # to know the update d this step makes
+            if self.scaler is not None:
+                self.scaler.step(opt)
+                self.scaler.update()
+            else:
+                opt.step()
+            if x_prev is not None:
+                d = fp.flat.detach() - x_prev
+            buf[len(pending)] = torch.stack([loss.detach().float(), norm.float(), coef.float()])
+            pending.append((i, lrs[i] if lrs is not None else _lr(opt), time.perf_counter() - t_start))
+            items += n_items
+            items_since += n_items
+            is_eval = row is not None and not math.isnan(row["val_loss"])
+            if row is not None:
+                pending_evals.append(row)
+            if (len(pending) == self.buffer_steps or is_eval
+                    or time.perf_counter() - last_flush >= self.flush_every):
+                stop = flush()
+                if stop:
+                    break
+        if not stop:
+            stop = flush()
+        status = "diverged" if self.diverged_at is not None else "cancelled" if stop else "done"
+        done = self.step_rows  # updates made and logged (up to the first non-finite loss)
+        last = self.evals[-1] if self.evals else None
+        if status != "diverged" and (last is None or last.step != done or math.isnan(last.val_loss)):
+            pending_evals.append(eval_row(done))
+            flush()
+            if self.diverged_at is not None:
+                status = "diverged"
+        _sync(dev)
+        wall = time.perf_counter() - t_start
+        return status, self.summary(status, done, items, wall)
+
+    def summary(self, status: str, done: int, items: int, wall: float) -> dict:
+        task = self.task
+        scored = [e for e in self.evals if not math.isnan(e.metric)]
+        best = None
+        if scored:
+            pick = max if task.higher_is_better else min
+            best = pick(scored, key=lambda e: e.metric)
+        to_target = None
+        if task.target is not None:
+            for e in scored:
+                if (e.metric >= task.target) if task.higher_is_better else (e.metric <= task.target):
+                    to_target = e
+                    break
+        train_s = max(wall - self.eval_s, 1e-9)
+        last = scored[-1] if scored else None
+        return {
+            "status": status, "steps": done, "diverged_at": self.diverged_at,
+            "metric_name": task.metric_name, "higher_is_better": task.higher_is_better,
+            "final_metric": last.metric if last else None, "final_val_loss": last.val_loss if last else None,
+            "best_metric": best.metric if best else None, "best_step": best.step if best else None,
+            "target": task.target,
+            "step_to_target": to_target.step if to_target else None,
+            "time_to_target": to_target.wall if to_target else None,
+            "steps_per_s": done / train_s, "items_per_s": items / train_s, "unit": task.unit,
+            "wall_s": wall, "train_s": train_s, "eval_s": self.eval_s,
+            "n_params": self.fp.numel, "device": str(self.dev), "notes": list(self.notes),
+        }
+
+
+def _lr(opt) -> float:
+    lr = opt.param_groups[0].get("lr", NAN)
+    return float(lr) if not isinstance(lr, torch.Tensor) or lr.numel() == 1 else NAN

@@ -1,0 +1,317 @@
+"""Training jobs in worker processes: launch, cancel, wait. The store is the only channel.
+
+    run_id = launch(job)            # a run row (queued) + a detached "spawn" process that trains it
+    cancel(run_id)                  # ask it to stop; terminate it if it does not within a grace period
+    wait([run_id, ...])             # until they end; returns their statuses
+
+Jobs never run in threads of the Streamlit server (they would halve its speed and lose every
+st.* call): each is its own process, started with the "spawn" context (a clean interpreter: no
+forked CUDA state, no copy of the server's memory). The process runs the trainer (by default
+training.runner.train) with a RunSink and exits; pages and the CLI only read the store. Launching
+is an explicit action that returns a run id, so a page rerun, a reload or a second tab never
+starts a job twice. A worker starts a new session (os.setsid), so a Ctrl-C in the terminal of the
+server that launched it does not kill it; a killed worker leaves its run for Store.reap() to mark
+interrupted.
+
+With several CUDA GPUs, jobs with device "auto" go to the least busy "cuda:i" (one per GPU).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import math
+import multiprocessing
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+import types
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .job import Job
+from .store import ACTIVE, RunSink, Store, pid_alive
+
+DEFAULT_TARGET = "training.runner:train"
+ROOT = Path(__file__).resolve().parent.parent  # the project root: what a worker puts on sys.path
+GRACE = 10.0  # seconds cancel() waits for a run to stop by itself before terminating its process
+
+# workers started by this process, by pid: (store path, run id, process); kept to reap them
+_PROCS: dict[int, tuple[str, int, multiprocessing.process.BaseProcess]] = {}
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class Terminated(BaseException):
+    """Raised in a worker (or the CLI) by SIGTERM, so the run is marked before the process ends."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(f"signal {signum}")
+
+
+# ---------------------------------------------------------------- devices
+
+
+def gpu_count() -> int:
+    """How many CUDA GPUs this process can see (0 without CUDA)."""
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except Exception:
+        return 0
+
+
+def assign_device(job: Job, store: Store) -> Job:
+    """With several GPUs, send an "auto" job to the GPU running the fewest queued/running runs."""
+    n = gpu_count()
+    if job.device != "auto" or n < 2:
+        return job
+    busy = [0] * n
+    for r in store.list_runs(status=ACTIVE):
+        m = re.fullmatch(r"cuda:(\d+)", r["device"] or "")
+        if m and int(m.group(1)) < n:
+            busy[int(m.group(1))] += 1
+    return dataclasses.replace(job, device=f"cuda:{busy.index(min(busy))}")
+
+
+# ---------------------------------------------------------------- validation
+
+
+def check_job(job: Job) -> None:
+    """Raise ValueError (one readable line) unless the job can start: the task exists, the
+    optimizer and its hyperparameters resolve, clipping and schedule are valid, the numbers are
+    in range and the device exists. Everything a worker would otherwise fail on seconds later."""
+    import optimizers
+    from optimizers.clipping import check_clip
+
+    from . import tasks
+
+    try:
+        task = tasks.get(job.task)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    try:
+        _, h = optimizers.resolve(job.optimizer, **job.hparams_dict())
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    if job.clip is not None:
+        check_clip(job.clip[0], job.clip[1])
+    for name in ("steps", "batch_size", "eval_every", "smoothness_every", "seed"):
+        v = getattr(job, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"{name.replace('_', '-')} must be an integer >= 0, got {v!r}")
+    if not (isinstance(job.size, (int, float)) and math.isfinite(job.size) and job.size > 0):
+        raise ValueError(f"size must be a number > 0, got {job.size!r}")
+    if job.flooding is not None and not (math.isfinite(job.flooding) and job.flooding >= 0):
+        raise ValueError(f"flooding must be a number >= 0, got {job.flooding!r}")
+    if job.schedule is not None:
+        name, kw = job.schedule_tuple()
+        total = job.steps or task.steps
+        optimizers.schedule(name, float(h.get("lr", 1e-3)), max(1, total), **kw)
+    if not _DEVICE_RE.match(job.device):
+        raise ValueError(f"unknown device {job.device!r}; use auto, cpu, cuda, cuda:N or mps")
+    from .device import pick
+
+    pick(job.device)  # ValueError for a device this machine does not have
+
+
+# ---------------------------------------------------------------- running a job in this process
+
+
+def load_target(target: str | Callable) -> Callable:
+    """The trainer: a callable, "package.module:function", or "/path/to/file.py:function"."""
+    if callable(target):
+        return target
+    module, _, fn = target.rpartition(":")
+    if not module or not fn:
+        raise ValueError(f"target must look like 'module:function', got {target!r}")
+    if module.endswith(".py"):
+        spec = importlib.util.spec_from_file_location(Path(module).stem, module)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {module}")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules.setdefault(spec.name, mod)
+        spec.loader.exec_module(mod)
+    else:
+        mod = importlib.import_module(module)
+    return getattr(mod, fn)
+
+
+def execute(run_id: int, store: Store, *, target: str | Callable = DEFAULT_TARGET,
+            wrap: Callable[[RunSink], Any] | None = None) -> str:
+    """Train run `run_id` here, in this process, and return its final status.
+
+    Whatever happens the run ends with a final status: the trainer's own (via sink.finish), else
+    "done" when it returns, "failed" (with the traceback in `error`) when it raises, "cancelled"
+    or "interrupted" on KeyboardInterrupt/Terminated (cancelled where a stop was asked for).
+    wrap(sink) may return another Sink to hand the trainer (the CLI's progress bar).
+    """
+    job = store.job(run_id)
+    with RunSink(store, run_id) as sink:
+        try:
+            train = load_target(target)
+            summary = train(job, wrap(sink) if wrap else sink)
+        except (KeyboardInterrupt, Terminated) as e:
+            status = "cancelled" if sink.cancel_wanted else "interrupted"
+            how = "terminated by a signal" if isinstance(e, Terminated) else "interrupted (Ctrl-C)"
+            at = "before its first step" if sink.last_step is None else f"after step {sink.last_step}"
+            store.set_status(run_id, status, error=f"{how} {at}", only_if_active=True)
+        except Exception as e:
+            # the runner may have reported "failed" with a one-line error already: keep the traceback too
+            if store.status(run_id) in (*ACTIVE, "failed"):
+                store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}")
+        else:
+            if store.status(run_id) in ACTIVE:  # the trainer returned without calling finish()
+                sink.finish("done", summary if isinstance(summary, dict) else {})
+    return store.status(run_id)
+
+
+def _child(run_id: int, db_path: str, target: str, root: str, threads: int | None = None) -> None:
+    """The worker process's entry point (spawned: a fresh interpreter)."""
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    if threads:  # several CPU jobs at once: share the cores instead of oversubscribing them
+        import torch
+
+        torch.set_num_threads(threads)
+    if hasattr(os, "setsid"):
+        try:
+            os.setsid()  # its own session: a Ctrl-C aimed at the launcher does not reach it
+        except OSError:
+            pass
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    status = execute(run_id, Store(db_path), target=target)
+    sys.exit(0 if status in ("done", "diverged", "cancelled") else 1)
+
+
+# ---------------------------------------------------------------- launching and stopping
+
+
+def launch(job: Job, db_path: str | os.PathLike | None = None, *, target: str = DEFAULT_TARGET,
+           validate: bool = True, threads: int | None = None) -> int:
+    """Create a run for `job` (status queued) and start a worker process that trains it; returns the run id.
+
+    db_path: the store (default: $OPT_PLAYGROUND_DB or ./runs.sqlite). target: the trainer,
+    "module:function" or "/path/file.py:function" (tests inject a fake one). validate: check_job
+    first (a ValueError then means nothing was started). threads: torch CPU threads for the worker
+    (e.g. cores // jobs when several CPU jobs run at once); None leaves torch's default.
+    """
+    if validate:
+        check_job(job)
+    store = Store(db_path)
+    job = assign_device(job, store)
+    run_id = store.create_run(job)
+    if str(ROOT) not in sys.path:  # spawn copies sys.path: the child must find `training`
+        sys.path.append(str(ROOT))
+    ctx = multiprocessing.get_context("spawn")
+    p = ctx.Process(target=_child, args=(run_id, str(store.path), target, str(ROOT), threads),
+                    name=f"training-run-{run_id}", daemon=False)
+    try:
+        with _bare_main():
+            p.start()
+    except BaseException as e:
+        store.set_status(run_id, "failed", error=f"could not start a worker: {e}")
+        raise
+    store.claim(run_id, p.pid)
+    # Detached: the launcher's exit must not wait for training to finish (multiprocessing joins
+    # its non-daemon children at exit); we keep the handle only to reap the child when it ends.
+    children = getattr(multiprocessing.process, "_children", None)
+    if children is not None:
+        children.discard(p)
+    _PROCS[p.pid] = (str(store.path), run_id, p)
+    _reap_children()
+    return run_id
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """Hide the launcher's __main__ from multiprocessing while a worker starts.
+
+    "spawn" re-runs the parent's main script (or module) in the child before the target, which
+    would start the Streamlit CLI again in every worker, or crash on a launcher script without an
+    `if __name__ == "__main__":` guard. The worker needs nothing from it: its target,
+    training.workers._child, is imported by name.
+    """
+    with _MAIN_LOCK:
+        real = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if real is not None:
+                sys.modules["__main__"] = real
+
+
+def _reap_children() -> None:
+    """Collect workers started here that have exited (no zombies in a long-lived server)."""
+    for pid, (_, _, p) in list(_PROCS.items()):
+        if not p.is_alive():  # is_alive() waits for an exited child
+            _PROCS.pop(pid, None)
+
+
+def running(db_path: str | os.PathLike | None = None) -> list[int]:
+    """Run ids (in the store at db_path) whose workers, started by this process, are still alive."""
+    _reap_children()
+    path = str(Store(db_path).path)
+    return sorted(run_id for where, run_id, _ in _PROCS.values() if where == path)
+
+
+def cancel(run_id: int, db_path: str | os.PathLike | None = None, *, grace: float = GRACE) -> str:
+    """Stop a run and return its final status.
+
+    Sets the cancel flag its RunSink polls; if the run is still queued/running after `grace`
+    seconds, sends its process SIGTERM (then SIGKILL), and marks it cancelled. Works from any
+    process on the same host (the pid comes from the store).
+    """
+    store = Store(db_path)
+    store.request_cancel(run_id)
+    statuses = wait([run_id], store.path, timeout=grace)
+    if statuses[run_id] not in ACTIVE:
+        return statuses[run_id]
+    pid = store.run(run_id)["pid"]
+    if pid and pid != os.getpid():
+        for sig, patience in ((signal.SIGTERM, 5.0), (getattr(signal, "SIGKILL", signal.SIGTERM), 5.0)):
+            if not pid_alive(pid):
+                break
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                break
+            deadline = time.monotonic() + patience
+            while pid_alive(pid) and time.monotonic() < deadline:
+                _reap_children()
+                time.sleep(0.05)
+    _reap_children()
+    store.set_status(run_id, "cancelled", error="terminated after the cancel grace period", only_if_active=True)
+    return store.status(run_id)
+
+
+def wait(run_ids: Iterable[int], db_path: str | os.PathLike | None = None, *, timeout: float | None = None,
+         poll: float = 0.1) -> dict[int, str]:
+    """Poll the store until every run has a final status (or timeout); returns {run_id: status}.
+
+    A run whose process died meanwhile is marked interrupted (Store.reap) rather than waited on forever.
+    """
+    store = Store(db_path)
+    ids = [int(i) for i in run_ids]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        _reap_children()
+        statuses = {r["id"]: r["status"] for r in store.list_runs(ids=ids)}
+        if all(statuses.get(i) not in ACTIVE for i in ids):
+            return statuses
+        if deadline is not None and time.monotonic() >= deadline:
+            return statuses
+        store.reap()
+        time.sleep(poll)

@@ -1,0 +1,119 @@
+"""Streamlit widgets generated from the registries: a run editor (optimizer + hyperparameters +
+clipping + schedule) shared by the explorer, the sweeps and the training pages.
+
+Every widget has a key under a prefix; `seed_state` writes a spec's values into those keys (on
+first load from a link, or when a preset is loaded) and the widgets then read their state, so
+a rerun never resets what a person set. Values come back as plain Python numbers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+import optimizers
+from optimizers.schedules import schedule_spec
+
+from .spec import RunSpec
+from .ticks import fmt, linear_range, log_options
+
+AUTO = None  # a schedule argument derived from the run (cosine's T_max = steps)
+
+
+def clear_state(prefix: str) -> None:
+    for k in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
+        del st.session_state[k]
+
+
+def seed_run_state(prefix: str, run: RunSpec) -> None:
+    """Write a RunSpec into the editor's widget keys (overwriting)."""
+    ss = st.session_state
+    ss[f"{prefix}opt"] = run.optimizer
+    for name, v in run.hparams:
+        if isinstance(v, tuple):
+            for i, e in enumerate(v):
+                ss[f"{prefix}hp.{run.optimizer}.{name}.{i}"] = e
+        else:
+            ss[f"{prefix}hp.{run.optimizer}.{name}"] = v
+    ss[f"{prefix}clip"] = run.clip
+    ss[f"{prefix}clip_thr"] = run.clip_threshold
+    ss[f"{prefix}sched"] = run.schedule
+    for name, v in run.schedule_kw:
+        ss[f"{prefix}skw.{run.schedule}.{name}"] = v
+
+
+def number(label: str, key: str, default: float, low: float, high: float, log: bool, kind: str,
+           help: str = "", **kw: Any):
+    """A slider for one number: log sliders step through round values; ints get integer sliders."""
+    value = st.session_state.setdefault(key, default)
+    if kind == "bool":
+        return st.checkbox(label, key=key, help=help, **kw)
+    if kind == "int":
+        lo, hi = int(min(low, value)), int(max(high, value, low + 1))
+        return int(st.slider(label, lo, hi, key=key, help=help, **kw))
+    if log and low > 0 and (value is None or value > 0):
+        opts = log_options(low, high, value)
+        return st.select_slider(label, opts, key=key, format_func=fmt, help=help, **kw)
+    lo, hi, step = linear_range(low, high, value)
+    return st.slider(label, lo, hi, key=key, step=step, format="%g", help=help, **kw)
+
+
+def hparam_widgets(prefix: str, optimizer: str) -> dict:
+    """One widget per hyperparameter of `optimizer` (pairs get two); returns {name: value}."""
+    out = {}
+    for hp in optimizers.spec(optimizer).hparams:
+        key = f"{prefix}hp.{optimizer}.{hp.name}"
+        if hp.kind == "pair":
+            out[hp.name] = tuple(
+                number(f"{hp.name}[{i}]", f"{key}.{i}", hp.default[i], hp.low, hp.high, hp.log, "float", hp.help)
+                for i in range(2)
+            )
+        else:
+            out[hp.name] = number(hp.name, key, hp.default, hp.low, hp.high, hp.log, hp.kind, hp.help)
+    return out
+
+
+def schedule_widgets(prefix: str, schedule: str) -> dict:
+    out = {}
+    for p in schedule_spec(schedule).params:
+        key = f"{prefix}skw.{schedule}.{p.name}"
+        if p.kind == "choice":
+            st.session_state.setdefault(key, p.default)
+            out[p.name] = st.selectbox(p.name, p.options, key=key, help=p.help)
+        elif p.default is AUTO or st.session_state.get(key, p.default) is AUTO:
+            # derived by default (from the steps or the lr): a blank box means "auto"
+            st.session_state.setdefault(key, None)
+            v = st.number_input(p.name, key=key, value=None, placeholder=f"auto: {p.derived}",
+                                step=1 if p.kind == "int" else None, help=p.help)
+            out[p.name] = None if v is None else (int(v) if p.kind == "int" else float(v))
+        else:
+            out[p.name] = number(p.name, key, p.default, p.low, p.high, p.log, p.kind, p.help)
+    return out
+
+
+def run_editor(prefix: str, fallback: RunSpec) -> RunSpec:
+    """The editor for one run; returns the RunSpec it shows (or `fallback`, with a message, if invalid)."""
+    names = optimizers.names()
+    st.session_state.setdefault(f"{prefix}opt", fallback.optimizer)
+    opt = st.selectbox("optimizer", names, key=f"{prefix}opt",
+                       format_func=lambda n: f"{optimizers.spec(n).title} ({n})")
+    spec = optimizers.spec(opt)
+    st.caption(f"{spec.paper} · equals `{spec.reference}`")
+    hp = hparam_widgets(prefix, opt)
+    c1, c2 = st.columns(2)
+    with c1:
+        st.session_state.setdefault(f"{prefix}clip", fallback.clip)
+        clip = st.selectbox("gradient clipping", optimizers.clip_kinds(), key=f"{prefix}clip")
+    with c2:
+        thr = number("clip threshold", f"{prefix}clip_thr", fallback.clip_threshold, 1e-3, 1e3, True, "float",
+                     "max gradient norm (norm), gamma (smooth) or max |component| (value)",
+                     disabled=clip == "none")
+    st.session_state.setdefault(f"{prefix}sched", fallback.schedule)
+    sched = st.selectbox("learning-rate schedule", optimizers.schedule_names(), key=f"{prefix}sched",
+                         format_func=lambda n: f"{n}: {schedule_spec(n).title}")
+    skw = schedule_widgets(prefix, sched)
+    try:
+        return RunSpec(opt, tuple(hp.items()), clip, thr, sched, tuple(skw.items()))
+    except ValueError as e:
+        st.error(f"{e}. The run keeps its previous settings until this is fixed.")
+        return fallback
