@@ -194,7 +194,7 @@ def main() -> None:
     st.query_params.from_dict(ui.to_query(spec))
 
     try:
-        s = spec.surface_obj()
+        spec.surface_obj()  # parses a custom formula
     except ValueError as e:  # FormulaError: the person's text stays in the box
         st.error(f"The formula can't be drawn: {e}")
         st.info("Fix the formula in the sidebar (your text is kept), or pick a surface from the catalog.")
