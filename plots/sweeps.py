@@ -46,7 +46,7 @@ class CellStats:
     xs: np.ndarray  # (nx,) the x axis's cell centres
     ys: np.ndarray  # (ny,) the y axis's cell centres ([0.0] for a 1-D map)
     loss: np.ndarray  # median final loss over seeds (+inf where at least half diverged)
-    loss_spread: np.ndarray  # interquartile range of the final loss over seeds (0 for one seed)
+    loss_spread: np.ndarray  # interquartile range of the final loss over the seeds that did not diverge
     hit_at: np.ndarray  # median first step within tol (+inf: not reached by at least half)
     diverged_fraction: np.ndarray  # share of seeds that diverged
     diverged_at: np.ndarray  # median step it diverged at (+inf: at least half never did)
@@ -82,9 +82,7 @@ def cell_stats(result) -> CellStats:
     diverged = div >= 0
     loss = np.where(diverged | ~np.isfinite(loss), np.inf, loss)  # (seeds, nx, ny)
     hit = np.where((hit >= 0) & ~diverged, hit, np.inf)
-    with np.errstate(invalid="ignore"):
-        q1, q3 = np.percentile(np.where(np.isfinite(loss), loss, np.nan), [25, 75], axis=0)
-    spread = np.where(np.isfinite(q3 - q1), q3 - q1, np.nan) if loss.shape[0] > 1 else np.zeros(loss.shape[1:])
+    spread = _iqr(loss) if loss.shape[0] > 1 else np.zeros(loss.shape[1:])
     return CellStats(
         xs=xs, ys=ys,
         loss=np.median(loss, axis=0), loss_spread=spread,
@@ -93,6 +91,24 @@ def cell_stats(result) -> CellStats:
         diverged_at=np.median(np.where(diverged, div, np.inf), axis=0),
         seeds=loss.shape[0],
     )
+
+
+def _iqr(a: np.ndarray) -> np.ndarray:
+    """Interquartile range over axis 0 of the finite entries (NaN where none), as np.nanpercentile's
+    linear method gives it, vectorized: nanpercentile loops in Python over the 90 000 cells of a map."""
+    s = np.sort(np.where(np.isfinite(a), a, np.nan), axis=0)  # NaN sort last
+    n = np.isfinite(s).sum(axis=0)  # (...)
+
+    def q(p: float) -> np.ndarray:
+        pos = p * np.maximum(n - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        a_lo = np.take_along_axis(s, lo[None], axis=0)[0]
+        a_hi = np.take_along_axis(s, hi[None], axis=0)[0]
+        return a_lo + (pos - lo) * (a_hi - a_lo)
+
+    with np.errstate(invalid="ignore"):
+        return np.where(n > 0, q(0.75) - q(0.25), np.nan)
 
 
 def best_cell(stats: CellStats, color: str = "final_loss") -> tuple[int, int] | None:

@@ -223,6 +223,27 @@ def test_list_shows_runs_written_by_the_command_line(db, capsys):
     assert "CPU" in capsys.readouterr().out
 
 
+def test_cancel_and_delete_commands(db, capsys):
+    store = Store(db)
+    done = write_run(store)
+    queued = store.create_run(Job(task="digits-mlp"))  # no process will ever take it
+    assert cli.main(["cancel", f"{done},{queued}", "--grace", "0.1", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert f"run {done} is already done" in out and f"run {queued} cancelled" in out
+    assert cli.main(["delete", str(done), "--db", db]) == 0
+    assert [r["id"] for r in store.list_runs()] == [queued]
+
+
+@needs_runner
+def test_compare_a_real_task_one_run_after_another(db, capsys):
+    code = cli.main(["compare", "--task", "digits-mlp", "--optimizer", "adam,sgd", "--lr", "0.01", "--steps", "15",
+                     "--device", "cpu", "--db", db, "-q"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert [r["status"] for r in Store(db).list_runs()] == ["done", "done"]
+    assert [line.split()[1] for line in out.strip().splitlines()[2:]] == ["adam", "sgd"]
+
+
 # ---------------------------------------------------------------- export
 
 

@@ -322,3 +322,18 @@ def test_concurrent_writers_lose_nothing(store):
         assert len(store.evals(run_id)["step"]) == 30
     assert store.integrity_check() == "ok"
     wait_for(lambda: workers.running(store.path) == [], what="the workers to exit")
+
+
+def test_a_worker_starts_from_any_cwd_and_an_unguarded_script(tmp_path):
+    # no `if __name__ == "__main__":` guard, another working directory: spawn must not re-run the script
+    script = tmp_path / "launch.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(HERE.parent.parent)!r})\n"
+        "from training import workers\nfrom training.job import Job\n"
+        f"rid = workers.launch(Job(task='fake', steps=25), 'here.sqlite', target={FAKE!r}, validate=False)\n"
+        "print(workers.wait([rid], 'here.sqlite', timeout=120)[rid])\n"
+    )
+    p = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0 and p.stdout.strip() == "done", p.stderr
+    (r,) = Store(tmp_path / "here.sqlite").list_runs()
+    assert r["last_step"] == 24

@@ -502,14 +502,7 @@ def _store(args) -> Store:
 
 
 def _total_steps(job: Job) -> int | None:
-    if job.steps:
-        return job.steps
-    try:
-        from . import tasks
-
-        return tasks.get(job.task).steps
-    except Exception:
-        return None
+    return job.steps or _task_steps(job.task)
 
 
 class _Interrupts:
@@ -732,6 +725,9 @@ def _compare_parallel(store: Store, jobs: list[Job], args) -> tuple[list[int], b
     last_draw = 0.0
     # CPU jobs side by side share the cores (GPU jobs go one per GPU and keep torch's default)
     threads = None if workers.gpu_count() else max(1, (os.cpu_count() or 1) // args.parallel)
+    old_handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the shell started us ignoring it
+    signal.signal(signal.SIGTERM, workers._raise_terminated)
     try:
         while pending or active:
             while pending and len(active) < args.parallel:
@@ -764,13 +760,17 @@ def _compare_parallel(store: Store, jobs: list[Job], args) -> tuple[list[int], b
                 text = f"{done}/{len(jobs)} done; running " + ", ".join(parts)
                 err.write(("\r" + text[:99].ljust(99)) if tty else text + "\n")
             err.flush()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, workers.Terminated):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the workers be cancelled in peace
         err.write("\nstopping: cancelling the running workers...\n")
         for rid in active:
             store.request_cancel(rid)
         for rid in active:
             workers.cancel(rid, store.path, grace=workers.GRACE)
         return run_ids, True
+    finally:
+        signal.signal(signal.SIGINT, old_handlers[0])
+        signal.signal(signal.SIGTERM, old_handlers[1])
     if tty:
         err.write("\r" + " " * 100 + "\r")
     return run_ids, False

@@ -342,7 +342,9 @@ class Store:
         d["cancel_requested"] = bool(d["cancel_requested"])
         end = d["finished"] or (d["heartbeat"] if d["status"] in ACTIVE else None)
         d["elapsed"] = None if d["started"] is None or end is None else max(0.0, end - d["started"])
-        d["total_steps"] = d["job"].get("steps") or (d["summary"] or {}).get("steps") or None
+        # the job's budget; where it took the task's default, what the runner said at start (or in its summary)
+        d["total_steps"] = (d["job"].get("steps") or (d["device_info"] or {}).get("steps")
+                            or (d["summary"] or {}).get("steps") or None)
         return d
 
     def list_runs(self, *, status: str | Iterable[str] | None = None, task: str | None = None,

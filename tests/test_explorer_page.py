@@ -1,0 +1,139 @@
+"""The explorer under Streamlit's AppTest: renders, reacts to widgets, round-trips links, survives garbage."""
+import json
+import random
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "explorer.py")
+TIMEOUT = 120  # the first run imports torch and simulates
+
+
+def app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def url_spec(at: AppTest) -> ui.ExplorerSpec:
+    spec, warnings = ui.from_query({k: at.query_params[k] for k in at.query_params})
+    assert warnings == []
+    return spec
+
+
+def race_data(at: AppTest) -> list:
+    """The data of the race figure (the first chart): its traces as plain JSON."""
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return fig["data"]
+
+
+def summary(at: AppTest) -> list[dict]:
+    return at.dataframe[0].value.to_dict("records")
+
+
+def test_default_page_renders_and_writes_the_whole_view_to_the_url():
+    at = app()
+    assert not at.exception and not at.error and not at.warning
+    assert len(at.get("plotly_chart")) >= 1
+    assert url_spec(at) == ui.ExplorerSpec()
+    assert len(summary(at)) == len(ui.DEFAULT_RUNS)
+
+
+def test_changing_the_surface_changes_the_result():
+    at = app()
+    before = summary(at)
+    at.selectbox(key="ex_surface").set_value("himmelblau").run()
+    assert not at.exception
+    assert url_spec(at).surface == "himmelblau"
+    assert summary(at) != before
+
+
+def test_changing_a_run_and_its_clipping_changes_the_result():
+    at = app()
+    before = summary(at)
+    at.selectbox(key="ex_r0_clip").set_value("norm").run()
+    assert not at.exception
+    spec = url_spec(at)
+    assert spec.runs[0].clip == "norm"
+    after = summary(at)
+    assert after != before and "clip norm" in after[0]["run"]
+    at.selectbox(key="ex_r1_opt").set_value("lion").run()
+    assert not at.exception and url_spec(at).runs[1].optimizer == "lion"
+
+
+def test_a_link_round_trips_to_the_same_spec():
+    for preset in ui.PRESETS[:3]:
+        q = dict(parse_qsl(preset.link()))
+        at = app(q)
+        assert not at.exception and not at.warning
+        assert url_spec(at) == preset.spec
+
+
+def test_a_bad_formula_shows_its_message_and_keeps_the_text():
+    at = app({"v": "1", "s": "custom", "f": "x + open(1)"})
+    assert not at.exception
+    assert any("open" in e.value for e in at.error)
+    assert at.text_input(key="ex_formula").value == "x + open(1)"
+    at.text_input(key="ex_formula").set_value("x**2 + 3*y**2").run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) >= 1
+
+
+def test_presets_load_with_one_click():
+    at = app()
+    at.button(key="ex_preset_clipping_quartic").click().run()
+    assert not at.exception
+    assert url_spec(at) == ui.preset("clipping_quartic").spec
+    assert any("diverged" in w.value for w in at.warning)
+
+
+def garbled_queries(n: int, seed: int = 0):
+    """Valid links mutated at random: truncated, swapped, junk values, NaN, huge numbers, unknown keys."""
+    rng = random.Random(seed)
+    junk = ["", "nan", "inf", "-inf", "1e999", "-1", "0", "abc", "🙂", "%", "~", ":::", ",", "x" * 5000,
+            "adamx~lr:1", "norm,-1", "cosine~T_max:-3", "rosenbrock", "custom", "__import__('os')", "1,2,3"]
+    keys = ["v", "s", "sp", "f", "x0", "n", "noise", "seed", "3d", "arrows", "r0", "c0", "sch0", "r1", "r9", "zz"]
+    base = [dict(parse_qsl(p.link())) for p in ui.PRESETS] + [ui.to_query(ui.ExplorerSpec())]
+    for _ in range(n):
+        q = dict(rng.choice(base))
+        for _ in range(rng.randint(1, 4)):
+            op = rng.random()
+            k = rng.choice(keys)
+            if op < 0.4:
+                q[k] = rng.choice(junk)
+            elif op < 0.6 and q:
+                q.pop(rng.choice(list(q)))
+            elif op < 0.8 and q:
+                kk = rng.choice(list(q))
+                q[kk] = q[kk][: rng.randint(0, len(q[kk]))]
+            else:
+                a, b = rng.sample(keys, 2)
+                q[a], q[b] = q.get(b, ""), q.get(a, "")
+        yield q
+
+
+def test_200_garbled_links_never_raise():
+    at = app()
+    for q in garbled_queries(200):
+        at.session_state["ex_loaded"] = False  # as a fresh visit: the page reads the URL again
+        at.query_params.clear()
+        for k, v in q.items():
+            at.query_params[k] = v
+        at.run()
+        assert not at.exception, q
+        # whatever came in, the URL now holds a valid view
+        spec, warnings = ui.from_query({k: at.query_params[k] for k in at.query_params})
+        assert warnings == [], (q, warnings)
+
+
+@pytest.mark.parametrize("path", ["app.py"])
+def test_the_app_shell_runs_the_explorer_as_home_page(path):
+    at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any(t.value == "Optimizer explorer" for t in at.title)

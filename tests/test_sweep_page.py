@@ -1,0 +1,115 @@
+"""The sweeps page under Streamlit's AppTest: renders, runs, reads links, and never shows a traceback."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.sweep_links import from_query, to_query
+from ui.sweep_spec import AxisSpec, SweepSpec
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "sweeps.py")
+TIMEOUT = 180  # generous: the first run imports torch and warms up the engine
+
+
+def app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def run_button(at: AppTest):
+    return next(b for b in at.button if b.label == "Run")
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_default_renders_a_map_and_writes_the_link():
+    at = app()
+    assert not at.exception
+    assert not at.error and not at.warning
+    assert len(charts(at)) == 1
+    spec, warnings = from_query(dict(at.query_params.items()) if hasattr(at.query_params, "items") else {})
+    assert warnings == [] and spec == SweepSpec()
+    assert any(b.label == "Download the results (CSV)" for b in at.get("download_button"))
+
+
+def test_pressing_run_with_a_small_grid_shows_it():
+    at = app()
+    at.number_input(key="sw_w_x_lr_n").set_value(5)
+    at.number_input(key="sw_w_y_momentum_n").set_value(4)
+    at.number_input(key="sw_w_steps").set_value(40)
+    at = run_button(at).click().run()
+    assert not at.exception and not at.error
+    assert len(charts(at)) == 1
+    assert at.query_params["ax"] == ["lr~1e-5~0.01~5~log"] or at.query_params["ax"] == "lr~1e-5~0.01~5~log"
+    spec, warnings = from_query({k: at.query_params[k] for k in at.query_params})
+    assert warnings == [] and spec.x.n == 5 and spec.y.n == 4 and spec.steps == 40
+    assert any("explorer" in str(c.value) for c in at.caption)
+
+
+def test_robustness_and_basins_from_links():
+    spec = SweepSpec(mode="robustness", steps=60, x=AxisSpec("lr", 1e-4, 1.0, 12, True), seeds=2, noise=0.1)
+    at = app(to_query(spec))
+    assert not at.exception and not at.error and not at.warning
+    assert len(charts(at)) == 1
+    spec = SweepSpec(mode="basins", surface="himmelblau", steps=60, basins_n=12)
+    at = app(to_query(spec))
+    assert not at.exception and not at.error and not at.warning
+    assert len(charts(at)) == 1
+
+
+def test_switching_mode_and_running():
+    at = app()
+    at.radio(key="sw_w_mode").set_value("basins").run()
+    assert not at.exception
+    at.number_input(key="sw_w_bn").set_value(8)
+    at.number_input(key="sw_w_steps").set_value(30)
+    at = run_button(at).click().run()
+    assert not at.exception and not at.error
+    assert at.query_params["m"] in ("basins", ["basins"])
+
+
+def test_a_garbage_link_warns_and_still_renders():
+    at = app({"v": "1", "m": "mapp", "ax": "lr~abc~1~99999~log", "seeds": "nan", "r0": "adamx~lr:-1", "zz": "🙂",
+              "n": "12"})
+    assert not at.exception
+    warnings = texts(at.warning)
+    assert len(warnings) >= 4
+    assert any("mode (m)" in w for w in warnings) and any("x axis (ax)" in w for w in warnings)
+    assert any("optimizer 1 (r0)" in w for w in warnings)
+    assert len(charts(at)) == 1
+
+
+def test_a_request_over_the_caps_shows_an_error_not_an_exception():
+    at = app()
+    at.number_input(key="sw_w_x_lr_n").set_value(300)
+    at.number_input(key="sw_w_y_momentum_n").set_value(300)
+    at.number_input(key="sw_w_steps").set_value(5000)
+    at.number_input(key="sw_w_seeds").set_value(16)
+    at = run_button(at).click().run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert errors and any("limit" in e for e in errors)
+    assert len(charts(at)) == 1  # the last sweep is still shown
+
+
+def test_a_custom_formula_that_does_not_parse_is_shown_inline():
+    at = app({"s": "custom", "f": "x**"})
+    assert not at.exception
+    assert any("formula" in w for w in texts(at.warning))
+    assert any("does not parse" in e for e in texts(at.error))
+
+
+@pytest.mark.slow
+def test_a_300_by_300_map_renders():
+    spec = SweepSpec(steps=100, x=AxisSpec("lr", 1e-5, 1e-2, 300, True), y=AxisSpec("momentum", 0.0, 0.99, 300, False))
+    at = app(to_query(spec))
+    assert not at.exception and not at.error
+    assert len(charts(at)) == 1
