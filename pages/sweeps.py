@@ -14,6 +14,7 @@ import optimizers
 import surfaces
 from optimizers.schedules import schedule_spec
 from plots.sweeps import (
+    basins_figure,
     best_cell,
     cell_from_point,
     cell_stats,
@@ -21,9 +22,8 @@ from plots.sweeps import (
     robustness,
     robustness_figure,
 )
-from plots.sweeps import basins_figure as draw_basins
 from ui.spec import CUSTOM, RunSpec, surface_names
-from ui.sweep_links import axis_text, cell_url, from_query, to_query
+from ui.sweep_links import cell_url, from_query, to_query
 from ui.sweep_spec import (
     COLORS,
     MAX_AXIS,
@@ -69,9 +69,10 @@ def write_link(spec: SweepSpec) -> None:
     st.session_state["sw_written"] = q
 
 
-def init(key: str, value) -> str:
-    """A widget key, with its first value (from the submitted spec) put in place once."""
-    if key not in st.session_state:
+def init(key: str, value, options=None) -> str:
+    """A widget key, with its first value (from the submitted spec) put in place once; a choice no
+    longer among `options` (the optimizers changed what the axes can sweep) goes back to `value`."""
+    if key not in st.session_state or (options is not None and st.session_state[key] not in options):
         st.session_state[key] = value
     return key
 
@@ -80,28 +81,52 @@ def init(key: str, value) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def run_call(spec: SweepSpec, k: int, _progress=None):
-    """Optimizer k's sweep (or basins) for this spec: numpy-only results, cached by the spec."""
-    return spec.to_sweep_calls()[k](progress=_progress)
+def run_call(spec: SweepSpec, k: int, _computed=None):
+    """Optimizer k's sweep (or basins) for this spec, cached by the spec: numpy-only, picklable results.
+
+    _computed: the result, already computed outside (with a progress bar), to be stored. The engine
+    is never called with a progress bar inside here: a cached function may not touch elements made
+    outside it (Streamlit replays what a cached function draws).
+    """
+    return _computed if _computed is not None else spec.to_sweep_calls()[k]()
+
+
+@st.cache_resource
+def stored() -> set:
+    """(spec, k) pairs run_call holds (shared by all sessions, like the cache); may outlive an evicted entry,
+    which then is simply recomputed without a progress bar."""
+    return set()
 
 
 def compute(spec: SweepSpec) -> list:
     """Every optimizer's results, with a progress bar for a request that takes more than a second."""
-    n = len(spec.runs)
-    bar = st.progress(0.0, text="simulating…") if spec.work() > PROGRESS_WORK else None
-    last = [0.0]
-
-    def report(k: int, frac: float) -> None:
-        done = (k + frac) / n
-        if bar is not None and done - last[0] >= 0.01:
-            last[0] = done
-            bar.progress(min(done, 1.0), text=f"simulating {spec.titles()[k]}… {done:.0%}")
-
+    n, known = len(spec.runs), stored()
+    titles = spec.titles()
+    todo = [k for k in range(n) if (spec, k) not in known]
+    bar = st.progress(0.0, text="simulating…") if todo and spec.work() * len(todo) / n > PROGRESS_WORK else None
+    results = []
     try:
-        return [run_call(spec, k, _progress=functools.partial(report, k)) for k in range(n)]
+        for k in range(n):
+            if k not in todo:
+                results.append(run_call(spec, k))
+                continue
+            last = [0.0]
+
+            def report(frac: float, k: int = k, last: list = last) -> None:
+                done = (todo.index(k) + frac) / len(todo)
+                if bar is not None and done - last[0] >= 0.01:
+                    last[0] = done
+                    bar.progress(min(done, 1.0), text=f"simulating {titles[k]}… {done:.0%}")
+
+            out = spec.to_sweep_calls()[k](progress=report)
+            results.append(run_call(spec, k, _computed=out))
+            if len(known) > 1000:
+                known.clear()
+            known.add((spec, k))
     finally:
         if bar is not None:
             bar.empty()
+    return results
 
 
 # ---------------------------------------------------------------- widgets
@@ -204,12 +229,12 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
     x_target, y_target = "lr", None
     if mode == "map":
         targets = common_targets(runs)
-        x_target = sb.selectbox("x axis sweeps", targets, key=init(f"{W}xt", spec.x.target
-                                                                   if spec.x.target in targets else "lr"))
+        x_now = spec.x.target if spec.x.target in targets else "lr"
+        x_target = sb.selectbox("x axis sweeps", targets, key=init(f"{W}xt", x_now, targets))
         y_options = ["(none: a 1-D map)"] + [t for t in targets if t != x_target]
         y_now = spec.y.target if spec.y is not None and spec.y.target in y_options else y_options[
             1 if len(y_options) > 1 else 0]
-        y_pick = sb.selectbox("y axis sweeps", y_options, key=init(f"{W}yt", y_now))
+        y_pick = sb.selectbox("y axis sweeps", y_options, key=init(f"{W}yt", y_now, y_options))
         y_target = None if y_pick == y_options[0] else y_pick
         if y_target == x_target:
             y_target = None
@@ -223,16 +248,18 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
             s = surfaces.get(surface)
             params = dict(spec.surface_params) if surface == spec.surface else {}
             fields["surface_params"] = tuple(
-                (p.name, float_input(f"{surface}: {p.name}", f"{W}sp_{surface}_{p.name}", params.get(p.name, p.default)))
+                (p.name, float_input(f"{surface}: {p.name}", f"{W}sp_{surface}_{p.name}",
+                                     params.get(p.name, p.default)))
                 for p in s.params)
         if mode != "basins":
             own = st.checkbox("start at the surface's own start", key=init(f"{W}own_start", spec.start is None))
             c1, c2 = st.columns(2)
-            sx, sy = spec.start or (0.0, 0.0)
+            own_xy = surfaces.get(surface).start if surface != CUSTOM else (0.0, 0.0)
+            sx, sy = spec.start if spec.start is not None and surface == spec.surface else own_xy
             with c1:
-                sx = float_input("start x", f"{W}sx", sx)
+                sx = float_input("start x", f"{W}sx_{surface}", sx)
             with c2:
-                sy = float_input("start y", f"{W}sy", sy)
+                sy = float_input("start y", f"{W}sy_{surface}", sy)
             fields["start"] = None if own else (sx, sy)
         else:
             fields["start"] = spec.start
@@ -274,17 +301,12 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
         return None
     try:
         built = [RunSpec(*r) for r in final_runs]
-        kept = {k: v for k, v in fields.items() if v is not None or k in ("start", "y")}
-        return SweepSpec(**{**_carry(spec, mode), **kept, "runs": tuple(built)})
+        # fields this mode's form does not show keep their last values (a link keeps every slider)
+        carried = dict(x=spec.x, y=spec.y, color=spec.color, basins_n=spec.basins_n, surface_params=())
+        return SweepSpec(**{**carried, **fields, "runs": tuple(built)})
     except ValueError as e:
         st.session_state["sw_error"] = str(e)
         return None
-
-
-def _carry(spec: SweepSpec, mode: str) -> dict:
-    """Fields this mode's form does not show, kept from the last sweep (a link keeps every slider)."""
-    return dict(x=spec.x, y=spec.y, color=spec.color, basins_n=spec.basins_n, surface_params=(),
-                formula=spec.formula)
 
 
 # ---------------------------------------------------------------- results
@@ -309,7 +331,9 @@ def show_map(spec: SweepSpec, results: list) -> None:
         where = ", ".join(f"{n} = {v:.4g}" for n, v in zip(names, values, strict=True))
         st.link_button(f"Open {titles[k]} at {where} in the explorer", cell_url(spec, k, values))
     if not points:
-        st.caption("Click a cell to get a link to that exact run in the explorer. Hover for the numbers.")
+        st.caption("Click a cell to get a link to that exact run in the explorer. Hover for the numbers."
+                   + (" With several seeds the colour is the median; the explorer replays seed 0." if spec.seeds > 1
+                      else ""))
 
     rows = {"optimizer": [], **{n: [] for n in names}, "final loss": [], "steps to tol": [], "explorer": []}
     for k, (title, r) in enumerate(zip(titles, results, strict=True)):
@@ -350,14 +374,15 @@ def show_robustness(spec: SweepSpec, results: list) -> None:
         rb = robustness(r)
         rows["optimizer"].append(title)
         rows["share of the lr range"].append(f"{rb.fraction:.0%}")
-        rows["longest interval"].append("none" if rb.interval is None else f"{rb.interval[0]:.3g} … {rb.interval[1]:.3g}")
+        lo_hi = "none" if rb.interval is None else f"{rb.interval[0]:.3g} … {rb.interval[1]:.3g}"
+        rows["longest interval"].append(lo_hi)
         rows["width (decades)"].append(round(rb.decades, 2))
     st.dataframe(rows, hide_index=True)
 
 
 def show_basins(spec: SweepSpec, results: list) -> None:
     s = spec.surface_obj()
-    fig = draw_basins(list(zip(spec.titles(), results, strict=True)), minima=s.minima, bounds=s.bounds)
+    fig = basins_figure(list(zip(spec.titles(), results, strict=True)), minima=s.minima, bounds=s.bounds)
     st.plotly_chart(fig, key="sw_basins_chart")
     if not s.minima:
         st.caption("This surface has no known minimum: every run that stays finite counts as not converged.")
@@ -400,8 +425,7 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     runs = spec.work() // spec.steps
     st.caption(f"{runs:,} runs × {spec.steps:,} steps in {elapsed:.2f} s"
-               + (" (cached)" if elapsed < 0.05 else "")
-               + (f" · x: {axis_text(spec.x)}" if spec.mode != "basins" else ""))
+               + (" (cached)" if elapsed < 0.05 else ""))
 
     if spec.mode == "map":
         show_map(spec, results)

@@ -60,6 +60,17 @@ def run(**kw) -> tuple[ListSink, dict]:
     return sink, summary
 
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # these models are small: a second intra-op thread gains little, and on a busy 2-core machine
+    # (other test suites at the same time) OpenMP's barriers turn each small op into a wait for a
+    # descheduled thread, making the LSTMs 100x slower
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
 # ---------------------------------------------------------------- flat.py
 
 
@@ -298,3 +309,20 @@ def test_digits_mlp_adam_reaches_95_percent():
     sink, summary = run(task="digits-mlp", size=1.0, steps=2000)
     assert summary["final_metric"] >= 0.95, summary
     assert summary["time_to_target"] is not None
+
+
+@pytest.mark.parametrize("name", ["adam", "amsgrad", "adamw"])
+def test_adam_on_a_big_flat_buffer_equals_torch_bit_for_bit(name):
+    # a 1-D buffer above optimizers/rules/adam.py's CPU slicing size takes the sliced path
+    torch.manual_seed(0)
+    ours_p = torch.randn(600_001)
+    theirs_p = ours_p.clone()
+    ours = optimizers.build(name, [ours_p], lr=1e-2, weight_decay=0.01)
+    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    theirs = cls([theirs_p], lr=1e-2, weight_decay=0.01, amsgrad=name == "amsgrad")
+    for i in range(4):
+        g = torch.randn(600_001, generator=torch.Generator().manual_seed(i))
+        ours_p.grad, theirs_p.grad = g.clone(), g.clone()
+        ours.step()
+        theirs.step()
+    assert torch.equal(ours_p, theirs_p)

@@ -79,7 +79,8 @@ def axes(draw, run_list, exclude=None):
     a, b = sorted(draw(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0))))
     assume(b - a > 1e-3)
     if log:
-        lo, hi = 10 ** (math.log10(low) + a * math.log10(high / low)), 10 ** (math.log10(low) + b * math.log10(high / low))
+        span = math.log10(high / low)
+        lo, hi = 10 ** (math.log10(low) + a * span), 10 ** (math.log10(low) + b * span)
     else:
         lo, hi = low + a * (high - low), low + b * (high - low)
     ax = AxisSpec(target, lo, hi, draw(st.integers(1, 40)), log)
@@ -287,7 +288,8 @@ def test_to_sweep_calls_run_the_engine():
 
 
 @pytest.mark.parametrize("others,run,x,y", [
-    ((default_run("nadam"),), default_run("adam"), AxisSpec("lr", 1e-4, 0.5, 7), AxisSpec("betas.0", 0.1, 0.95, 5, False)),
+    ((default_run("nadam"),), default_run("adam"), AxisSpec("lr", 1e-4, 0.5, 7),
+     AxisSpec("betas.0", 0.1, 0.95, 5, False)),
     ((RunSpec("adam", clip="value"),), RunSpec("sgd", clip="norm"), AxisSpec("clip", 0.05, 20.0, 6),
      AxisSpec("lr", 1e-4, 1e-2, 3)),
     ((), RunSpec("momentum", schedule="step", schedule_kw=(("step_size", 20),)),

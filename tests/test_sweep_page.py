@@ -107,9 +107,13 @@ def test_a_custom_formula_that_does_not_parse_is_shown_inline():
     assert any("does not parse" in e for e in texts(at.error))
 
 
-@pytest.mark.slow
-def test_a_300_by_300_map_renders():
-    spec = SweepSpec(steps=100, x=AxisSpec("lr", 1e-5, 1e-2, 300, True), y=AxisSpec("momentum", 0.0, 0.99, 300, False))
+def test_a_big_map_shows_progress_then_comes_from_the_cache():
+    # 2 optimizers x 90 000 cells: big enough for the progress bar (fed from inside the engine, outside st.cache_data)
+    spec = SweepSpec(steps=30, x=AxisSpec("lr", 1e-5, 1e-2, 300, True), y=AxisSpec("momentum", 0.0, 0.99, 300, False))
     at = app(to_query(spec))
     assert not at.exception and not at.error
     assert len(charts(at)) == 1
+    assert any("180,000 runs × 30 steps" in c for c in texts(at.caption))
+    at.run()  # a rerun (any widget change) reads the cache
+    assert not at.exception and not at.error and len(charts(at)) == 1
+    assert any("(cached)" in c for c in texts(at.caption))

@@ -40,11 +40,15 @@ def test_one_heatmap_per_optimizer_on_the_same_colour_scale_and_axes():
     assert main[0].zmin == pytest.approx(np.nanmin(zs)) and main[0].zmax == pytest.approx(np.nanmax(zs))
     assert fig.layout.coloraxis.cmin == main[0].zmin and fig.layout.coloraxis.cmax == main[0].zmax
     # colour = log10(loss - min_value); z is (ny, nx)
-    np.testing.assert_allclose(np.asarray(main[1].z, dtype=float), np.log10(b.final_loss[0]).T)
+    np.testing.assert_allclose(np.asarray(main[1].z, dtype=float), np.log10(b.final_loss[0]).T, rtol=1e-6)
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "linear"
     assert fig.layout.xaxis2.matches == "x" and fig.layout.xaxis.title.text == "lr"
     assert fig.layout.yaxis.title.text == "momentum"
-    np.testing.assert_allclose(main[2].x, LRS)  # cell centres are the axis values
+    # cells sit around their centres, the axis values: on a log axis the edges are geometric midpoints
+    edges = np.asarray(main[2].x)
+    assert edges.size == len(LRS) + 1 and (edges > 0).all()
+    np.testing.assert_allclose(np.sqrt(edges[:-1] * edges[1:]), LRS)
+    np.testing.assert_allclose(main[2].y, MOM)  # linear: the centres themselves
 
 
 def test_best_cell_marker_at_the_argmin_and_earliest_hit():
@@ -84,7 +88,7 @@ def test_seeds_median_colour_and_spread_in_customdata():
     fig = ps.map_figure([("A", fake(loss, div=div))], color="final_loss", min_value=0.0)
     main = heatmaps(fig)[0]
     l2 = np.where(div >= 0, np.inf, loss)
-    np.testing.assert_allclose(np.asarray(main.z, dtype=float), np.log10(np.median(l2, axis=0)).T)
+    np.testing.assert_allclose(np.asarray(main.z, dtype=float), np.log10(np.median(l2, axis=0)).T, rtol=1e-6)
     cells = [t for t in fig.data if isinstance(t, go.Scattergl)][0]
     data = np.asarray(cells.customdata, dtype=float).reshape(-1, len(ps.CELL_COLUMNS))
     row = data[(data[:, 1] == 1) & (data[:, 2] == 1)][0]
@@ -101,8 +105,14 @@ def test_cell_customdata_names_the_cell_for_its_link():
     data = np.asarray(cells[1].customdata, dtype=float).reshape(-1, len(ps.CELL_COLUMNS))
     for n in (0, 7, 23):
         k, i, j = ps.cell_from_point({"customdata": list(data[n])})
-        assert k == 1 and cells[1].x[n] == LRS[i] and cells[1].y[n] == MOM[j]
+        assert k == 1 and cells[1].x[n] == pytest.approx(LRS[i], rel=1e-6) and cells[1].y[n] == pytest.approx(MOM[j])
     assert ps.cell_from_point({"x": 1}) is None and ps.cell_from_point({"customdata": "junk"}) is None
+
+
+def test_cell_edges():
+    np.testing.assert_allclose(ps.cell_edges([1.0, 10.0, 100.0], True), [10**-0.5, 10**0.5, 10**1.5, 10**2.5])
+    np.testing.assert_allclose(ps.cell_edges([0.0, 1.0, 2.0], False), [-0.5, 0.5, 1.5, 2.5])
+    assert (ps.cell_edges([1e-4, 1.0], True) > 0).all()
 
 
 def test_one_dimensional_map_and_metrics():

@@ -20,7 +20,31 @@ def init(p, h):
     return s
 
 
+# On the CPU a big 1-D tensor (a whole model flattened into one buffer, training/flat.py) is
+# updated in slices: every op of the update is elementwise, so the result is bit-for-bit the same,
+# while the temporaries stay small enough for the allocator to reuse (a fresh 40 MB tensor costs
+# page faults on every step) and each slice stays in cache across the seven ops. On a GPU one
+# kernel per op over the whole buffer is best, so GPUs (and rows with tensor hyperparameters) take
+# the whole tensor at once.
+_CPU_SLICE = 1 << 17  # elements
+
+
 def update(p, g, s, h, t):
+    n = p.numel()
+    if p.device.type == "cpu" and p.dim() == 1 and n > 2 * _CPU_SLICE and not _any_tensor(h):
+        for a in range(0, n, _CPU_SLICE):
+            part = slice(a, a + _CPU_SLICE)
+            _update(p[part], g[part], {k: v[part] for k, v in s.items() if isinstance(v, torch.Tensor)}, h, t)
+        return
+    _update(p, g, s, h, t)
+
+
+def _any_tensor(h) -> bool:
+    return any(isinstance(h[k], torch.Tensor) for k in ("lr", "weight_decay", "eps")) or any(
+        isinstance(b, torch.Tensor) for b in h["betas"])
+
+
+def _update(p, g, s, h, t):
     b1, b2 = h["betas"]
     lr, wd = h["lr"], h["weight_decay"]
     if h["decoupled"]:  # AdamW: p *= 1 - lr * wd, before the Adam step
@@ -39,7 +63,7 @@ def update(p, g, s, h, t):
     if h["amsgrad"]:  # torch keeps the max of the raw second moment
         torch.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])
         v = s["max_exp_avg_sq"]
-    denom = (v.sqrt() / bc2_sqrt).add_(h["eps"])
+    denom = v.sqrt().div_(bc2_sqrt).add_(h["eps"])  # one temporary; the same values as (v.sqrt() / bc2_sqrt)
     addcdiv_(p, m, denom, -lr / bc1)
 
 
