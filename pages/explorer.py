@@ -89,7 +89,7 @@ def figures(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
     labels = [f"{i + 1}. {r.label()}" for i, r in enumerate(spec.runs)]
     race_ = plots.as_race(_result, labels)
     meta = dict(minima=s.minima, start=spec.start_point(), bounds=s.bounds)
-    fig = plots.race_figure(grid, race_, min_value=s.min_value, arrows=spec.arrows, **meta)
+    fig = plots.prebuilt(plots.race_figure(grid, race_, min_value=s.min_value, arrows=spec.arrows, **meta))
     out = {"race": fig, "smooth": plots.smoothness_figure(race_),
            "summary": plots.summary_rows(race_, minima=s.minima, min_value=s.min_value, tol=TOL),
            "csv": plots.trajectories_csv(race_)}

@@ -23,7 +23,7 @@ from plots.sweeps import (
     robustness_figure,
 )
 from ui.spec import CUSTOM, RunSpec, surface_names
-from ui.sweep_links import cell_url, from_query, to_query
+from ui.sweep_links import cell_url, from_explorer_query, from_query, is_explorer_query, to_query
 from ui.sweep_spec import (
     COLORS,
     MAX_AXIS,
@@ -54,7 +54,10 @@ def load_link() -> list[str]:
     current = st.query_params.to_dict()
     if "sw_submitted" in st.session_state and (not current or current == st.session_state.get("sw_written")):
         return st.session_state.get("sw_link_warnings", [])
-    spec, warnings = from_query(current)
+    if is_explorer_query(current):  # arrived from the explorer: sweep what it showed
+        spec, warnings = from_explorer_query(current), []
+    else:
+        spec, warnings = from_query(current)
     for key in [k for k in st.session_state if str(k).startswith(W)]:
         del st.session_state[key]  # the widgets start from the link
     st.session_state["sw_submitted"] = spec

@@ -68,20 +68,20 @@ def page(server):
 
 
 def slider_label(pg) -> str:
-    return pg.locator(".js-plotly-plot .slider-container .slider-current-value").first.text_content() or ""
+    return pg.locator(".js-plotly-plot .slider-group .slider-label").first.text_content() or ""
 
 
 def test_chart_renders_play_advances_and_the_surface_stays(page):
-    page.wait_for_selector(".js-plotly-plot .layer-below image", timeout=120_000)  # the surface image
+    page.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)  # the surface image
     page.wait_for_selector(".js-plotly-plot .updatemenu-button", timeout=30_000)
     page.wait_for_timeout(1500)
     before = slider_label(page)
-    page.screenshot(path=str(SHOT), full_page=False)
     page.locator(".js-plotly-plot .updatemenu-button").filter(has_text="Play").first.click()
     page.wait_for_timeout(2500)
     after = slider_label(page)
+    page.screenshot(path=str(SHOT), full_page=False)  # mid-animation: the heads have moved
     assert after != before, f"the step slider did not move: {before!r} -> {after!r}"
     # the known Plotly trap: a contour trace vanishes once an animation plays; the image must stay
-    assert page.locator(".js-plotly-plot .layer-below image").count() >= 1
+    assert page.locator(".js-plotly-plot .imagelayer image").count() >= 1
     assert "Traceback" not in page.content()
     assert SHOT.stat().st_size > 10_000

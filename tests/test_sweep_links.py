@@ -327,3 +327,19 @@ def test_cell_link_opens_the_exact_run_in_the_explorer(others, run, x, y):
 def test_axis_text():
     assert axis_text(None) == "none"
     assert axis_text(AxisSpec("betas.1", 0.9, 0.9999, 12, False)) == "betas.1~0.9~0.9999~12~lin"
+
+
+def test_an_explorer_link_becomes_a_sweep_of_what_it_showed():
+    from ui.spec import ExplorerSpec
+    from ui.sweep_links import from_explorer_query, is_explorer_query
+
+    view = ExplorerSpec(surface="himmelblau", start=(1.0, -1.0), steps=150, noise=0.2,
+                        runs=tuple(default_run(n) for n in ("sgd", "momentum", "adam", "rmsprop", "nadam")))
+    q = links.to_query(view)
+    assert is_explorer_query(q) and not is_explorer_query(to_query(SweepSpec())) and not is_explorer_query({})
+    spec = from_explorer_query(q)
+    assert spec.surface == "himmelblau" and spec.start == (1.0, -1.0) and spec.steps == 150 and spec.noise == 0.2
+    assert spec.runs == view.runs[:4] and spec.x.target == "lr" and spec.y is None  # adam has no momentum
+    got = from_explorer_query({"3d": "🙂", "r0": "nonsense"})  # whatever the explorer's reader makes of it
+    check_valid(got)
+    check_valid(from_explorer_query(None))

@@ -1,7 +1,6 @@
 """The sweeps page under Streamlit's AppTest: renders, runs, reads links, and never shows a traceback."""
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from ui.sweep_links import from_query, to_query
@@ -117,3 +116,14 @@ def test_a_big_map_shows_progress_then_comes_from_the_cache():
     at.run()  # a rerun (any widget change) reads the cache
     assert not at.exception and not at.error and len(charts(at)) == 1
     assert any("(cached)" in c for c in texts(at.caption))
+
+
+def test_arriving_from_the_explorer_sweeps_its_runs():
+    app_py = str(Path(PAGE).parent.parent / "app.py")
+    if not Path(app_py).exists():
+        return
+    at = AppTest.from_file(app_py, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/sweeps.py").run()
+    assert not at.exception and not at.error and not at.warning  # the explorer's link is not a bad sweep link
+    assert len(charts(at)) == 1
+    assert at.query_params["m"] in ("map", ["map"])

@@ -42,6 +42,8 @@ from .sweep_spec import (
     TOL_RANGE,
     AxisSpec,
     SweepSpec,
+    axis_targets,
+    target_range,
 )
 
 EXPLORER_PATH = "./"  # the explorer is the app's default page ("/"); relative, so a base path still works
@@ -102,6 +104,41 @@ def cell_url(spec: SweepSpec, k: int, values: Iterable[float]) -> str:
 
 
 # ---------------------------------------------------------------- reading
+
+EXPLORER_ONLY = {"seed", "3d", "arrows"}  # keys only an explorer link has
+SWEEP_ONLY = {"m", "ax", "ay", "color", "tol", "seeds", "bn"}  # keys only a sweep link has
+
+
+def is_explorer_query(params: Mapping) -> bool:
+    """True for the explorer's own link (what the address bar may still hold when a person moves
+    from the explorer to the sweeps page)."""
+    try:
+        keys = {str(k) for k in params}
+    except Exception:
+        return False
+    return bool(keys & EXPLORER_ONLY) and not keys & SWEEP_ONLY
+
+
+def from_explorer_query(params: Mapping) -> SweepSpec:
+    """A sweep of what the explorer showed: its surface, start, steps, noise and first four runs,
+    over lr (the registry's range for the first run) and, where they all have it, the default y axis."""
+    try:
+        view, _ = links.from_query(params)
+        runs = view.runs[:MAX_OPTIMIZERS]
+        d = SweepSpec()
+        low, high, _log = target_range(runs[0], "lr")
+        x = AxisSpec("lr", low, high, d.x.n, True)
+        y = d.y if d.y is not None and all(d.y.target in axis_targets(r) for r in runs) else None
+        fields = dict(surface=view.surface, surface_params=view.surface_params, formula=view.formula,
+                      start=view.start, runs=runs, noise=view.noise, x=x, y=y)
+        for steps in (view.steps, d.steps):
+            try:
+                return SweepSpec(**fields, steps=steps)
+            except ValueError:
+                continue
+    except Exception:  # never breaks the page
+        pass
+    return SweepSpec()
 
 
 def from_query_string(qs: str, **kw: Any) -> tuple[SweepSpec, list[str]]:

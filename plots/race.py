@@ -1,0 +1,240 @@
+"""The race: the map with every run's trail and moving head, and four diagnostics panels moving in sync.
+
+Built for a small payload that grows linearly with steps: the surface is one PNG in
+layout.images (a contour trace would vanish once the animation plays), trails and diagnostics
+curves are drawn once, and each frame carries only the moving marks (heads, the current step's
+marker on each panel, optional arrows) as plain dicts (go.Frame objects are ~30x slower to build).
+Returns the figure as a plain dict, ready for st.plotly_chart / plotly.io.to_html(validate=False).
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.io as pio
+
+from .inputs import as_grid, as_race, distance_to_nearest
+from .style import GRAD_ARROW, LOG_FLOOR, MINIMUM_COLOUR, OUTLINE, START_COLOUR, UPDATE_ARROW, colours
+from .surface_image import surface_image
+
+TEMPLATE = pio.templates["plotly_white"].to_plotly_json()  # inlined: a template name is resolved by
+# go.Figure, which a prebuilt dict skips
+MAX_LINE_POINTS = 2000  # trails and curves of longer runs are thinned to this many points per run
+CLICK_GRID = 41  # invisible points over the map: a click on one sets the start there
+PANELS = (  # (title, y axis title) of the diagnostics, top to bottom
+    ("loss", "loss − min"),
+    ("gradient norm before clipping", "‖g‖"),
+    ("applied lr (schedule × clip coefficient)", "lr"),
+    ("distance to the nearest minimum", "distance"),
+)
+
+
+def rounded(a, digits: int = 5) -> list:
+    """Values rounded to `digits` significant digits as a list (None for NaN/inf): short JSON."""
+    a = np.asarray(a, dtype=np.float64)
+    finite = np.isfinite(a) & (a != 0)
+    mag = np.floor(np.log10(np.abs(np.where(finite, a, 1.0))))
+    scale = 10.0 ** (digits - 1 - mag)
+    out = np.where(finite, np.round(a * scale) / scale, a)
+    return [None if not np.isfinite(v) else v for v in out.tolist()]
+
+
+def frame_steps(steps: int, max_frames: int) -> np.ndarray:
+    """The steps shown as frames: evenly spaced, always including 0 and the last step."""
+    n = max(2, min(max_frames, steps + 1))
+    return np.unique(np.rint(np.linspace(0, steps, n)).astype(int))
+
+
+def log_positive(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, LOG_FLOOR)
+
+
+def diagnostics(race, min_value, minima) -> list[np.ndarray | None]:
+    """Per panel a (steps+1, R) array indexed by step (NaN where not real), or None (no known minimum)."""
+    steps, n = race.steps, race.runs
+    pos = race.positions_mask()
+    upd = race.updates_mask()
+    base = min_value if min_value is not None else np.nanmin(race.loss)
+    loss_gap = np.where(pos, log_positive(race.loss - base), np.nan)
+
+    def per_update(a):  # (steps, R) -> (steps+1, R): the value of update t shown at step t
+        out = np.full((steps + 1, n), np.nan)
+        out[:steps] = np.where(upd, a, np.nan)
+        return out
+
+    dist = distance_to_nearest(race.xy, minima)
+    return [
+        loss_gap,
+        per_update(log_positive(race.grad_norm)),
+        per_update(log_positive(race.lr * race.clip_coef)),
+        None if dist is None else np.where(pos, log_positive(dist), np.nan),
+    ]
+
+
+def _axes(has_distance: bool) -> tuple[dict, list]:
+    """Layout axes: the map (x, y) on the left, four stacked panels (x2..x5, y2..y5) on the right."""
+    gap, top = 0.05, 1.0
+    h = (top - 3 * gap) / 4
+    layout = {
+        "xaxis": {"domain": [0.0, 0.55], "title": {"text": "x"}, "showgrid": False, "zeroline": False,
+                  "constrain": "domain"},
+        "yaxis": {"domain": [0.0, 1.0], "title": {"text": "y"}, "showgrid": False, "zeroline": False,
+                  "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
+    }
+    notes = []
+    for p, (title, ytitle) in enumerate(PANELS):
+        i = p + 2
+        lo = top - (p + 1) * h - p * gap
+        layout[f"xaxis{i}"] = {"domain": [0.64, 1.0], "anchor": f"y{i}", "matches": "x2" if i > 2 else None,
+                               "showticklabels": p == 3, "title": {"text": "step"} if p == 3 else None}
+        layout[f"yaxis{i}"] = {"domain": [lo, lo + h], "anchor": f"x{i}", "type": "log", "exponentformat": "power",
+                               "title": {"text": ytitle, "font": {"size": 11}}}
+        notes.append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.82,
+                      "y": lo + h, "yanchor": "bottom", "xanchor": "center", "font": {"size": 12}})
+        if p == 3 and not has_distance:
+            notes.append({"text": "no known minimum", "showarrow": False, "xref": "paper", "yref": "paper",
+                          "x": 0.82, "y": lo + h / 2})
+    for ax in layout.values():
+        for k in [k for k, v in ax.items() if v is None]:
+            del ax[k]
+    return layout, notes
+
+
+def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=None, max_frames: int = 200,
+                arrows: bool = False, height: int = 640) -> dict:
+    """The animated race as a plain figure dict.
+
+    grid: (xs, ys, z) as trajectories.grid returns; race: a Result-like with labels (see as_race).
+    Trace order: the click grid, one trail per run, start, minima, diverged marks, per panel one
+    curve per run; then the moving traces (heads, one marker trace per panel, arrows).
+    """
+    race = as_race(race)
+    g = as_grid(grid)
+    steps, n = race.steps, race.runs
+    cols = colours(n)
+    (x0, x1), (y0, y1) = bounds or ((g.xs[0], g.xs[-1]), (g.ys[0], g.ys[-1]))
+    diag = diagnostics(race, min_value, minima)
+    layout, notes = _axes(diag[3] is not None)
+    data: list[dict] = []
+    on_map = {"type": "scatter", "xaxis": "x", "yaxis": "y"}
+
+    # the click grid: invisible but selectable, so a click anywhere on the map sets the start
+    cx, cy = np.meshgrid(np.linspace(x0, x1, CLICK_GRID), np.linspace(y0, y1, CLICK_GRID))
+    data.append({**on_map, "x": rounded(cx.ravel()), "y": rounded(cy.ravel()), "mode": "markers",
+                 "showlegend": False, "marker": {"size": 14, "opacity": 0}, "hoverinfo": "skip",
+                 "name": "click to start here"})
+    stride = max(1, -(-(steps + 1) // MAX_LINE_POINTS))
+    shown = np.arange(0, steps + 1, stride)
+    last = race.last_position
+    for r in range(n):  # trails, drawn once; a diverged run's trail ends at its last finite point
+        idx = shown[shown <= last[r]]
+        if idx[-1] != last[r]:
+            idx = np.append(idx, last[r])
+        data.append({**on_map, "x": rounded(race.xy[idx, r, 0]), "y": rounded(race.xy[idx, r, 1]),
+                     "mode": "lines", "line": {"color": cols[r], "width": 2}, "opacity": 0.8,
+                     "name": race.labels[r], "legendgroup": f"r{r}",
+                     "customdata": [[int(i), v] for i, v in zip(idx.tolist(), rounded(race.loss[idx, r]),
+                                                               strict=True)],
+                     "hovertemplate": "step %{customdata[0]}<br>x=%{x}, y=%{y}<br>loss %{customdata[1]}"
+                                      "<extra>%{fullData.name}</extra>"})
+    mark = {"color": START_COLOUR, "line": {"color": OUTLINE, "width": 1.5}}
+    if start is not None:
+        data.append({**on_map, "x": [float(start[0])], "y": [float(start[1])], "mode": "markers", "name": "start",
+                     "showlegend": False, "marker": {"symbol": "star", "size": 16, **mark},
+                     "hovertemplate": "start (%{x}, %{y})<extra></extra>"})
+    if len(minima):
+        m = np.asarray(minima, dtype=np.float64).reshape(-1, 2)
+        data.append({**on_map, "x": m[:, 0].tolist(), "y": m[:, 1].tolist(), "mode": "markers",
+                     "name": "minimum", "showlegend": False,
+                     "marker": {"symbol": "x", "size": 11, **mark, "color": MINIMUM_COLOUR},
+                     "hovertemplate": "minimum (%{x}, %{y})<extra></extra>"})
+    dead = np.nonzero(race.diverged_at > 0)[0]
+    if dead.size:
+        k = race.diverged_at[dead]
+        dc = [cols[r] for r in dead]
+        data.append({**on_map, "x": rounded(race.xy[k - 1, dead, 0]), "y": rounded(race.xy[k - 1, dead, 1]),
+                     "mode": "markers+text", "text": ["diverged"] * dead.size, "textposition": "top center",
+                     "showlegend": False, "name": "diverged",
+                     "marker": {"symbol": "x-thin", "size": 18, "color": dc, "line": {"width": 3, "color": dc}},
+                     "hovertext": [f"{race.labels[r]}: diverged at step {race.diverged_at[r]}: "
+                                   "try a lower lr or clipping" for r in dead], "hoverinfo": "text"})
+    for p, values in enumerate(diag):  # diagnostics curves, drawn once (x implicit: x0 + i * dx)
+        if values is None:
+            continue
+        for r in range(n):
+            data.append({"type": "scatter", "xaxis": f"x{p + 2}", "yaxis": f"y{p + 2}", "x0": 0, "dx": int(stride),
+                         "y": rounded(values[shown, r]), "mode": "lines", "line": {"color": cols[r], "width": 1.5},
+                         "showlegend": False, "legendgroup": f"r{r}", "name": race.labels[r],
+                         "hovertemplate": "step %{x}: %{y}<extra>%{fullData.name}</extra>"})
+
+    # the moving marks: heads on the map, the current step on each panel, optional arrows
+    head_idx = len(data)
+    data.append({**on_map, "x": rounded(race.xy[0, :, 0]), "y": rounded(race.xy[0, :, 1]), "mode": "markers",
+                 "showlegend": False, "name": "current point", "text": list(race.labels),
+                 "marker": {"size": 13, "color": cols, "line": {"color": OUTLINE, "width": 1.5}},
+                 "hovertemplate": "%{text}<br>(%{x}, %{y})<extra></extra>"})
+    marker_idx = []
+    for p, values in enumerate(diag):
+        if values is None:
+            continue
+        marker_idx.append((len(data), values))
+        data.append({"type": "scatter", "xaxis": f"x{p + 2}", "yaxis": f"y{p + 2}", "x": [0] * n,
+                     "y": rounded(values[0]), "mode": "markers", "showlegend": False, "hoverinfo": "skip",
+                     "marker": {"size": 8, "color": cols, "line": {"color": OUTLINE, "width": 1}}})
+    arrow_idx = []
+    span = float(np.hypot(x1 - x0, y1 - y0))
+    if arrows and race.grad is not None:
+        for colour_, name in ((GRAD_ARROW, "−gradient (direction)"), (UPDATE_ARROW, "update")):
+            arrow_idx.append(len(data))
+            data.append({**on_map, "x": [], "y": [], "mode": "lines", "name": name, "hoverinfo": "skip",
+                         "line": {"color": colour_, "width": 2.5}})
+    arrow_at = _arrows(race, 0.08 * span) if arrow_idx else None
+
+    frames, slider_steps = [], []
+    for t in frame_steps(steps, max_frames).tolist():
+        fdata = [{"type": "scatter", "x": rounded(race.xy[t, :, 0]), "y": rounded(race.xy[t, :, 1])}]
+        fdata += [{"type": "scatter", "x": [t] * n, "y": rounded(v[t])} for _, v in marker_idx]
+        traces = [head_idx, *(i for i, _ in marker_idx)]
+        if arrow_at is not None:
+            fdata += arrow_at(t)
+            traces += arrow_idx
+        frames.append({"name": str(t), "data": fdata, "traces": traces})
+        slider_steps.append({"method": "animate", "label": str(t), "args": [[str(t)], {
+            "mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}]})
+    if arrow_at is not None:  # the arrows of step 0 before anything plays
+        for i, d in zip(arrow_idx, arrow_at(0), strict=True):
+            data[i].update(x=d["x"], y=d["y"])
+
+    layout["xaxis"]["range"] = [float(x0), float(x1)]
+    layout["yaxis"]["range"] = [float(y0), float(y1)]
+    play = {"label": "Play", "method": "animate", "args": [None, {
+        "frame": {"duration": 40, "redraw": False}, "fromcurrent": True, "transition": {"duration": 0},
+        "mode": "immediate"}]}
+    pause = {"label": "Pause", "method": "animate", "args": [[None], {
+        "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}, "mode": "immediate"}]}
+    layout.update(
+        height=height, margin={"l": 50, "r": 20, "t": 50, "b": 60}, template=TEMPLATE, hovermode="closest",
+        images=[surface_image(g).layout_image()], annotations=notes,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
+        updatemenus=[{"type": "buttons", "direction": "left", "buttons": [play, pause], "x": 0.0, "y": -0.07,
+                      "xanchor": "left", "yanchor": "top", "pad": {"t": 0, "r": 10}, "showactive": False}],
+        sliders=[{"active": 0, "steps": slider_steps, "x": 0.13, "y": -0.05, "len": 0.42, "xanchor": "left",
+                  "yanchor": "top", "currentvalue": {"prefix": "step ", "visible": True}, "pad": {"t": 0, "b": 0},
+                  "transition": {"duration": 0}}],
+    )
+    return {"data": data, "layout": layout, "frames": frames}
+
+
+def _arrows(race, length: float):
+    """arrows(t) -> two frame traces: -gradient scaled to `length`, and the update x[t+1] - x[t]."""
+    steps, n = race.steps, race.runs
+    gap = np.full(n, np.nan)
+
+    def at(t: int) -> list[dict]:
+        p0 = race.xy[t]  # (R, 2)
+        gvec = -race.grad[min(t, steps - 1)]
+        gnorm = np.linalg.norm(gvec, axis=-1, keepdims=True)
+        ends = (p0 + length * np.divide(gvec, gnorm, out=np.zeros_like(gvec), where=gnorm > 0),
+                race.xy[min(t + 1, steps)])
+        return [{"type": "scatter", "x": rounded(np.stack([p0[:, 0], e[:, 0], gap], axis=1).ravel()),
+                 "y": rounded(np.stack([p0[:, 1], e[:, 1], gap], axis=1).ravel())} for e in ends]
+
+    return at
