@@ -90,9 +90,8 @@ def figures(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
     race_ = plots.as_race(_result, labels)
     meta = dict(minima=s.minima, start=spec.start_point(), bounds=s.bounds)
     fig = plots.prebuilt(plots.race_figure(grid, race_, min_value=s.min_value, arrows=spec.arrows, **meta))
-    out = {"race": fig, "smooth": plots.smoothness_figure(race_),
-           "summary": plots.summary_rows(race_, minima=s.minima, min_value=s.min_value, tol=TOL),
-           "csv": plots.trajectories_csv(race_)}
+    out = {"race": fig, "smooth": plots.prebuilt(plots.smoothness_figure(race_)), "race_input": race_,
+           "summary": plots.summary_rows(race_, minima=s.minima, min_value=s.min_value, tol=TOL)}
     if spec.view3d:
         out["3d"] = plots.surface3d_figure(grid, race_, minima=s.minima)
     return out
@@ -239,8 +238,10 @@ def main() -> None:
             st.caption("Tick '3D surface view' in the sidebar.")
     with tabs[2]:
         c1, c2 = st.columns(2)
-        c1.download_button("trajectories (CSV)", figs["csv"], file_name="trajectories.csv", mime="text/csv")
-        c2.download_button("animation (HTML)", plots.figure_html(figs["race"]), file_name="race.html",
+        # built only when clicked: the HTML inlines plotly.js (~5 MB)
+        c1.download_button("trajectories (CSV)", lambda: plots.trajectories_csv(figs["race_input"]),
+                           file_name="trajectories.csv", mime="text/csv")
+        c2.download_button("animation (HTML)", lambda: plots.figure_html(figs["race"]), file_name="race.html",
                            mime="text/html")
         st.caption("This view as a link (the address bar holds it too):")
         st.code("?" + ui.query_string(spec), language=None, wrap_lines=True)

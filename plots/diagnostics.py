@@ -5,28 +5,33 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .inputs import as_grid, as_race
-from .race import rounded
+from .race import TEMPLATE, rounded
 from .style import OUTLINE, colours
 from .surface_image import log_field
 
 
-def smoothness_figure(race, *, height: int = 420) -> go.Figure:
-    """Local smoothness estimate vs gradient norm along each trajectory, log-log (Zhang et al. 2020, Fig. 1)."""
+def smoothness_figure(race, *, height: int = 420) -> dict:
+    """Local smoothness estimate vs gradient norm along each trajectory, log-log (Zhang et al. 2020, Fig. 1).
+
+    A plain figure dict (wrap it in plots.prebuilt for st.plotly_chart)."""
     race = as_race(race)
-    fig = go.Figure()
+    data = []
     upd = race.updates_mask()
     for r, c in enumerate(colours(race.runs)):
         g, s = race.grad_norm[:, r], race.smoothness[:, r]
         ok = upd[:, r] & np.isfinite(g) & np.isfinite(s) & (g > 0) & (s > 0)
-        steps = np.nonzero(ok)[0]
-        fig.add_trace(go.Scatter(x=rounded(g[ok]), y=rounded(s[ok]), mode="markers", name=race.labels[r],
-                                 marker=dict(color=c, size=5, opacity=0.7), customdata=steps.tolist(),
-                                 hovertemplate="step %{customdata}<br>‖g‖ %{x}<br>smoothness %{y}<extra></extra>"))
-    fig.update_xaxes(type="log", title_text="gradient norm ‖∇f(x)‖", exponentformat="power")
-    fig.update_yaxes(type="log", title_text="local smoothness ‖∇f(x+d/2) − ∇f(x)‖ / (‖d‖/2)", exponentformat="power")
-    fig.update_layout(height=height, template="plotly_white", margin=dict(l=60, r=20, t=30, b=50),
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
-    return fig
+        data.append({"type": "scatter", "x": rounded(g[ok]), "y": rounded(s[ok]), "mode": "markers",
+                     "name": race.labels[r], "marker": {"color": c, "size": 5, "opacity": 0.7},
+                     "customdata": np.nonzero(ok)[0].tolist(),
+                     "hovertemplate": "step %{customdata}<br>‖g‖ %{x}<br>smoothness %{y}<extra></extra>"})
+    layout = {
+        "height": height, "template": TEMPLATE, "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
+        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        "xaxis": {"type": "log", "title": {"text": "gradient norm ‖∇f(x)‖"}, "exponentformat": "power"},
+        "yaxis": {"type": "log", "title": {"text": "local smoothness ‖∇f(x+d/2) − ∇f(x)‖ / (‖d‖/2)"},
+                  "exponentformat": "power"},
+    }
+    return {"data": data, "layout": layout}
 
 
 def surface3d_figure(grid, race, *, minima=(), height: int = 600) -> go.Figure:

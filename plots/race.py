@@ -27,14 +27,23 @@ PANELS = (  # (title, y axis title) of the diagnostics, top to bottom
 )
 
 
-def rounded(a, digits: int = 5) -> list:
-    """Values rounded to `digits` significant digits as a list (None for NaN/inf): short JSON."""
+def round_sig(a, digits: int = 5) -> np.ndarray:
+    """a rounded to `digits` significant digits (NaN and inf kept): the JSON of each number is short."""
     a = np.asarray(a, dtype=np.float64)
     finite = np.isfinite(a) & (a != 0)
     mag = np.floor(np.log10(np.abs(np.where(finite, a, 1.0))))
     scale = 10.0 ** (digits - 1 - mag)
-    out = np.where(finite, np.round(a * scale) / scale, a)
-    return [None if not np.isfinite(v) else v for v in out.tolist()]
+    return np.where(finite, np.round(a * scale) / scale, a)
+
+
+def as_list(a) -> list:
+    """A flat list for JSON, None where not finite (JSON has no NaN)."""
+    return [v if v - v == 0 else None for v in np.asarray(a).ravel().tolist()]
+
+
+def rounded(a, digits: int = 5) -> list:
+    """Values rounded to `digits` significant digits as a list (None for NaN/inf)."""
+    return as_list(round_sig(a, digits))
 
 
 def frame_steps(steps: int, max_frames: int) -> np.ndarray:
@@ -189,9 +198,11 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     arrow_at = _arrows(race, 0.08 * span) if arrow_idx else None
 
     frames, slider_steps = [], []
+    xy_r = round_sig(race.xy)  # rounded once, sliced per frame
+    marks_r = [round_sig(v) for _, v in marker_idx]
     for t in frame_steps(steps, max_frames).tolist():
-        fdata = [{"type": "scatter", "x": rounded(race.xy[t, :, 0]), "y": rounded(race.xy[t, :, 1])}]
-        fdata += [{"type": "scatter", "x": [t] * n, "y": rounded(v[t])} for _, v in marker_idx]
+        fdata = [{"type": "scatter", "x": xy_r[t, :, 0].tolist(), "y": xy_r[t, :, 1].tolist()}]
+        fdata += [{"type": "scatter", "x": [t] * n, "y": as_list(v[t])} for v in marks_r]
         traces = [head_idx, *(i for i, _ in marker_idx)]
         if arrow_at is not None:
             fdata += arrow_at(t)

@@ -15,6 +15,7 @@ import optimizers
 from optimizers.clipping import check_clip, clip_with_coef_
 
 Tensor = torch.Tensor
+INF = float("inf")
 BOX_SPANS = 10.0  # a row that moves this many surface spans beyond the bounds has diverged
 
 
@@ -123,58 +124,102 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
     for gr in groups:
         gr.state = gr.rule.init(x[gr.rows], gr.h)
 
-    hist = {}
-    if record:
-        hist = dict(xy=torch.empty(steps + 1, n, 2, dtype=torch.float64),
-                    loss=torch.empty(steps + 1, n, dtype=torch.float64),
-                    grad=torch.empty(steps, n, 2, dtype=torch.float64),
-                    grad_norm=torch.empty(steps, n, dtype=torch.float64),
-                    lr=torch.empty(steps, n, dtype=torch.float64),
-                    clip_coef=torch.empty(steps, n, dtype=torch.float64),
-                    smoothness=torch.full((steps, n), float("nan"), dtype=torch.float64))
-        hist["xy"][0], hist["loss"][0] = x, loss
+    # histories as lists of per-step tensors, stacked once at the end (cheaper than indexed writes)
+    xs, losses, grads, smooth = [x], [loss], [], []
+    norms, coefs = [], []
+    lrs = {i: [] for i in range(len(groups))}
     every = max(1, steps // 50)
+    # persistent buffers with each group's views made once: no slicing or allocation per step
+    x_new, gn = torch.empty_like(x), torch.empty_like(x)
+    views = [(gr, x_new[gr.rows], gn[gr.rows]) for gr in groups]
+    clip_all = one_clip(groups, n)  # (kind, threshold for all rows) when every group clips alike
 
     for t in range(steps):
-        gn = g.clone() if eps_noise is None else g + eps_noise(t)  # the gradient the optimizers see
-        x_new = x.clone()
-        for gr in groups:
-            r = gr.rows
-            norms, coef = clip_with_coef_(gn[r], gr.clip_kind, gr.threshold, validate=False)
+        gn.copy_(g)
+        if eps_noise is not None:
+            gn.add_(eps_noise(t))  # the gradient the optimizers see
+        x_new.copy_(x)
+        if clip_all is not None:
+            norm, coef = clip_with_coef_(gn, *clip_all, validate=False)
+        else:
+            parts = [clip_with_coef_(gv, gr.clip_kind, gr.threshold, validate=False) for gr, _, gv in views]
+            norm, coef = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        for i, (gr, xv, gv) in enumerate(views):
             gr.h["lr"] = lr_t = gr.lr_at(t)
-            gr.rule.update(x_new[r], gn[r], gr.state, gr.h, t + 1)  # in place on the view and the state
+            gr.rule.update(xv, gv, gr.state, gr.h, t + 1)  # in place on the view and the state
             if record:
-                hist["grad_norm"][t, r], hist["clip_coef"][t, r] = norms, coef
-                hist["lr"][t, r] = lr_t.reshape(-1) if isinstance(lr_t, Tensor) else lr_t
-        loss_new, g_new = loss_and_grad(f, x_new)
-        ok = alive & torch.isfinite(loss_new) & ((x_new >= lo) & (x_new <= hi)).all(-1)  # NaN fails too
+                lrs[i].append(lr_t)
         if record:
-            ok &= torch.isfinite(g_new).all(-1)
-            hist["grad"][t] = g
+            norms.append(norm)
+            coefs.append(coef)
+        if record and smoothness:
+            # the new point and the midpoint of the step in one autograd pass: (2N, 2) rows
+            mid = x + (x_new - x) / 2
+            both_loss, both_g = loss_and_grad(f, torch.cat([x_new, mid]))
+            loss_new, g_new, g_mid = both_loss[:n], both_g[:n], both_g[n:]
+        else:
+            loss_new, g_new = loss_and_grad(f, x_new)
+        # finite (|v| < inf is False for NaN too; cheaper than isfinite) and inside the box
+        ok = alive & (loss_new.abs() < INF) & ((x_new >= lo) & (x_new <= hi)).all(-1)
+        if record:
+            ok &= (g_new.abs() < INF).all(-1)
+            grads.append(g)
             if smoothness:
-                hist["smoothness"][t] = smoothness_estimate(f, x, x_new, g, ok)
-        diverged_at = torch.where(alive & ~ok, t + 1, diverged_at)
+                smooth.append(smoothness_estimate(x, x_new, g, g_mid, ok))
+        diverged_at.masked_fill_(alive & ~ok, t + 1)
         alive = ok
-        x = torch.where(ok.unsqueeze(-1), x_new, x)
+        x = torch.where(ok.unsqueeze(-1), x_new, x)  # a new tensor: x_new is a reused buffer
         loss = torch.where(ok, loss_new, loss)
         # a dead row's g goes stale or NaN: harmless, its x and loss no longer change
         g = torch.where(ok.unsqueeze(-1), g_new, g) if record else g_new
         if target is not None:
-            hit_at = torch.where((hit_at < 0) & ok & (loss_new <= target), t + 1, hit_at)
+            hit_at.masked_fill_((hit_at < 0) & ok & (loss_new <= target), t + 1)
         if record:
-            hist["xy"][t + 1], hist["loss"][t + 1] = x, loss
+            xs.append(x)
+            losses.append(loss)
         if progress is not None and (t + 1) % every == 0:
             progress((t + 1) / steps)
-    return dict(hist, final_xy=x, final_loss=loss, diverged_at=diverged_at, hit_at=hit_at)
+    out = dict(final_xy=x, final_loss=loss, diverged_at=diverged_at, hit_at=hit_at)
+    if record:
+        out.update(xy=torch.stack(xs), loss=torch.stack(losses), grad=torch.stack(grads),
+                   grad_norm=torch.stack(norms), clip_coef=torch.stack(coefs),
+                   lr=per_row(lrs, groups, n, steps),
+                   smoothness=torch.stack(smooth) if smooth else torch.full((steps, n), float("nan"),
+                                                                            dtype=torch.float64))
+    return out
 
 
-def smoothness_estimate(f, x: Tensor, x_new: Tensor, g: Tensor, ok: Tensor) -> Tensor:
+def one_clip(groups: list[Group], n: int) -> tuple[str, float | Tensor] | None:
+    """(kind, threshold) clipping all N rows in one call, where every group uses the same kind."""
+    kinds = {gr.clip_kind for gr in groups}
+    if len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    ths = [gr.threshold for gr in groups]
+    if all(not isinstance(v, Tensor) for v in ths) and len(set(ths)) == 1:
+        return kind, ths[0]
+    return kind, torch.cat([v.reshape(-1) if isinstance(v, Tensor) else
+                            torch.full((gr.rows.stop - gr.rows.start,), float(v), dtype=torch.float64)
+                            for gr, v in zip(groups, ths, strict=True)])
+
+
+def per_row(hist: dict[int, list], groups: list[Group], n: int, steps: int) -> Tensor:
+    """(steps, N) from each group's per-step values: (rows,) tensors, (rows, 1) tensors or floats."""
+    out = torch.empty(steps, n, dtype=torch.float64)
+    for i, gr in enumerate(groups):
+        vals = hist[i]
+        if vals and isinstance(vals[0], Tensor):
+            out[:, gr.rows] = torch.stack([v.reshape(-1) for v in vals]).to(torch.float64)
+        else:
+            out[:, gr.rows] = torch.tensor(vals, dtype=torch.float64).unsqueeze(-1)
+    return out
+
+
+def smoothness_estimate(x: Tensor, x_new: Tensor, g: Tensor, g_mid: Tensor, ok: Tensor) -> Tensor:
     """(N,) ||g(x + d/2) - g(x)|| / (||d||/2) with d = x_new - x (Zhang et al. 2020); NaN where undefined."""
-    d = x_new - x  # (N, 2) the step taken
-    _, g_mid = loss_and_grad(f, x + d / 2)
-    half = torch.linalg.vector_norm(d, dim=-1) / 2
+    half = torch.linalg.vector_norm(x_new - x, dim=-1) / 2
     est = torch.linalg.vector_norm(g_mid - g, dim=-1) / half
-    return torch.where(ok & (half > 0) & torch.isfinite(est), est, float("nan"))
+    return est.masked_fill_(~(ok & (half > 0) & (est.abs() < INF)), float("nan"))
 
 
 def lr_sequence(lr, steps: int, schedule) -> Callable[[int], float | Tensor]:

@@ -1,0 +1,386 @@
+"""Train: the explorer's optimizers, clipping and schedules on real PyTorch models, one worker process per run.
+
+Widgets -> Jobs (ui.train_spec) -> training.workers.launch, only in the Start button's callback.
+Everything else only reads the run store (polled by a fragment while runs are active), so a rerun,
+a reload, a page switch or a second tab never stops or duplicates a job. No tensor math here.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import streamlit as st
+
+import ui
+from training import tasks, workers
+from training.cli import device_text
+from training.device import describe, pick
+from training.store import ACTIVE, Store
+from ui.train_spec import (
+    compare_url,
+    job_from_run,
+    metric_name,
+    progress,
+    run_from_state,
+    run_label,
+    threads_per_job,
+)
+from ui.widgets import run_editor, seed_run_state
+
+P = "tr_"  # every widget key of this page starts with it
+MAX_SHOWN = 16  # runs in the progress section
+STEPS_MAX = 10_000_000
+BATCH_MAX = 1 << 16
+
+
+# ---------------------------------------------------------------- what this machine has
+
+
+@st.cache_resource(show_spinner=False)
+def devices() -> dict:
+    """Device choices and what they are: {"choices": [...], "text": {choice: words}, "cuda": {choice: bool}}."""
+    choices, text, cuda = ["auto", "cpu"], {}, {"auto": False, "cpu": False}
+    auto = pick("auto")
+    text["auto"] = f"{auto.type}: " + describe(auto)["text"]
+    cuda["auto"] = auto.type == "cuda"
+    cpu = describe("cpu")
+    text["cpu"] = f"CPU, {cpu.get('cores') or '?'} cores ({cpu['threads']} torch threads)"
+    n = workers.gpu_count()
+    if n:
+        choices.append("cuda")
+        text["cuda"], cuda["cuda"] = describe("cuda")["text"], True
+        if n > 1:
+            for i in range(n):
+                choices.append(f"cuda:{i}")
+                text[f"cuda:{i}"], cuda[f"cuda:{i}"] = describe(f"cuda:{i}")["text"], True
+    try:
+        pick("mps")
+    except ValueError:
+        pass
+    else:
+        choices.append("mps")
+        text["mps"], cuda["mps"] = describe("mps")["text"], False
+    return {"choices": choices, "text": text, "cuda": cuda, "auto_type": auto.type, "gpus": n,
+            "cores": os.cpu_count() or 1}
+
+
+def db_path() -> str:
+    return str(Store().path)  # $OPT_PLAYGROUND_DB, else ./runs.sqlite
+
+
+# ---------------------------------------------------------------- widget state -> jobs
+
+
+def key(name: str, task: str | None = None) -> str:
+    """A widget key; settings whose default comes from the task get one key per task."""
+    return f"{P}{name}" if task is None else f"{P}{name}.{task}"
+
+
+def settings_from_state(ss) -> dict:
+    """The Job fields the page's settings widgets hold (the task's defaults where a widget has not rendered)."""
+    task = ss.get(key("task"), tasks.names()[0])
+    t = tasks.get(task)
+    dev = ss.get(key("device"), "auto")
+    on_cuda = devices()["cuda"].get(dev, dev.startswith("cuda"))
+    flood = ss.get(key("flood")) if ss.get(key("flood_on"), False) else None
+    return dict(
+        steps=int(ss.get(key("steps", task), t.steps)),
+        batch_size=int(ss.get(key("batch", task), t.batch_size)),
+        seed=int(ss.get(key("seed"), 0)),
+        size=float(ss.get(key("size"), 1.0)),
+        device=dev,
+        eval_every=int(ss.get(key("eval", task), t.eval_every)),
+        smoothness_every=int(ss.get(key("smooth", task), default_smoothness(t))),
+        flooding=None if flood is None else float(flood),
+        amp=bool(ss.get(key("amp"), False)) and on_cuda,
+        compile=bool(ss.get(key("compile"), False)) and on_cuda,
+        label=str(ss.get(key("label"), "") or "").strip(),
+    )
+
+
+def default_smoothness(t) -> int:
+    """Measure local smoothness about 40 times per run by default (one extra backward each time)."""
+    return max(1, t.steps // 40)
+
+
+def jobs_from_state(ss) -> tuple[list, list[str]]:
+    """(jobs, errors) from the widgets' state: one Job per run editor, each checked by workers.check_job.
+
+    Used both to show problems as the person edits and by the Start callback, which runs before the
+    widgets render: both read the same state, so what is launched is what the widgets show.
+    """
+    task = ss.get(key("task"), tasks.names()[0])
+    try:
+        settings = settings_from_state(ss)
+    except (TypeError, ValueError) as e:
+        return [], [f"settings: {e}"]
+    fallback = ss.get(key("fallback"), {})
+    jobs, errors = [], []
+    for n, i in enumerate(ss.get(key("run_ids"), [])):
+        try:
+            run = run_from_state(f"{P}r{i}_", ss, fallback.get(i) or ui.default_run("adam"))
+            job = job_from_run(task, run, **settings)
+            workers.check_job(job)
+        except (ValueError, KeyError, TypeError) as e:
+            errors.append(f"Run {n + 1}: {e.args[0] if e.args else e}")
+            continue
+        jobs.append(job)
+    return jobs, errors
+
+
+def runs_on_cpu(job, info: dict) -> bool:
+    return job.device == "cpu" or (job.device == "auto" and info["auto_type"] == "cpu")
+
+
+# ---------------------------------------------------------------- actions (callbacks only)
+
+
+def start_runs() -> None:
+    """The Start button's callback: the one place that launches jobs (a rerun never does)."""
+    ss = st.session_state
+    jobs, errors = jobs_from_state(ss)
+    if errors or not jobs:
+        ss[key("launch_errors")] = errors or ["no runs to start"]
+        return
+    info = devices()
+    cpu_jobs = sum(runs_on_cpu(j, info) for j in jobs)
+    threads = threads_per_job(info["cores"], cpu_jobs)
+    launched, failed = [], []
+    for n, job in enumerate(jobs):
+        try:
+            launched.append(workers.launch(job, db_path(), threads=threads if runs_on_cpu(job, info) else None))
+        except Exception as e:  # never a traceback: say which run could not start
+            failed.append(f"Run {n + 1} could not start: {type(e).__name__}: {e}")
+    ss[key("launch_errors")] = failed
+    ss[key("launched")] = [*launched, *[i for i in ss.get(key("launched"), []) if i not in launched]][:MAX_SHOWN]
+    ss[key("last_batch")] = launched
+    if launched and cpu_jobs > 1:
+        ss[key("note")] = f"{cpu_jobs} CPU runs share {info['cores']} cores: {threads} torch thread(s) each."
+
+
+def cancel_run(run_id: int) -> None:
+    try:
+        status = workers.cancel(run_id, db_path(), grace=5.0)
+        st.session_state[key("note")] = f"Run #{run_id}: {status}."
+    except (KeyError, ValueError, OSError) as e:
+        st.session_state[key("launch_errors")] = [f"Could not cancel run #{run_id}: {e}"]
+
+
+def add_run() -> None:
+    ss = st.session_state
+    ids = ss[key("run_ids")]
+    if len(ids) >= ui.MAX_RUNS:
+        return
+    new = max(ids, default=-1) + 1
+    fallback = ss[key("fallback")]
+    try:  # a new run starts as a copy of the last one, as the person set it
+        last = run_from_state(f"{P}r{ids[-1]}_", ss, fallback.get(ids[-1]) or ui.default_run("adam"))
+    except (ValueError, IndexError, KeyError):
+        last = fallback.get(ids[-1]) if ids else None
+    last = last or ui.default_run("adam")
+    seed_run_state(f"{P}r{new}_", last)
+    fallback[new] = last
+    ids.append(new)
+
+
+def remove_run(i: int) -> None:
+    ids = st.session_state[key("run_ids")]
+    if len(ids) > 1 and i in ids:
+        ids.remove(i)
+
+
+# ---------------------------------------------------------------- widgets
+
+
+def init_state() -> None:
+    ss = st.session_state
+    if key("run_ids") in ss:
+        return
+    first = tasks.get(tasks.names()[0])
+    run = ui.default_run("adam", lr=first.default_lr)
+    ss[key("run_ids")] = [0]
+    ss[key("fallback")] = {0: run}
+    seed_run_state(f"{P}r0_", run)
+
+
+def task_and_budget() -> str:
+    names = tasks.names()
+    st.session_state.setdefault(key("task"), names[0])
+    task = st.selectbox("Task", names, key=key("task"), format_func=lambda n: f"{tasks.get(n).title} ({n})")
+    t = tasks.get(task)
+    target = "" if t.target is None else f" Target: {t.metric_name} {'≥' if t.higher_is_better else '≤'} {t.target:g}."
+    st.caption(f"{t.about} Metric: {t.metric_name}.{target} Default budget: {t.steps} steps of {t.batch_size} "
+               f"{t.unit if t.unit != 'examples' else 'examples'}, an evaluation every {t.eval_every} steps.")
+    return task
+
+
+def settings(task: str) -> None:
+    t = tasks.get(task)
+    info = devices()
+    c1, c2, c3, c4 = st.columns(4)
+    c1.number_input("steps", min_value=1, max_value=STEPS_MAX, step=100, key=_set(key("steps", task), t.steps),
+                    help="optimizer steps (the task's default budget to start with)")
+    c2.number_input("batch size", min_value=1, max_value=BATCH_MAX, step=16, key=_set(key("batch", task), t.batch_size))
+    c3.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=_set(key("seed"), 0),
+                    help="model initialisation and minibatch order")
+    c4.number_input("size", min_value=0.05, max_value=64.0, step=0.25, format="%g", key=_set(key("size"), 1.0),
+                    help="scales the task's model (and sequence length where it has one): 1 is the CPU-sized default")
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("evaluate every (steps)", min_value=1, max_value=STEPS_MAX, step=10,
+                    key=_set(key("eval", task), t.eval_every))
+    c2.number_input("smoothness every (steps, 0: never)", min_value=0, max_value=STEPS_MAX, step=10,
+                    key=_set(key("smooth", task), default_smoothness(t)),
+                    help="estimate the local smoothness ‖∇L(x+d/2) − ∇L(x)‖/(‖d‖/2) every N steps (one extra "
+                         "backward each time): the (L0, L1) scatter on the Compare page")
+    with c3:
+        flood = st.checkbox("flooding", key=_set(key("flood_on"), False),
+                            help="Ishida et al. 2020: train on |loss − b| + b, so the training loss floats around b")
+        st.number_input("flooding level b", min_value=0.0, max_value=100.0, step=0.01, format="%g",
+                        key=_set(key("flood"), 0.05), disabled=not flood)
+
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        choices = info["choices"]
+        if st.session_state.get(key("device")) not in choices:
+            st.session_state[key("device")] = "auto"
+        dev = st.selectbox("device", choices, key=key("device"),
+                           help="auto: CUDA, then Apple MPS, then CPU; with several GPUs, each run goes to the "
+                                "least busy one")
+    with c2:
+        st.caption("Found: " + " · ".join(f"**{c}** {info['text'][c]}" for c in choices))
+    on_cuda = info["cuda"].get(dev, False)
+    c1, c2, c3 = st.columns(3)
+    c1.checkbox("AMP (bf16/fp16 autocast)", key=_set(key("amp"), False), disabled=not on_cuda)
+    c2.checkbox("torch.compile", key=_set(key("compile"), False), disabled=not on_cuda)
+    if not on_cuda:
+        c3.caption("AMP and torch.compile need a CUDA device.")
+    st.text_input("label (optional)", key=_set(key("label"), ""), max_chars=80,
+                  help="a name for these runs, shown on the Compare page")
+
+
+def _set(k: str, default) -> str:
+    st.session_state.setdefault(k, default)
+    return k
+
+
+def runs_editor() -> None:
+    ss = st.session_state
+    ids = ss[key("run_ids")]
+    fallback = ss[key("fallback")]
+    cols = st.columns(min(len(ids), 4))
+    for n, i in enumerate(ids):
+        with cols[n % len(cols)]:
+            prev = fallback.get(i) or ui.default_run("adam")
+            with st.expander(f"Run {n + 1}: {prev.label()}", expanded=len(ids) == 1):
+                fallback[i] = run_editor(f"{P}r{i}_", prev)
+                st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,), disabled=len(ids) == 1)
+    st.button("add a run", key=key("add"), on_click=add_run, disabled=len(ids) >= ui.MAX_RUNS,
+              help=f"up to {ui.MAX_RUNS} runs; a new run starts as a copy of the last one")
+
+
+# ---------------------------------------------------------------- live progress (reads the store only)
+
+
+def live_numbers(store: Store, run: dict) -> dict:
+    """Latest metric and steps/s of a run, from the store (the summary once it has one)."""
+    summary = run.get("summary") or {}
+    metric = summary.get("final_metric")
+    ev = store.evals(run["id"])
+    finite = [m for m in ev["metric"].tolist() if math.isfinite(m)]
+    if finite:
+        metric = finite[-1]
+    sps = summary.get("steps_per_s")
+    if sps is None and run.get("last_step") is not None:
+        tail = store.steps(run["id"], since=int(run["last_step"]) - 1)
+        if len(tail["wall"]) and tail["wall"][-1] > 0:
+            sps = (int(run["last_step"]) + 1) / float(tail["wall"][-1])
+    return {"metric": metric, "steps_per_s": sps}
+
+
+def shown_ids(store: Store) -> list[int]:
+    """This session's launched runs, and every run still active in the store (after a reload too)."""
+    mine = list(st.session_state.get(key("launched"), []))
+    active = [r["id"] for r in store.list_runs(status=ACTIVE, limit=MAX_SHOWN)]
+    return sorted(set(mine) | set(active), reverse=True)[:MAX_SHOWN]
+
+
+def progress_rows(ids: list[int], polling: bool) -> None:
+    store = Store()
+    runs = store.list_runs(ids=ids)
+    if not runs:
+        return
+    for r in runs:
+        p = progress(r)
+        nums = live_numbers(store, r)
+        name = metric_name(r)
+        parts = [p["text"], r["status"]]
+        if r.get("last_loss") is not None and math.isfinite(r["last_loss"]):
+            parts.append(f"loss {r['last_loss']:.4g}")
+        if nums["metric"] is not None:
+            parts.append(f"{name} {nums['metric']:.4g}")
+        if nums["steps_per_s"]:
+            parts.append(f"{nums['steps_per_s']:.0f} steps/s")
+        where = device_text(r.get("device_info")) or r.get("device")
+        if where:
+            parts.append(str(where))
+        c1, c2 = st.columns([5, 1])
+        with c1:
+            st.progress(p["fraction"] or 0.0, text=f"**{run_label(r)}** · " + " · ".join(parts))
+            if r.get("error") and not p["active"]:
+                st.caption(f"#{r['id']}: " + r["error"].splitlines()[0])
+        with c2:
+            if p["active"]:
+                st.button("Cancel", key=f"{P}cancel{r['id']}", on_click=cancel_run, args=(r["id"],),
+                          help="stop this run (it keeps everything logged so far)")
+    if polling and not any(r["status"] in ACTIVE for r in runs):
+        st.rerun(scope="app")  # all ended: redraw the page once, which stops the polling
+
+
+def progress_section() -> None:
+    store = Store()
+    ids = shown_ids(store)
+    if not ids:
+        return
+    st.subheader("Runs")
+    active = any(r["status"] in ACTIVE for r in store.list_runs(ids=ids))
+    st.fragment(run_every=1.0 if active else None)(progress_rows)(ids, active)
+    batch = st.session_state.get(key("last_batch")) or []
+    c1, c2 = st.columns(2)
+    if batch:
+        c1.link_button("Compare the runs just started", compare_url(sorted(batch)))
+    c2.link_button("Compare all these runs", compare_url(sorted(ids)))
+
+
+# ---------------------------------------------------------------- the page
+
+
+def main() -> None:
+    try:
+        Store().reap()  # runs whose worker died are marked interrupted
+    except Exception as e:  # an unreadable store must not break the page
+        st.error(f"The run store at {db_path()} can't be read: {e}")
+        return
+    init_state()
+    st.title("Train")
+    st.caption("The explorer's optimizers, clipping and schedules on real PyTorch models. Every run is its own "
+               "worker process writing to the run store: reload or leave the page, the runs go on.")
+    task = task_and_budget()
+    settings(task)
+    st.subheader("Runs to start")
+    runs_editor()
+    jobs, errors = jobs_from_state(st.session_state)
+    for e in errors:
+        st.error(e)
+    st.button(f"Start {len(jobs)} run{'s' if len(jobs) != 1 else ''}" if jobs else "Start", key=key("start"),
+              type="primary", on_click=start_runs, disabled=bool(errors) or not jobs)
+    for e in st.session_state.pop(key("launch_errors"), []):
+        st.error(e)
+    note = st.session_state.pop(key("note"), None)
+    if note:
+        st.info(note)
+    progress_section()
+    st.caption(f"Run store: {db_path()}. The same runs from a terminal: "
+               "`python -m training run --task digits-mlp --optimizer adam --lr 1e-3` (see `python -m training -h`).")
+
+
+main()

@@ -1,0 +1,330 @@
+"""The training pages' plain helpers: widget state -> Jobs, a stored run -> an explorer link, run labels,
+and an incremental cache of the store's curves. No streamlit here (the pages call these).
+
+    run_from_state(prefix, state, fallback) -> RunSpec     # what ui.widgets.run_editor shows, from its keys
+    job_from_run(task, run, **settings) -> Job             # one Launch-page run as a training job
+    run_spec_from_job(job) -> RunSpec | None               # a stored run's optimizer/clip/schedule, explorer-valid
+    explorer_spec(job) / explorer_url(job)                 # "Open the same settings on a 2D surface"
+    compare_url(run_ids), parse_run_ids(text)              # ?runs=1,2,3
+    run_label(run), threads_per_job(cores, n), progress(run)
+    CurveCache                                             # steps/evals per run, fetched with since=
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+import optimizers
+from optimizers.schedules import schedule_spec
+from training.job import Job
+from training.store import ACTIVE, Store
+
+from .links import query_string
+from .spec import MAX_RUNS, MAX_STEPS, ExplorerSpec, RunSpec, default_run, hparam_value, schedule_value
+
+EXPLORER_PATH = "./"  # the explorer is the app's default page; relative, so a base path still works
+COMPARE_PATH = "compare"  # the Compare page's url_path (app.PAGES)
+SURFACE_STEPS = (10, MAX_STEPS)  # the explorer's steps slider range
+CLIP_SURFACE = "quartic"  # x**4: gradients grow with the distance, where clipping matters (Zhang et al. 2020)
+PLAIN_SURFACE = "rosenbrock"
+
+
+# ---------------------------------------------------------------- widget state -> RunSpec -> Job
+
+
+def run_from_state(prefix: str, state: Mapping, fallback: RunSpec) -> RunSpec:
+    """The RunSpec that ui.widgets.run_editor(prefix, fallback) shows, read from its widget keys.
+
+    The Launch page builds its jobs with this both when it renders and in the Start button's
+    callback (which runs before the widgets do, with their newest values). A key that is missing
+    takes what run_editor would seed it with: the fallback's optimizer/clipping/schedule and the
+    registry's defaults. Raises ValueError where the values do not make a valid run.
+    """
+    def get(key: str, default: Any) -> Any:
+        v = state.get(prefix + key, default) if hasattr(state, "get") else default
+        return default if v is None and default is not None else v
+
+    opt = get("opt", fallback.optimizer)
+    if opt not in optimizers.names():
+        raise ValueError(f"unknown optimizer {opt!r}")
+    hp = []
+    for h in optimizers.spec(opt).hparams:
+        key = f"hp.{opt}.{h.name}"
+        if h.kind == "pair":
+            hp.append((h.name, tuple(get(f"{key}.{i}", h.default[i]) for i in range(2))))
+        else:
+            hp.append((h.name, get(key, h.default)))
+    clip = get("clip", fallback.clip)
+    thr = get("clip_thr", fallback.clip_threshold)
+    sched = get("sched", fallback.schedule)
+    if sched not in optimizers.schedule_names():
+        raise ValueError(f"unknown schedule {sched!r}")
+    skw = []
+    for p in schedule_spec(sched).params:
+        key = prefix + f"skw.{sched}.{p.name}"
+        v = state.get(key, p.default) if key in state else p.default
+        if v is not None and p.kind == "int" and isinstance(v, float) and v.is_integer():
+            v = int(v)
+        skw.append((p.name, v))
+    return RunSpec(opt, tuple(hp), clip, thr, sched, tuple(skw))
+
+
+def job_from_run(task: str, run: RunSpec, **settings: Any) -> Job:
+    """The training Job for one run of the Launch page: the run's optimizer, every hyperparameter,
+    clipping (None for "none") and schedule (None for the plain constant lr) + the page's settings
+    (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, flooding, label)."""
+    clip = None if run.clip == "none" else (run.clip, float(run.clip_threshold))
+    plain = run.schedule == "constant" and dict(run.schedule_kw) == schedule_spec("constant").defaults()
+    schedule = None if plain else (run.schedule, tuple(run.schedule_kw))
+    return Job(task=task, optimizer=run.optimizer, hparams=tuple(run.hparams), clip=clip, schedule=schedule,
+               **settings)
+
+
+# ---------------------------------------------------------------- a stored run -> the explorer
+
+
+def _job_dict(job: Job | Mapping) -> dict:
+    if isinstance(job, Job):
+        return {"optimizer": job.optimizer, "hparams": job.hparams, "clip": job.clip, "schedule": job.schedule,
+                "steps": job.steps, "task": job.task}
+    return dict(job)
+
+
+def run_spec_from_job(job: Job | Mapping) -> RunSpec | None:
+    """The explorer's RunSpec for a stored job (a Job or its JSON dict); None for an unknown optimizer.
+
+    Every value is checked the way the explorer's link reader checks it: a hyperparameter or a
+    schedule argument it would reject is dropped (it takes its default), a clip threshold <= 0
+    becomes 1, so the link decodes without a warning.
+    """
+    d = _job_dict(job)
+    opt = d.get("optimizer")
+    if opt not in optimizers.names():
+        return None
+    known = {h.name for h in optimizers.spec(opt).hparams}
+    hp = []
+    for item in d.get("hparams") or ():
+        try:
+            k, v = item
+            if k in known:
+                hp.append((k, hparam_value(opt, k, tuple(v) if isinstance(v, list) else v)))
+        except (ValueError, TypeError, KeyError):
+            continue
+    clip, thr = "none", 1.0
+    if d.get("clip"):
+        try:
+            kind, t = d["clip"]
+            if kind in optimizers.clip_kinds():
+                clip = kind
+                t = float(t)
+                thr = t if math.isfinite(t) and t > 0 else 1.0
+        except (ValueError, TypeError):
+            pass
+    sched, skw = "constant", []
+    if d.get("schedule"):
+        try:
+            name, kw = d["schedule"]
+            if name in optimizers.schedule_names():
+                sched = name
+                params = {p.name for p in schedule_spec(name).params}
+                for k, v in kw or ():
+                    if k in params:
+                        try:
+                            skw.append((k, schedule_value(name, k, v)))
+                        except (ValueError, TypeError):
+                            pass
+        except (ValueError, TypeError):
+            pass
+    for attempt in ((hp, skw), (hp, []), ([], [])):  # settings only valid together: drop what breaks
+        try:
+            return RunSpec(opt, tuple(attempt[0]), clip, thr, sched, tuple(attempt[1]))
+        except ValueError:
+            continue
+    try:
+        return default_run(opt)
+    except ValueError:
+        return None
+
+
+def explorer_spec(job: Job | Mapping, total_steps: int | None = None) -> ExplorerSpec | None:
+    """The explorer's view of a run's settings as one run on a 2D surface (None where impossible).
+
+    The surface: `quartic` (x**4, gradients that grow without bound) where the run clips its
+    gradients, `rosenbrock` otherwise. Steps: the run's own (so a schedule has the same shape),
+    within the explorer's range.
+    """
+    run = run_spec_from_job(job)
+    if run is None:
+        return None
+    d = _job_dict(job)
+    steps = total_steps or d.get("steps") or 300
+    steps = int(min(max(int(steps), SURFACE_STEPS[0]), SURFACE_STEPS[1]))
+    surface = CLIP_SURFACE if run.clip != "none" else PLAIN_SURFACE
+    try:
+        return ExplorerSpec(surface=surface, runs=(run,), steps=steps)
+    except ValueError:
+        return None
+
+
+def explorer_url(job: Job | Mapping, total_steps: int | None = None) -> str | None:
+    """A relative URL that opens the run's settings in the explorer (None where impossible)."""
+    spec = explorer_spec(job, total_steps)
+    return None if spec is None else f"{EXPLORER_PATH}?{query_string(spec)}"
+
+
+# ---------------------------------------------------------------- ids, labels, progress
+
+
+def compare_url(run_ids: Iterable[int]) -> str:
+    """The Compare page with these runs selected (relative: works under a base path)."""
+    return f"{COMPARE_PATH}?runs={','.join(str(int(i)) for i in run_ids)}"
+
+
+def parse_run_ids(text: Any) -> list[int]:
+    """"1,2,3" (or a list of such texts, as query parameters come) -> [1, 2, 3]; junk is skipped."""
+    if text is None:
+        return []
+    parts = text if isinstance(text, (list, tuple)) else [text]
+    out: list[int] = []
+    for part in parts:
+        for tok in str(part).replace(" ", ",").split(","):
+            tok = tok.strip().lstrip("#")
+            if tok.isdigit() and int(tok) not in out:
+                out.append(int(tok))
+    return out
+
+
+def _g(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def run_label(run: Mapping) -> str:
+    """"#12 digits-mlp adam lr=0.001 clip norm:1 cosine done" (a run dict from Store.list_runs)."""
+    job = run.get("job") or {}
+    hp = dict(job.get("hparams") or ())
+    opt = str(run.get("optimizer", ""))
+    if "lr" not in hp and opt in optimizers.names():  # left out: the optimizer's default
+        hp["lr"] = optimizers.spec(opt).defaults().get("lr")
+    parts = [f"#{run['id']}", str(run.get("task", "")), opt]
+    if hp.get("lr") is not None:
+        parts.append(f"lr={_g(hp['lr'])}")
+    clip = job.get("clip")
+    parts.append(f"clip {clip[0]}:{_g(float(clip[1]))}" if clip else "no clip")
+    sched = job.get("schedule")
+    parts.append(sched[0] if sched else "constant")
+    if run.get("label"):
+        parts.append(f"“{run['label']}”")
+    parts.append(str(run.get("status", "")))
+    return " ".join(parts)
+
+
+def short_label(run: Mapping) -> str:
+    """A legend entry: "#12 adam lr=0.001 clip norm:1 cosine" (no task, no status)."""
+    words = run_label(run).split(" ")
+    return " ".join([words[0], *words[2:-1]])
+
+
+def threads_per_job(cores: int | None, jobs: int) -> int:
+    """torch CPU threads for each of `jobs` CPU jobs started at once: the cores shared, at least 1
+    (two jobs with 2 threads each on 2 cores slow each other down badly)."""
+    return max(1, int(cores or 1) // max(1, int(jobs)))
+
+
+def progress(run: Mapping) -> dict:
+    """What the Launch page's progress row shows for a run dict: fraction done (None when the budget
+    is not known yet), step text, status, whether it still runs."""
+    total = run.get("total_steps")
+    done = 0 if run.get("last_step") is None else int(run["last_step"]) + 1
+    frac = None if not total else min(1.0, done / total)
+    if run.get("status") in ("done",) and frac is not None:
+        frac = 1.0
+    return {"fraction": frac, "done": done, "total": total, "active": run.get("status") in ACTIVE,
+            "text": f"step {done}/{total}" if total else f"step {done}"}
+
+
+def metric_name(run: Mapping) -> str:
+    for src in (run.get("summary"), run.get("device_info")):
+        if isinstance(src, dict) and src.get("metric_name"):
+            return str(src["metric_name"])
+    try:
+        from training import tasks
+
+        return tasks.get(run.get("task", "")).metric_name
+    except KeyError:
+        return "metric"
+
+
+def task_info(run: Mapping) -> dict:
+    """metric_name, higher_is_better, target of the run's task (from what the run stored, else the registry)."""
+    out = {"metric_name": metric_name(run), "higher_is_better": True, "target": None}
+    for src in (run.get("device_info"), run.get("summary")):
+        if isinstance(src, dict):
+            for k in ("higher_is_better", "target"):
+                if k in src:
+                    out[k] = src[k]
+            return out
+    try:
+        from training import tasks
+
+        t = tasks.get(run.get("task", ""))
+        out.update(higher_is_better=t.higher_is_better, target=t.target)
+    except KeyError:
+        pass
+    return out
+
+
+# ---------------------------------------------------------------- the curves, fetched incrementally
+
+
+def _concat(a: dict, b: dict) -> dict:
+    return {k: (np.concatenate([a[k], b[k]]) if isinstance(a[k], np.ndarray) else list(a[k]) + list(b[k]))
+            for k in a}
+
+
+class CurveCache:
+    """Each run's step and eval columns (Store.steps / Store.evals), kept between polls.
+
+    A running run's new step rows are fetched with `since=` (a poll reads only what is new); its
+    evals (one row per eval_every steps, and an eval may be rewritten at the end) are read whole.
+    Once a run has a final status it is read whole one last time and then served from memory.
+    Thread-safe: the page keeps one per server (st.cache_resource) for all sessions.
+    """
+
+    def __init__(self, max_runs: int = 256):
+        self.max_runs = max_runs
+        self._lock = threading.Lock()
+        self._data: dict[tuple, dict] = {}  # (db path, run id, created) -> {"steps", "evals", "final"}
+
+    def get(self, store: Store, run: Mapping) -> tuple[dict, dict]:
+        """(steps, evals) of a run dict (from Store.list_runs), up to date."""
+        key = (str(store.path), int(run["id"]), run.get("created"))
+        final = run.get("status") not in ACTIVE
+        with self._lock:
+            entry = self._data.get(key)
+        if entry is not None and entry["final"]:
+            return entry["steps"], entry["evals"]
+        if entry is None or final:
+            steps = store.steps(run["id"])
+        else:
+            last = int(entry["steps"]["step"][-1]) if len(entry["steps"]["step"]) else -1
+            steps = _concat(entry["steps"], store.steps(run["id"], since=last))
+        evals = store.evals(run["id"])
+        with self._lock:
+            if len(self._data) >= self.max_runs:
+                self._data.pop(next(iter(self._data)))
+            self._data[key] = {"steps": steps, "evals": evals, "final": final}
+        return steps, evals
+
+    def forget(self, run_id: int) -> None:
+        with self._lock:
+            for k in [k for k in self._data if k[1] == int(run_id)]:
+                del self._data[k]
+
+
+__all__ = ["MAX_RUNS", "CurveCache", "compare_url", "explorer_spec", "explorer_url", "job_from_run", "metric_name",
+           "parse_run_ids", "progress", "run_from_state", "run_label", "run_spec_from_job", "short_label",
+           "task_info", "threads_per_job"]
