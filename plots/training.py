@@ -140,14 +140,14 @@ def metric_figure(runs: Sequence[Run], *, x: str = "step", which: str = "metric"
 
 
 def lr_figure(runs: Sequence[Run], *, x: str = "step") -> go.Figure:
-    """The learning rate each step used (the schedule, as the runner applied it)."""
+    """The learning rate each step used (the schedule, as the runner applied it), log y: schedules span decades."""
     _check_x(x)
     fig = go.Figure()
     for i, r in enumerate(runs):
         s = r.get("steps")
-        xs, ys = _xy(col(s, x), col(s, "lr"))
+        xs, ys = _xy(col(s, x), col(s, "lr"), log_y=True)
         fig.add_trace(_line(r, i, xs, ys, f"{X_TITLES[x]} %{{x}}<br>lr %{{y}}"))
-    return _layout(fig, "Learning rate", X_TITLES[x], "learning rate")
+    return _layout(fig, "Learning rate", X_TITLES[x], "learning rate", log_y=True)
 
 
 def grad_norm_figure(runs: Sequence[Run], *, x: str = "step", smoothing: float = 0.0) -> go.Figure:

@@ -47,7 +47,7 @@ def test_one_trace_per_run_in_every_panel(make):
     assert isinstance(fig, go.Figure)
     assert len(fig.data) == 3
     assert [t.name for t in fig.data] == ["run 1", "run 2", "run 3"]
-    assert len({t.line.color if isinstance(t, go.Scatter) else t.marker.color for t in fig.data}) == 3
+    assert len({t.marker.color for t in fig.data}) == 3  # each run its own colour
 
 
 def test_log_axes_where_expected():
@@ -55,7 +55,7 @@ def test_log_axes_where_expected():
     assert pt.loss_figure(runs).layout.yaxis.type == "log"
     assert pt.grad_norm_figure(runs).layout.yaxis.type == "log"
     assert pt.metric_figure(runs).layout.yaxis.type == "linear"
-    assert pt.lr_figure(runs).layout.yaxis.type == "linear"
+    assert pt.lr_figure(runs).layout.yaxis.type == "log"
     s = pt.smoothness_figure(runs)
     assert s.layout.xaxis.type == "log" and s.layout.yaxis.type == "log"
     assert pt.loss_figure(runs, x="wall").layout.xaxis.title.text == "wall time (s)"
