@@ -187,7 +187,7 @@ def clipped_figure(runs: Sequence[Run]) -> go.Figure:
                                            "<extra></extra>"))
     fig = _layout(fig, "Clipped fraction of steps", "", "fraction of steps clipped")
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
-    fig.update_xaxes(showticklabels=False)
+    fig.update_xaxes(type="category", showticklabels=False)  # one category per run (not the linear default)
     fig.update_layout(showlegend=True, bargap=0.3)
     return fig
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 
 MAX_LENGTH = 500  # characters
 MAX_DEPTH = 100  # levels of the syntax tree (parentheses, operators, function calls)
@@ -66,7 +67,9 @@ def to_ast(text: str) -> ast.expr:
         raise FormulaError(f"nesting is too deep ({depth} levels of brackets, max {MAX_PARENS})")
     source = text.replace("^", "**")  # ^ is a synonym of **; Python's ^ (xor) is not in the language
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for "2x": the error says it better
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
         raise FormulaError(syntax_message(text, source, err)) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):

@@ -58,6 +58,7 @@ def test_log_axes_where_expected():
     assert pt.lr_figure(runs).layout.yaxis.type == "log"
     s = pt.smoothness_figure(runs)
     assert s.layout.xaxis.type == "log" and s.layout.yaxis.type == "log"
+    assert pt.clipped_figure(runs).layout.xaxis.type == "category"  # bars named by run, not a linear axis
     assert pt.loss_figure(runs, x="wall").layout.xaxis.title.text == "wall time (s)"
     with pytest.raises(ValueError):
         pt.loss_figure(runs, x="epoch")
