@@ -221,10 +221,10 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
     runs = []
     for k in range(count):
         base = spec.runs[k] if k < len(spec.runs) else spec.runs[0]
-        c1, c2, c3 = sb.columns([2, 1, 1])
-        name = c1.selectbox(f"Optimizer {k + 1}", optimizers.names(), key=init(f"{W}opt{k}", base.optimizer),
+        name = sb.selectbox(f"Optimizer {k + 1}", optimizers.names(), key=init(f"{W}opt{k}", base.optimizer),
                             format_func=lambda n: optimizers.spec(n).title)
-        clip = c2.selectbox("clip", optimizers.clip_kinds(), key=init(f"{W}clip{k}", base.clip))
+        c2, c3 = sb.columns(2)  # the sidebar is narrow: two per row keep the chosen values readable
+        clip = c2.selectbox("clipping", optimizers.clip_kinds(), key=init(f"{W}clip{k}", base.clip))
         sched = c3.selectbox("schedule", optimizers.schedule_names(), key=init(f"{W}sched{k}", base.schedule))
         same = base.optimizer == name
         runs.append(RunSpec(name, base.hparams if same else (), clip, base.clip_threshold, sched,

@@ -41,10 +41,9 @@ def devices() -> dict:
     """Device choices and what they are: {"choices": [...], "text": {choice: words}, "cuda": {choice: bool}}."""
     choices, text, cuda = ["auto", "cpu"], {}, {"auto": False, "cpu": False}
     auto = pick("auto")
-    text["auto"] = f"{auto.type}: " + describe(auto)["text"]
     cuda["auto"] = auto.type == "cuda"
     cpu = describe("cpu")
-    text["cpu"] = f"CPU, {cpu.get('cores') or '?'} cores ({cpu['threads']} torch threads)"
+    text["cpu"] = f"CPU, {cpu.get('cores') or '?'} cores"
     n = workers.gpu_count()
     if n:
         choices.append("cuda")
@@ -60,6 +59,7 @@ def devices() -> dict:
     else:
         choices.append("mps")
         text["mps"], cuda["mps"] = describe("mps")["text"], False
+    text["auto"] = f"{auto.type}" + (f":{auto.index}" if auto.index is not None else "")
     return {"choices": choices, "text": text, "cuda": cuda, "auto_type": auto.type, "gpus": n,
             "cores": os.cpu_count() or 1}
 
@@ -247,7 +247,9 @@ def settings(task: str) -> None:
                            help="auto: CUDA, then Apple MPS, then CPU; with several GPUs, each run goes to the "
                                 "least busy one")
     with c2:
-        st.caption("Found: " + " · ".join(f"**{c}** {info['text'][c]}" for c in choices))
+        found = [f"**{c}**: {info['text'][c]}" for c in choices if c != "auto"]
+        st.caption("Found: " + " · ".join(found) + ("" if info["gpus"] or "mps" in choices else " (no GPU)")
+                   + f". **auto** uses {info['text']['auto']}.")
     on_cuda = info["cuda"].get(dev, False)
     c1, c2, c3 = st.columns(3)
     c1.checkbox("AMP (bf16/fp16 autocast)", key=_set(key("amp"), False), disabled=not on_cuda)

@@ -128,7 +128,7 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     # the click grid: invisible but selectable, so a click anywhere on the map sets the start
     cx, cy = np.meshgrid(np.linspace(x0, x1, CLICK_GRID), np.linspace(y0, y1, CLICK_GRID))
     data.append({**on_map, "x": rounded(cx.ravel()), "y": rounded(cy.ravel()), "mode": "markers",
-                 "showlegend": False, "marker": {"size": 14, "opacity": 0}, "hoverinfo": "skip",
+                 "showlegend": False, "marker": {"size": 14, "opacity": 0}, "hoverinfo": "none",
                  "name": "click to start here"})
     stride = max(1, -(-(steps + 1) // MAX_LINE_POINTS))
     shown = np.arange(0, steps + 1, stride)

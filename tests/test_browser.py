@@ -85,3 +85,17 @@ def test_chart_renders_play_advances_and_the_surface_stays(page):
     assert page.locator(".js-plotly-plot .imagelayer image").count() >= 1
     assert "Traceback" not in page.content()
     assert SHOT.stat().st_size > 10_000
+
+
+def test_a_click_on_the_map_moves_the_start_and_the_url_follows(page):
+    from urllib.parse import parse_qsl, urlparse
+
+    page.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)
+    assert dict(parse_qsl(urlparse(page.url).query)).get("x0") == "auto"
+    box = page.locator(".js-plotly-plot .imagelayer image").first.bounding_box()
+    # 3/4 across, 1/4 down the default Rosenbrock map ((-2, 2) x (-1, 3)): the click-grid point (1, 2)
+    page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + 0.25 * box["height"])
+    deadline = time.time() + 60
+    while time.time() < deadline and dict(parse_qsl(urlparse(page.url).query)).get("x0") == "auto":
+        page.wait_for_timeout(500)
+    assert dict(parse_qsl(urlparse(page.url).query)).get("x0") == "1,2"

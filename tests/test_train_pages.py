@@ -286,3 +286,29 @@ def test_small_helpers():
     r = {"id": 4, "task": "digits-mlp", "optimizer": "adam", "status": "done", "label": "",
          "job": {"hparams": [], "clip": ["norm", 1.0], "schedule": ["cosine", []]}}
     assert run_label(r) == "#4 digits-mlp adam lr=0.001 clip norm:1 cosine done"
+
+
+def test_curve_cache_reads_only_new_rows_and_matches_the_store(db):
+    import numpy as np
+
+    from ui.train_spec import CurveCache, task_info
+
+    store = Store(db)
+    job = Job(task="char-lstm", steps=30)
+    run_id = store.create_run(job, pid=os.getpid())
+    sink = RunSink(store, run_id, heartbeat_every=0)
+    sink.start(job, "cpu", {"steps": 30})
+    sink.steps([StepRow(i, 3.0, 1e-3, 1.0, 1.0, 0.1 * i) for i in range(10)])
+    cache = CurveCache()
+    steps, _ = cache.get(store, store.run(run_id))
+    assert len(steps["step"]) == 10
+    sink.steps([StepRow(i, 2.0, 1e-3, 1.0, 1.0, 0.1 * i) for i in range(10, 25)])
+    sink.evals([EvalRow(25, 2.0, 4.5, 100.0, wall=2.5)])
+    steps, evals = cache.get(store, store.run(run_id))
+    full = store.steps(run_id)
+    assert all(np.array_equal(steps[k], full[k]) for k in full) and evals["step"].tolist() == [25]
+    sink.finish("done", {})
+    steps, _ = cache.get(store, store.run(run_id))
+    assert len(steps["step"]) == 25
+    info = task_info(store.run(run_id))  # what the registry says where the run did not store it
+    assert info == {"metric_name": "bits/char", "higher_is_better": False, "target": None}

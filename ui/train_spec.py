@@ -45,8 +45,8 @@ def run_from_state(prefix: str, state: Mapping, fallback: RunSpec) -> RunSpec:
     registry's defaults. Raises ValueError where the values do not make a valid run.
     """
     def get(key: str, default: Any) -> Any:
-        v = state.get(prefix + key, default) if hasattr(state, "get") else default
-        return default if v is None and default is not None else v
+        v = state.get(prefix + key, default)
+        return default if v is None else v
 
     opt = get("opt", fallback.optimizer)
     if opt not in optimizers.names():
@@ -65,8 +65,7 @@ def run_from_state(prefix: str, state: Mapping, fallback: RunSpec) -> RunSpec:
         raise ValueError(f"unknown schedule {sched!r}")
     skw = []
     for p in schedule_spec(sched).params:
-        key = prefix + f"skw.{sched}.{p.name}"
-        v = state.get(key, p.default) if key in state else p.default
+        v = state.get(prefix + f"skw.{sched}.{p.name}", p.default)  # None: derived ("auto")
         if v is not None and p.kind == "int" and isinstance(v, float) and v.is_integer():
             v = int(v)
         skw.append((p.name, v))
@@ -161,12 +160,21 @@ def explorer_spec(job: Job | Mapping, total_steps: int | None = None) -> Explore
     if run is None:
         return None
     d = _job_dict(job)
-    steps = total_steps or d.get("steps") or 300
+    steps = total_steps or d.get("steps") or _task_steps(d.get("task")) or 300
     steps = int(min(max(int(steps), SURFACE_STEPS[0]), SURFACE_STEPS[1]))
     surface = CLIP_SURFACE if run.clip != "none" else PLAIN_SURFACE
     try:
         return ExplorerSpec(surface=surface, runs=(run,), steps=steps)
     except ValueError:
+        return None
+
+
+def _task_steps(task: Any) -> int | None:
+    from training import tasks
+
+    try:
+        return tasks.get(str(task)).steps
+    except KeyError:
         return None
 
 
@@ -259,21 +267,19 @@ def metric_name(run: Mapping) -> str:
 
 
 def task_info(run: Mapping) -> dict:
-    """metric_name, higher_is_better, target of the run's task (from what the run stored, else the registry)."""
-    out = {"metric_name": metric_name(run), "higher_is_better": True, "target": None}
-    for src in (run.get("device_info"), run.get("summary")):
-        if isinstance(src, dict):
-            for k in ("higher_is_better", "target"):
-                if k in src:
-                    out[k] = src[k]
-            return out
+    """metric_name, higher_is_better, target of the run's task: what the run stored (the runner's
+    start info, its summary), else the task registry's."""
+    out: dict = {"metric_name": metric_name(run), "higher_is_better": True, "target": None}
     try:
         from training import tasks
 
-        t = tasks.get(run.get("task", ""))
+        t = tasks.get(str(run.get("task", "")))
         out.update(higher_is_better=t.higher_is_better, target=t.target)
     except KeyError:
         pass
+    for src in (run.get("summary"), run.get("device_info")):  # the start info wins over the summary
+        if isinstance(src, dict):
+            out.update({k: src[k] for k in ("higher_is_better", "target") if k in src})
     return out
 
 
