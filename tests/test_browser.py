@@ -58,13 +58,20 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1500, "height": 1100})
-        pg.goto(server, wait_until="domcontentloaded")
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(server, browser):
+    """A fresh tab (a new Streamlit session) per test."""
+    pg = browser.new_page(viewport={"width": 1500, "height": 1100})
+    pg.goto(server, wait_until="domcontentloaded")
+    yield pg
+    pg.close()
 
 
 def slider_label(pg) -> str:
