@@ -34,7 +34,7 @@ def test_plots_take_numpy_not_tensors(path):
     assert "torch" not in imported_modules(path), f"{path}: plots take numpy results, not tensors"
 
 
-@pytest.mark.parametrize("path", [ROOT / "app.py", *files_under("pages")], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [ROOT / "app.py", *files_under("app_pages")], ids=lambda p: p.name)
 def test_pages_do_no_tensor_math(path):
     if path.exists():
         assert "torch" not in imported_modules(path), f"{path}: pages call trajectories/optimizers, never torch"

@@ -35,6 +35,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server():
+    """A fresh `streamlit run app.py`; the first test's first request is a deep link (see below)."""
     port = free_port()
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     proc = subprocess.Popen(
@@ -71,6 +72,16 @@ def page(server, browser):
     pg = browser.new_page(viewport={"width": 1500, "height": 1100})
     pg.goto(server, wait_until="domcontentloaded")
     yield pg
+    pg.close()
+
+
+def test_a_deep_link_on_a_fresh_server_gets_the_app_navigation(server, browser):
+    # must run first on this server: a deep link before anyone opened "/" (a shared /sweeps link)
+    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    pg.goto(f"{server}/sweeps?v=1&m=map", wait_until="domcontentloaded")
+    pg.get_by_role("heading", name="Sweeps").first.wait_for(timeout=120_000)
+    nav = pg.locator('[data-testid="stSidebarNav"]').inner_text(timeout=30_000)
+    assert "Explorer" in nav and "Compare runs" in nav, nav  # app.py's titles, not file names
     pg.close()
 
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 import ui
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "explorer.py")
+PAGE = str(ROOT / "app_pages" / "explorer.py")
 TIMEOUT = 120  # the first run imports torch and simulates
 
 

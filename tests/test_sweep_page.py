@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 from ui.sweep_links import from_query, to_query
 from ui.sweep_spec import AxisSpec, SweepSpec
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "sweeps.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "sweeps.py")
 TIMEOUT = 180  # generous: the first run imports torch and warms up the engine
 
 
@@ -123,7 +123,7 @@ def test_arriving_from_the_explorer_sweeps_its_runs():
     if not Path(app_py).exists():
         return
     at = AppTest.from_file(app_py, default_timeout=TIMEOUT).run()
-    at.switch_page("pages/sweeps.py").run()
+    at.switch_page("app_pages/sweeps.py").run()
     assert not at.exception and not at.error and not at.warning  # the explorer's link is not a bad sweep link
     assert len(charts(at)) == 1
     assert at.query_params["m"] in ("map", ["map"])

@@ -29,8 +29,8 @@ from ui.train_spec import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN = str(ROOT / "pages" / "train.py")
-COMPARE = str(ROOT / "pages" / "compare.py")
+TRAIN = str(ROOT / "app_pages" / "train.py")
+COMPARE = str(ROOT / "app_pages" / "compare.py")
 TIMEOUT = 120  # AppTest's per-run limit: the first run imports torch
 RUN_TIMEOUT = 180  # a 10-step worker: spawn + import torch + train, on 2 busy cores
 
