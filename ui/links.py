@@ -219,6 +219,8 @@ def _domain(kind: str, low: float, high: float, open_high: bool = False, options
 class _Reader:
     """One pass over a link's parameters; collects the warnings as it goes."""
 
+    max_runs = MAX_RUNS  # the sweeps' reader takes fewer
+
     def __init__(self, params: Any, ignore: Iterable[str]) -> None:
         self.warnings: list[str] = []
         self.versioned = False  # the link carries v: it was written whole
@@ -433,7 +435,7 @@ class _Reader:
 
     # -------------------------------------------------------------- runs
     def _runs(self) -> tuple[RunSpec, ...]:
-        indices = sorted({i for k in self.values if (i := _run_index(k)) is not None})
+        indices = sorted({i for k in self.values if (i := _run_index(k)) is not None and i < self.max_runs})
         runs = []
         for i in indices:
             if f"r{i}" not in self.values:

@@ -164,6 +164,8 @@ def from_query(params: Mapping[str, str | list[str]], *, ignore: Iterable[str] =
 class _SweepReader(links._Reader):
     """The explorer's reader (surface, formula, start, runs read the same way) over the sweep's fields."""
 
+    max_runs = MAX_OPTIMIZERS  # the explorer's run reader, its warnings naming optimizers
+
     def __init__(self, params: Any, ignore: Iterable[str]) -> None:
         super().__init__(params, ignore)
         self.default = SweepSpec()
@@ -333,21 +335,9 @@ class _SweepReader(links._Reader):
         self.warn(f"the link's sweep is invalid ({error}); showing the default sweep")
         return d, self.warnings
 
-    # -------------------------------------------------------------- optimizers (at most four)
-    def _runs(self) -> tuple[RunSpec, ...]:
-        indices = sorted({i for k in self.values if (i := _run_index(k)) is not None and i < MAX_OPTIMIZERS})
-        runs = []
-        for i in indices:
-            if f"r{i}" not in self.values:
-                self.warn(f"optimizer {i + 1}: clipping or schedule given without an optimizer (r{i}); ignored")
-                continue
-            runs.append(self._run(i))
-        if not runs:
-            if self.versioned:
-                self.warn("optimizers: the link has none; used the default optimizers")
-            return self.default.runs
-        return tuple(runs)
-
     def warn(self, text: str) -> None:
-        super().warn(text.replace("run ", "optimizer ", 1) if text.startswith("run ") else text)
+        for was, now in (("run ", "optimizer "), ("runs: the link has none; used the default runs",
+                                                  "optimizers: the link has none; used the default optimizers")):
+            text = now + text[len(was):] if text.startswith(was) else text
+        super().warn(text)
 

@@ -1,0 +1,365 @@
+"""plots: the race figure (frames, payload, image background, divergence), summary, CSV, HTML, (L0,L1), 3D.
+
+Data is made by hand with numpy (plots never sees the simulator); one test runs trajectories.race
+end to end where it imports.
+"""
+import base64
+import csv
+import io
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import plotly.io as pio
+import pytest
+from PIL import Image
+
+import plots
+from plots.race import frame_steps
+from plots.surface_image import log_field, surface_image
+
+
+def made_race(runs=3, steps=50, seed=0, diverge=None, labels=None):
+    """A Result-like: runs spiral from (-1.5, 2) into the minimum (1, 1) of Rosenbrock.
+
+    diverge: {run: k}: update k diverged, so positions and loss stay at step k-1 from then on.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(steps + 1)[:, None]  # (T, 1)
+    rate = np.linspace(0.02, 0.1, runs)[None, :]  # (1, R)
+    decay = np.exp(-rate * t)  # (T, R)
+    xy = np.stack([1.0 - 2.5 * decay * np.cos(0.1 * t + 0 * rate), 1.0 + 1.0 * decay], axis=-1)  # (T, R, 2)
+    loss = (1 - xy[..., 0]) ** 2 + 100 * (xy[..., 1] - xy[..., 0] ** 2) ** 2
+    grad = rng.normal(size=(steps, runs, 2))
+    grad_norm = np.linalg.norm(grad, axis=-1)
+    lr = np.full((steps, runs), 1e-2)
+    clip_coef = np.minimum(1.0, 1.0 / (grad_norm + 1e-6))
+    smoothness = np.abs(rng.normal(size=(steps, runs))) + 0.1
+    diverged_at = np.full(runs, -1)
+    for r, k in (diverge or {}).items():
+        diverged_at[r] = k
+        xy[k:, r] = xy[k - 1, r]
+        loss[k:, r] = loss[k - 1, r]
+    return SimpleNamespace(xy=xy, loss=loss, grad=grad, grad_norm=grad_norm, lr=lr, clip_coef=clip_coef,
+                           smoothness=smoothness, diverged_at=diverged_at,
+                           labels=labels or [f"opt {i}" for i in range(runs)])
+
+
+def rosenbrock_grid(n=60, nan_corner=False):
+    xs, ys = np.linspace(-2, 2, n), np.linspace(-1, 3, n)
+    xx, yy = np.meshgrid(xs, ys)  # (n, n): rows follow y
+    z = (1 - xx) ** 2 + 100 * (yy - xx**2) ** 2
+    if nan_corner:
+        z[: n // 4, : n // 4] = np.nan
+    return xs, ys, z
+
+
+def figure(race=None, *, grid=None, minima=((1.0, 1.0),), min_value=0.0, **kw):
+    race = race if race is not None else made_race()
+    return plots.race_figure(grid or rosenbrock_grid(), plots.as_race(race), minima=list(minima),
+                             start=(-1.5, 2.0), bounds=((-2, 2), (-1, 3)), min_value=min_value, **kw)
+
+
+def payload(fig) -> int:
+    return len(pio.to_json(fig, validate=False))
+
+
+def moving_indices(fig) -> set[int]:
+    return set(fig["frames"][0]["traces"])
+
+
+# --- frames ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("steps, max_frames", [(50, 200), (999, 200), (1000, 37), (1, 200), (0, 5)])
+def test_frames_are_capped_and_end_on_the_last_step(steps, max_frames):
+    race = made_race(steps=steps)
+    fig = figure(race, max_frames=max_frames)
+    names = [f["name"] for f in fig["frames"]]
+    assert len(names) <= max_frames
+    assert len(names) == min(max_frames, steps + 1)
+    assert names[0] == "0" and names[-1] == str(steps)
+    assert [int(n) for n in names] == sorted({int(n) for n in names})  # increasing, no duplicates
+    slider = fig["layout"]["sliders"][0]["steps"]
+    assert [s["label"] for s in slider] == names and [s["args"][0] for s in slider] == [[n] for n in names]
+
+
+def test_frame_steps_keeps_both_ends():
+    assert frame_steps(10, 3).tolist() == [0, 5, 10]
+    assert frame_steps(4, 100).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_frames_carry_only_the_moving_traces_one_point_per_run():
+    runs = 4
+    race = made_race(runs=runs, steps=80)
+    fig = figure(race)
+    data = fig["data"]
+    moving = moving_indices(fig)
+    labels = set(race.labels)
+    trails_and_curves = {i for i, d in enumerate(data) if d.get("name") in labels}
+    assert trails_and_curves and not moving & trails_and_curves  # static lines are never re-sent
+    assert 1 + 4 == len(moving)  # heads on the map + one marker per diagnostics panel
+    for f in fig["frames"]:
+        assert set(f["traces"]) == moving and len(f["data"]) == len(f["traces"])
+        for d in f["data"]:
+            assert len(d["x"]) == len(d["y"]) == runs
+    # the heads sit on the trajectory at the frame's step (5 significant digits)
+    head = next(i for i in sorted(moving) if data[i].get("xaxis", "x") == "x")
+    pos = fig["frames"][0]["traces"].index(head)
+    for f in fig["frames"]:
+        t = int(f["name"])
+        np.testing.assert_allclose(f["data"][pos]["x"], race.xy[t, :, 0], rtol=1e-4)
+        np.testing.assert_allclose(f["data"][pos]["y"], race.xy[t, :, 1], rtol=1e-4)
+    # ...and the panel markers at the same step, on every panel (the diagnostics read in sync)
+    for f in fig["frames"]:
+        t = int(f["name"])
+        for i, d in zip(f["traces"], f["data"], strict=True):
+            if i != head:
+                assert set(d["x"]) == {t}
+
+
+def test_panel_marker_reads_loss_minus_min_at_the_frame_step():
+    race = made_race(runs=2, steps=30)
+    fig = figure(race, min_value=0.0)
+    loss_marker = next(i for i, d in enumerate(fig["data"]) if d.get("yaxis") == "y2" and i in moving_indices(fig))
+    f = fig["frames"][10]
+    d = f["data"][f["traces"].index(loss_marker)]
+    np.testing.assert_allclose(d["y"], race.loss[int(f["name"])], rtol=1e-4)
+
+
+def test_play_pause_do_not_redraw():
+    menu = figure()["layout"]["updatemenus"][0]
+    play, pause = menu["buttons"]
+    assert play["method"] == pause["method"] == "animate"
+    assert play["args"][1]["frame"]["redraw"] is False and 20 <= play["args"][1]["frame"]["duration"] <= 100
+    assert pause["args"][0] == [None] and pause["args"][1]["mode"] == "immediate"
+
+
+# --- the map ---------------------------------------------------------------------------------
+
+def test_surface_is_a_layout_image_not_a_contour_trace():
+    fig = figure()
+    assert not [d for d in fig["data"] if d.get("type") in ("contour", "heatmap", "histogram2dcontour")]
+    images = fig["layout"]["images"]
+    assert len(images) == 1 and images[0]["source"].startswith("data:image/png;base64,")
+    assert images[0]["xref"] == "x" and images[0]["yref"] == "y" and images[0]["layer"] == "below"
+    assert fig["layout"]["xaxis"]["range"] == [-2, 2] and fig["layout"]["yaxis"]["range"] == [-1, 3]
+    assert fig["layout"]["yaxis"]["scaleanchor"] == "x"  # equal aspect
+
+
+def test_trails_hover_step_and_loss():
+    race = made_race(runs=2, steps=40)
+    fig = figure(race)
+    trail = next(d for d in fig["data"] if d.get("name") == race.labels[0] and d.get("xaxis", "x") == "x")
+    assert len(trail["x"]) == 41
+    for word in ("step", "loss", "%{x", "%{y"):
+        assert word in trail["hovertemplate"]
+
+
+def test_a_diverged_run_is_marked_where_it_stopped():
+    k = 17
+    race = made_race(runs=3, steps=60, diverge={1: k})
+    fig = figure(race)
+    marks = [d for d in fig["data"] if d.get("name") == "diverged"]
+    assert len(marks) == 1
+    (m,) = marks
+    assert m["x"] == pytest.approx([race.xy[k - 1, 1, 0]], rel=1e-4)
+    assert m["y"] == pytest.approx([race.xy[k - 1, 1, 1]], rel=1e-4)
+    text = m["hovertext"][0]
+    assert f"step {k}" in text and "lr" in text and "clip" in text
+    # its trail ends at the last real point
+    trail = next(d for d in fig["data"] if d.get("name") == race.labels[1] and d.get("xaxis", "x") == "x")
+    assert len(trail["x"]) == k
+
+
+def test_no_divergence_no_marker():
+    assert not [d for d in figure()["data"] if d.get("name") == "diverged"]
+
+
+def test_no_known_minimum_says_so_and_moves_no_distance_marker():
+    fig = figure(minima=(), min_value=None)
+    notes = [a["text"] for a in fig["layout"].get("annotations", [])]
+    assert "no known minimum" in notes
+    assert not [d for d in fig["data"] if d.get("yaxis") == "y5"]
+    assert len(moving_indices(fig)) == 1 + 3
+
+
+def test_nan_in_the_surface_renders_grey():
+    xs, ys, z = rosenbrock_grid(40, nan_corner=True)
+    img = surface_image((xs, ys, z))
+    png = Image.open(io.BytesIO(base64.b64decode(img.source.split(",", 1)[1]))).convert("RGB")
+    a = np.asarray(png)
+    grey = (a == [158, 158, 158]).all(-1)
+    # NaN block: rows of small y (bottom of the image), columns of small x (left)
+    assert grey[-1, 0] and not grey[0, -1]
+    assert 0.04 < grey.mean() < 0.09  # a quarter by a quarter of the grid = 1/16
+    fig = figure(grid=(xs, ys, z))  # and the race figure takes it too
+    assert fig["layout"]["images"][0]["source"].startswith("data:image/png")
+
+
+def test_surface_image_spans_the_grid_and_draws_contour_lines():
+    xs, ys, z = rosenbrock_grid(50)
+    img = surface_image((xs, ys, z), levels=12)
+    dx = xs[1] - xs[0]
+    assert img.x0 == pytest.approx(-2 - dx / 2) and img.width == pytest.approx(4 + dx)
+    a = np.asarray(Image.open(io.BytesIO(base64.b64decode(img.source.split(",", 1)[1]))).convert("L"), float)
+    # line pixels are much darker than both their neighbours across the line somewhere in each row band
+    dark = a < 0.6 * np.median(a)
+    assert 0.01 < dark.mean() < 0.3
+
+
+def test_log_field_spans_decades_and_survives_unbounded_below():
+    xs, ys, z = rosenbrock_grid(60)
+    v, lo, hi = log_field(z)
+    assert hi - lo > 3  # Rosenbrock on this window: many decades
+    v2, lo2, hi2 = log_field(-z)  # unbounded below: the window's minimum is the reference
+    assert np.isfinite(v2).all() and hi2 > lo2
+    _, lo3, hi3 = log_field(np.ones((5, 5)))  # flat: still a range
+    assert hi3 > lo3
+
+
+# --- payload ---------------------------------------------------------------------------------
+
+def test_payload_under_2mb_for_8_runs_by_1000_steps_and_linear_in_steps():
+    grid = rosenbrock_grid(200)
+    small = payload(figure(made_race(runs=8, steps=1000), grid=grid, max_frames=200))
+    big = payload(figure(made_race(runs=8, steps=5000), grid=grid, max_frames=200))
+    assert small < 2_000_000
+    assert big / small < 6  # 5x the steps; quadratic growth would be 25x
+
+
+def test_arrows_move_with_the_heads():
+    race = made_race(runs=2, steps=20)
+    fig = figure(race, arrows=True)
+    moving = moving_indices(fig)
+    assert len(moving) == 1 + 4 + 2
+    f = fig["frames"][3]
+    t = int(f["name"])
+    arrows_ = [d for i, d in zip(f["traces"], f["data"], strict=True) if len(d["x"]) == 3 * 2]
+    assert len(arrows_) == 2
+    grad_arrow, update_arrow = arrows_
+    # the gradient arrow points along -grad from the head
+    x = np.array(grad_arrow["x"][:2], float)
+    y = np.array(grad_arrow["y"][:2], float)
+    d = np.array([x[1] - x[0], y[1] - y[0]])
+    g = -race.grad[t, 0]
+    assert d @ g / (np.linalg.norm(d) * np.linalg.norm(g)) == pytest.approx(1.0, abs=1e-3)
+    # the update arrow goes from xy[t] to xy[t+1]
+    np.testing.assert_allclose(update_arrow["x"][:2], race.xy[t:t + 2, 0, 0], rtol=1e-4)
+
+
+# --- summary ---------------------------------------------------------------------------------
+
+def hand_made(steps=10):
+    """Two runs, 10 updates: run 0 gets within 1e-6 of the minimum at step 7; run 1 diverges at update 4."""
+    loss = np.empty((steps + 1, 2))
+    loss[:, 0] = [10.0, 5, 2, 1, 0.1, 1e-3, 1e-5, 1e-7, 1e-9, 2e-6, 1e-10]
+    loss[:, 1] = [10.0, 20, 40, 80, 80, 80, 80, 80, 80, 80, 80]
+    xy = np.zeros((steps + 1, 2, 2))
+    xy[:, 0, 0] = np.linspace(-1, 1, steps + 1)  # run 0 ends on the minimum (1, 0)
+    xy[:, 1, 0] = -1 - np.arange(steps + 1)
+    xy[4:, 1] = xy[3, 1]
+    clip = np.ones((steps, 2))
+    clip[[1, 4, 8], 0] = [0.5, 0.2, 0.999]  # 3 of 10 clipped
+    clip[0, 1] = 1 - 1e-15  # rounding noise is not clipping
+    return SimpleNamespace(xy=xy, loss=loss, grad=np.zeros((steps, 2, 2)), grad_norm=np.ones((steps, 2)),
+                           lr=np.full((steps, 2), 0.1), clip_coef=clip, smoothness=np.full((steps, 2), np.nan),
+                           diverged_at=np.array([-1, 4]), labels=["adam", "sgd, lr=1"])
+
+
+def test_summary_rows_against_hand_made_arrays():
+    rows = plots.summary_rows(plots.as_race(hand_made()), minima=[(1.0, 0.0)], min_value=0.0, tol=1e-6)
+    assert [r["run"] for r in rows] == ["adam", "sgd, lr=1"]
+    a, b = rows
+    steps_key = next(k for k in a if k.startswith("steps to"))
+    assert a[steps_key] == 7
+    assert a["clipped fraction"] == pytest.approx(0.3)
+    assert a["final loss"] == pytest.approx(1e-10) and a["best loss"] == pytest.approx(1e-10)
+    assert a["distance to minimum"] == pytest.approx(0.0, abs=1e-12)
+    assert a["diverged at"] is None
+    assert b["diverged at"] == 4 and b[steps_key] is None
+    assert b["final loss"] == pytest.approx(80.0) and b["best loss"] == pytest.approx(10.0)
+    assert b["distance to minimum"] == pytest.approx(5.0)  # frozen at xy[3] = (-4, 0)
+    assert b["clipped fraction"] == 0.0
+    for r in rows:  # plain Python values, ready for a table
+        assert all(v is None or type(v) in (str, int, float) for v in r.values())
+
+
+def test_summary_without_a_known_minimum():
+    (a, _) = plots.summary_rows(plots.as_race(hand_made()), minima=[], min_value=None)
+    assert a["distance to minimum"] is None
+    assert a[next(k for k in a if k.startswith("steps to"))] is None
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+def test_csv_parses_back_with_every_real_step():
+    race = plots.as_race(hand_made())
+    text = plots.trajectories_csv(race)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["run", "step", "x", "y", "loss", "grad_norm", "lr", "clip_coef", "smoothness"]
+    adam = [r for r in rows if r["run"] == "adam"]
+    sgd = [r for r in rows if r["run"] == "sgd, lr=1"]  # a comma in a label survives the quoting
+    assert len(adam) == 11 and len(sgd) == 4  # the diverged run stops at its last real point, step 3
+    assert [int(r["step"]) for r in adam] == list(range(11))
+    assert float(adam[7]["loss"]) == 1e-7 and float(adam[4]["clip_coef"]) == 0.2
+    assert float(adam[10]["x"]) == 1.0
+    assert adam[10]["grad_norm"] == "" and adam[3]["smoothness"] == ""  # no update from the end; NaN
+    assert float(sgd[3]["x"]) == -4.0
+
+
+def test_figure_html_is_self_contained_and_holds_the_data():
+    race = made_race(runs=2, steps=12, labels=["adam lr=0.05", "sgd lr=0.001"])
+    html = plots.figure_html(figure(race))
+    assert html.lstrip().lower().startswith("<html") or "<!doctype" in html.lower()[:100]
+    assert "plotly" in html.lower() and len(html) > 1_000_000  # plotly.js inlined: plays offline
+    assert "adam lr=0.05" in html and "data:image/png;base64," in html
+    assert "addFrames" in html and '"name":"12"' in html  # the frames, up to the last step
+
+
+# --- the other views -------------------------------------------------------------------------
+
+def test_smoothness_figure_drops_nan_and_non_positive_points():
+    race = made_race(runs=2, steps=20, diverge={1: 10})
+    race.smoothness[[2, 5], 0] = np.nan
+    race.smoothness[6, 0] = 0.0
+    race.grad_norm[7, 0] = np.inf
+    fig = plots.smoothness_figure(plots.as_race(race))
+    fig = fig if isinstance(fig, dict) else fig.to_dict()
+    a, b = fig["data"][:2]
+    assert len(a["x"]) == len(a["y"]) == 20 - 4
+    assert list(a["customdata"]) == [t for t in range(20) if t not in (2, 5, 6, 7)]  # hover gives the step
+    assert len(b["x"]) == 10  # a diverged run: updates 1..10 are real, later ones are not
+    for v in (*a["x"], *a["y"]):
+        assert v is not None and math.isfinite(v) and v > 0
+    assert fig["layout"]["xaxis"]["type"] == fig["layout"]["yaxis"]["type"] == "log"
+
+
+def test_surface3d_lifts_each_trail_above_its_loss():
+    race = made_race(runs=2, steps=15)
+    fig = plots.surface3d_figure(rosenbrock_grid(30, nan_corner=True), plots.as_race(race), minima=[(1.0, 1.0)])
+    d = fig if isinstance(fig, dict) else fig.to_dict()
+    types = [t["type"] for t in d["data"]]
+    assert types.count("surface") == 1 and types.count("scatter3d") >= 2
+    trail = next(t for t in d["data"] if t.get("name") == race.labels[0])
+    z = np.asarray(trail["z"], float)
+    lift = float(np.median(z - race.loss[:, 0]))
+    assert lift > 0
+    np.testing.assert_allclose(z, race.loss[:, 0] + lift, rtol=1e-4)  # the same small lift everywhere
+
+
+def test_a_real_race_draws():
+    trajectories = pytest.importorskip("trajectories")
+    try:
+        res = trajectories.race("rosenbrock", [trajectories.Run("adam", {"lr": 0.05}),
+                                               trajectories.Run("sgd", {"lr": 1e-3})], (-1.5, 2.0), 300)
+        import surfaces
+        s = surfaces.get("rosenbrock")
+        grid = trajectories.grid(s, 80)
+    except Exception as e:  # pragma: no cover - the simulator is somebody else's suite
+        pytest.skip(f"trajectories not usable here: {e}")
+    race = plots.as_race(res, ["adam", "sgd"])
+    fig = plots.race_figure(grid, race, minima=s.minima, start=s.start, bounds=s.bounds, min_value=s.min_value)
+    assert fig["frames"][-1]["name"] == "300" and payload(fig) < 500_000
+    rows = plots.summary_rows(race, minima=s.minima, min_value=s.min_value)
+    assert rows[0]["best loss"] <= rows[0]["final loss"] <= float(res.loss[0, 0])
+    assert rows[0]["final loss"] == pytest.approx(float(res.loss[-1, 0]))
