@@ -78,7 +78,7 @@ def diagnostics(race, min_value, minima) -> list[np.ndarray | None]:
     ]
 
 
-def _axes(has_distance: bool) -> tuple[dict, list]:
+def _axes(has_distance: bool, known_min: bool) -> tuple[dict, list]:
     """Layout axes: the map (x, y) on the left, four stacked panels (x2..x5, y2..y5) on the right."""
     gap, top = 0.05, 1.0
     h = (top - 3 * gap) / 4
@@ -94,6 +94,8 @@ def _axes(has_distance: bool) -> tuple[dict, list]:
         lo = top - (p + 1) * h - p * gap
         layout[f"xaxis{i}"] = {"domain": [0.64, 1.0], "anchor": f"y{i}", "matches": "x2" if i > 2 else None,
                                "showticklabels": p == 3, "title": {"text": "step"} if p == 3 else None}
+        if p == 0 and not known_min:
+            ytitle = "loss − lowest seen"  # no known minimum: the gap to the best loss any run reached
         layout[f"yaxis{i}"] = {"domain": [lo, lo + h], "anchor": f"x{i}", "type": "log", "exponentformat": "power",
                                "title": {"text": ytitle, "font": {"size": 11}}}
         notes.append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.82,
@@ -121,7 +123,7 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     cols = colours(n)
     (x0, x1), (y0, y1) = bounds or ((g.xs[0], g.xs[-1]), (g.ys[0], g.ys[-1]))
     diag = diagnostics(race, min_value, minima)
-    layout, notes = _axes(diag[3] is not None)
+    layout, notes = _axes(diag[3] is not None, min_value is not None)
     data: list[dict] = []
     on_map = {"type": "scatter", "xaxis": "x", "yaxis": "y"}
 
