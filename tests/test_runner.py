@@ -61,15 +61,7 @@ def run(**kw) -> tuple[ListSink, dict]:
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # these models are small: a second intra-op thread gains little, and on a busy 2-core machine
-    # (other test suites at the same time) OpenMP's barriers turn each small op into a wait for a
-    # descheduled thread, making the LSTMs 100x slower
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # ---------------------------------------------------------------- flat.py
 
