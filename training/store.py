@@ -199,38 +199,24 @@ class Store:
             con.close()
 
     def _init(self) -> None:
-        con = self._connect()
-        try:
+        with self._read() as con:
             if (con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
                     and con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"):
                 return  # the common case: a read, no write lock (pages create Stores on every rerun)
-            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]  # persistent: the file keeps it
             if mode.lower() != "wal":
                 raise RuntimeError(f"{self.path}: could not switch SQLite to WAL mode (got {mode})")
-            con.execute("BEGIN IMMEDIATE")  # two processes opening a new store: one creates it
-            try:
-                version = con.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise RuntimeError(
-                        f"{self.path} has schema version {version}; this code knows up to {SCHEMA_VERSION}"
-                    )
-                if version == 0:
-                    for stmt in _SCHEMA.split(";"):
-                        if stmt.strip():
-                            con.execute(stmt)
-                else:
-                    for v in range(version, SCHEMA_VERSION):
-                        for stmt in _MIGRATIONS[v].split(";"):
-                            if stmt.strip():
-                                con.execute(stmt)
-                if version != SCHEMA_VERSION:
-                    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
+        with self._write() as con:  # two processes opening a new store: one creates it
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} has schema version {version}; this code knows up to {SCHEMA_VERSION}")
+            scripts = [_SCHEMA] if version == 0 else [_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION)]
+            for script in scripts:
+                for stmt in script.split(";"):
+                    if stmt.strip():
+                        con.execute(stmt)
+            if version != SCHEMA_VERSION:
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def pragma(self, name: str) -> Any:
         """A PRAGMA's value as a fresh connection sees it (journal_mode, user_version, ...)."""
