@@ -11,6 +11,7 @@ Usage: python benchmarks/sweep.py [--steps 500] [--loop-configs 20] [--skip-map]
 from __future__ import annotations
 
 import argparse
+import resource
 
 import torch  # noqa: E402  (after _common puts the repo on sys.path)
 from _common import best_of, table
@@ -36,6 +37,12 @@ def simulate_lr(rows: int, steps: int) -> None:
 def map_300(steps: int) -> None:
     axes = [Axis.span("lr", 1e-4, 1.0, 300, log=True), Axis.span("betas.0", 0.0, 0.99, 300)]
     trajectories.sweep("rosenbrock", "adam", START, steps, axes, clip=CLIP)
+
+
+def million(steps: int) -> None:
+    """10^6 rows: a 250 x 250 map x 16 noise seeds."""
+    axes = [Axis.span("lr", 1e-4, 1.0, 250, log=True), Axis.span("betas.0", 0.0, 0.99, 250)]
+    trajectories.sweep("rosenbrock", "adam", START, steps, axes, clip=CLIP, noise=0.5, seeds=range(16))
 
 
 def loop(configs: int, steps: int) -> None:
@@ -64,12 +71,19 @@ def main() -> None:
     rows.append(("simulate(), 10 000 rows, histories", 10_000, best_of(lambda: simulate_lr(10_000, a.steps))))
     if not a.skip_map:
         rows.append(("sweep(), 300 x 300 map lr x beta1", 90_000, best_of(lambda: map_300(a.steps), repeats=1)))
+    if not a.skip_map:
+        rows.append(("sweep(), 10^6 rows (250 x 250 x 16 seeds)", 1_000_000, best_of(lambda: million(50), repeats=1)))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB: the whole process, all rows above
     out = []
     for name, n, t in rows:
-        cps = n * a.steps / t
-        out.append((name, f"{n:,}", a.steps, f"{t:.3f}", f"{cps:,.0f}", f"{cps / cps_loop:,.0f}x"))
+        steps = 50 if n == 1_000_000 else a.steps
+        cps = n * steps / t
+        out.append((name, f"{n:,}", steps, f"{t:.3f}", f"{cps:,.0f}", f"{cps / cps_loop:,.0f}x"))
     print(table(out, ("", "configs", "steps", "seconds", "config-steps/s", "vs loop")))
     print(f"\naims: 10 000 x {a.steps} sweep < 1 s and >= 2000x the loop; 300 x 300 map < 5 s")
+    if not a.skip_map:
+        print(f"peak memory of this whole process, 10^6-row sweep included: {peak:.0f} MB "
+              "(aim: < 2 GB; rows run in chunks of 2^17)")
 
 
 if __name__ == "__main__":
