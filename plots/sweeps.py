@@ -287,6 +287,8 @@ def cell_from_point(point) -> tuple[int, int, int] | None:
     map_figure (a dict with "customdata", as st.plotly_chart reports it); None if it is not a cell."""
     try:
         data = point.get("customdata") if hasattr(point, "get") else None
+        if isinstance(data, dict):  # a typed-array row reaches Streamlit as {"0": k, "1": i, ...}
+            data = [data[str(n)] for n in range(len(data)) if str(n) in data]
         if data is None or len(data) < 3:
             return None
         k, i, j = (int(round(float(v))) for v in data[:3])

@@ -117,3 +117,24 @@ def test_a_click_on_the_map_moves_the_start_and_the_url_follows(page):
     while time.time() < deadline and dict(parse_qsl(urlparse(page.url).query)).get("x0") == "auto":
         page.wait_for_timeout(500)
     assert dict(parse_qsl(urlparse(page.url).query)).get("x0") == "1,2"
+
+
+def test_a_click_on_a_sweep_cell_links_to_that_run_in_the_explorer(server, browser):
+    from urllib.parse import parse_qsl, urlparse
+
+    import ui
+
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(f"{server}/sweeps", wait_until="domcontentloaded")
+    heat = pg.locator(".js-plotly-plot .heatmaplayer").first  # the first optimizer's map
+    heat.wait_for(timeout=120_000)
+    pg.wait_for_timeout(1500)
+    box = heat.bounding_box()
+    pg.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.6 * box["height"])
+    link = pg.get_by_role("link", name="in the explorer").first
+    link.wait_for(timeout=60_000)
+    href = link.get_attribute("href")
+    spec, warnings = ui.from_query(dict(parse_qsl(urlparse(href).query)))
+    assert warnings == [], warnings
+    assert len(spec.runs) == 1
+    pg.close()

@@ -107,6 +107,10 @@ def test_cell_customdata_names_the_cell_for_its_link():
         k, i, j = ps.cell_from_point({"customdata": list(data[n])})
         assert k == 1 and cells[1].x[n] == pytest.approx(LRS[i], rel=1e-6) and cells[1].y[n] == pytest.approx(MOM[j])
     assert ps.cell_from_point({"x": 1}) is None and ps.cell_from_point({"customdata": "junk"}) is None
+    # what Streamlit really reports for a click (seen in chromium): the row as an index-keyed dict
+    clicked = {"curve_number": 2, "x": 7.3e-05, "y": 0.406,
+               "customdata": {"0": 1, "1": 4, "2": 3, "3": 5.77, "4": 0, "5": -1, "6": 0, "7": -1}}
+    assert ps.cell_from_point(clicked) == (1, 4, 3)
 
 
 def test_cell_edges():
