@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Task, scaled
+from .base import Task, evaluating, scaled
 
 Tensor = torch.Tensor
 HIDDEN = 128
@@ -74,12 +74,8 @@ def loss(model: nn.Module, batch) -> Tensor:
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Adding) -> tuple[float, float]:
     """(mse, mse) on the fixed validation sequences: the loss is the metric."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         mse = float(loss(model, (data.x_val, data.y_val)))
-    finally:
-        model.train(was_training)
     return mse, mse
 
 

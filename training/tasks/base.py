@@ -9,7 +9,8 @@ and reads the rest (metric name, direction, target, budget) from the fields.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,3 +43,14 @@ class Task:
 def scaled(base: int, size: float, lo: int = 1) -> int:
     """An integer dimension scaled by size (width, depth or length), at least lo."""
     return max(lo, int(round(base * size)))
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """model.eval() inside, and back to whatever mode it was in after (even on an error)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)

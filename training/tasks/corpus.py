@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .base import evaluating
+
 Tensor = torch.Tensor
 MAX_CHARS = 2_000_000
 VAL_FRACTION = 0.1
@@ -98,10 +100,6 @@ def lm_loss(model, batch) -> Tensor:
 @torch.no_grad()
 def lm_evaluate(model, data: Text) -> tuple[float, float]:
     """(cross-entropy in nats per char, bits per char) on the validation windows."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         nats = float(lm_loss(model, val_windows(data)))
-    finally:
-        model.train(was_training)
     return nats, nats / float(np.log(2))

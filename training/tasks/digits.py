@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Task, scaled
+from .base import Task, evaluating, scaled
 
 Tensor = torch.Tensor
 
@@ -58,15 +58,11 @@ def loss(model: nn.Module, batch) -> Tensor:
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Digits) -> tuple[float, float]:
     """(cross-entropy, accuracy) on the 360 validation images."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         logits = model(data.x_val).float()
         val_loss = F.cross_entropy(logits, data.y_val)
         acc = (logits.argmax(-1) == data.y_val).float().mean()
         val_loss, acc = torch.stack([val_loss, acc]).tolist()  # one host sync
-    finally:
-        model.train(was_training)
     return val_loss, acc
 
 
