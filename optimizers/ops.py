@@ -32,11 +32,6 @@ def addcmul_(p: Tensor, x: Tensor, y: Tensor, a) -> Tensor:
     return p.addcmul_(x, y, value=a)
 
 
-def scaled(x: Tensor, a) -> Tensor:
-    """a * x as a new tensor (x.mul(a) works for both, kept for symmetry)."""
-    return x.mul(a)
-
-
 def is_zero(a) -> bool:
     """True for a float 0 (a tensor is never skipped: some rows may be non-zero)."""
     return not isinstance(a, Tensor) and a == 0
