@@ -8,6 +8,9 @@ with a file-name sidebar and without this script's navigation and layout.
 from pathlib import Path
 
 import streamlit as st
+import torch
+
+import deploy
 
 HERE = Path(__file__).parent
 PAGES = [  # (file, title, url path); the explorer is the home page
@@ -18,5 +21,15 @@ PAGES = [  # (file, title, url path); the explorer is the home page
 ]
 
 st.set_page_config(page_title="Optimizer Playground", layout="wide")
+try:
+    settings = deploy.settings()  # public mode and its limits (README: "Deploy a public demo")
+except ValueError as e:  # an operator's typo in an OPT_PLAYGROUND_* variable: refuse to serve, say which
+    st.error(f"This server is misconfigured: {e}")
+    st.stop()
+# Every session is a thread of this one process: torch's default (a thread per core) in each of them
+# oversubscribes the cores; one thread per computation and a bounded number of heavy computations at
+# once (ui.slots) keep every visitor's answer fast.
+if torch.get_num_threads() != settings.torch_threads:
+    torch.set_num_threads(settings.torch_threads)
 nav = [st.Page(f, title=t, url_path=u or None, default=not u) for f, t, u in PAGES if (HERE / f).exists()]
 st.navigation(nav).run()

@@ -11,11 +11,22 @@ import functools
 
 import streamlit as st
 
+import deploy
 from plots import training as pt
 from training import workers
 from training.cli import device_text
 from training.store import ACTIVE, Store
-from ui.train_spec import CurveCache, explorer_url, parse_run_ids, run_label, short_label, task_info
+from ui.text import md
+from ui.train_spec import (
+    CurveCache,
+    explorer_url,
+    may_control,
+    parse_run_ids,
+    run_label,
+    short_label,
+    task_info,
+)
+from ui.widgets import session_owner
 
 P = "cmp_"  # every widget key of this page starts with it
 LIST_LIMIT = 1000  # runs offered in the picker (newest first)
@@ -78,10 +89,18 @@ def keep(run_id: int) -> None:
     st.session_state.pop(P + "confirm", None)
 
 
+def allowed(run_id: int) -> None:
+    """Raise ValueError unless this session may cancel or delete the run (checked on the server,
+    whatever the page showed: a public visitor only their own runs)."""
+    if not may_control(Store().run(run_id), session_owner(), deploy.settings().public):
+        raise ValueError(f"run #{run_id} was started by another visitor; only they can change it")
+
+
 def delete(run_id: int) -> None:
     ss = st.session_state
     ss.pop(P + "confirm", None)
     try:
+        allowed(run_id)
         Store().delete_run(run_id)
     except (KeyError, ValueError) as e:
         ss[P + "message"] = ("error", str(e.args[0] if e.args else e))
@@ -93,6 +112,7 @@ def delete(run_id: int) -> None:
 
 def cancel(run_id: int) -> None:
     try:
+        allowed(run_id)
         status = workers.cancel(run_id, str(Store().path), grace=5.0)
         st.session_state[P + "message"] = ("info", f"Run #{run_id}: {status}.")
     except (KeyError, ValueError, OSError) as e:
@@ -174,27 +194,31 @@ def curves(ids: list[int], x: str, smoothing: float, polling: bool) -> None:
 
 def details(run: dict) -> None:
     job = run.get("job") or {}
-    with st.expander(run_label(run)):
+    with st.expander(md(run_label(run))):
         hp = ", ".join(f"{k}={v}" for k, v in (job.get("hparams") or ()))
         clip = job.get("clip")
         clip = "none" if not clip else f"{clip[0]} {float(clip[1]):g}"
         sched = job.get("schedule")
         sched = "constant" if not sched else sched[0] + "".join(f" {k}={v}" for k, v in sched[1] or ())
-        st.markdown(f"**{run['optimizer']}** ({hp or 'defaults'}) · clipping {clip} · schedule {sched} · steps "
+        st.markdown(f"**{md(run['optimizer'])}** " + md(
+                    f"({hp or 'defaults'}) · clipping {clip} · schedule {sched} · steps "
                     f"{run.get('total_steps') or 'task default'} · batch {job.get('batch_size') or 'task default'} · "
                     f"seed {job.get('seed', 0)} · size {job.get('size', 1)} · device "
-                    f"{device_text(run.get('device_info')) or run.get('device')}")
+                    f"{device_text(run.get('device_info')) or run.get('device')}"))
         if run.get("error"):
             st.code(run["error"], language=None, wrap_lines=True)
         notes = (run.get("device_info") or {}).get("notes") or []
         for n in notes:
-            st.caption(n)
+            st.caption(md(n))
         c1, c2, c3 = st.columns(3)
         url = explorer_url(job, run.get("total_steps"))
         if url:
             c1.link_button("Open the same settings on a 2D surface", url,
                            help="this run's optimizer, hyperparameters, clipping and schedule in the explorer")
         active = run["status"] in ACTIVE
+        if not may_control(run, session_owner(), deploy.settings().public):
+            c2.caption("Started by another visitor: only they can cancel or delete it.")
+            return
         if active:
             c2.button("Cancel", key=f"{P}cancel{run['id']}", on_click=cancel, args=(run["id"],))
         if st.session_state.get(P + "confirm") == run["id"]:
@@ -218,11 +242,11 @@ def main() -> None:
         store.reap()  # runs whose worker died are marked interrupted
         runs = store.list_runs(limit=LIST_LIMIT)
     except Exception as e:  # an unreadable store must not break the page
-        st.error(f"The run store can't be read: {e}")
+        st.error(f"The run store can't be read: {md(e)}")
         return
     message = st.session_state.pop(P + "message", None)
     if message:
-        (st.error if message[0] == "error" else st.info)(message[1])
+        (st.error if message[0] == "error" else st.info)(md(message[1]))
     if not runs:
         st.info("No runs yet. Start some on the Train page, or from a terminal: "
                 "`python -m training run --task digits-mlp --optimizer adam --lr 1e-3`.")
@@ -230,8 +254,8 @@ def main() -> None:
     by_id = {r["id"]: r for r in runs}
     missing = seed_selection(runs)
     if missing:
-        st.warning(f"The link asks for run(s) {', '.join(f'#{i}' for i in missing)}, which are not in the store "
-                   f"({store.path}).")
+        st.warning(md(f"The link asks for run(s) {', '.join(f'#{i}' for i in missing)}, which are not in the store "
+                      f"({store.path})."))
     ids = st.multiselect("Runs", list(by_id), key=P + "runs", format_func=lambda i: run_label(by_id[i]),
                          placeholder="pick runs to compare", help="runs in the store, newest first")
     write_selection(ids)

@@ -11,12 +11,16 @@ import plots
 import surfaces
 import trajectories
 import ui
+from trajectories.limits import deadline, seconds_text
+from ui import slots
 from ui.spec import CUSTOM, surface_names
+from ui.text import md
 from ui.widgets import clear_state, number, run_editor, seed_run_state
 
 P = "ex_"  # every widget key of this page starts with it
 GRID = 200  # contour image resolution
 TOL = 1e-6  # "reached the minimum" for the summary
+HEAVY = 4000  # run-steps above which a race shows a progress bar and takes a server-wide slot (ui.slots)
 
 
 # ---------------------------------------------------------------- state <-> spec
@@ -71,8 +75,50 @@ def set_start_from_click() -> None:
 
 # ---------------------------------------------------------------- cached computations
 @st.cache_data(max_entries=64, show_spinner=False)
-def race(spec: ui.ExplorerSpec, _progress=None) -> trajectories.Result:
-    return spec.race(progress=_progress)
+def race(spec: ui.ExplorerSpec, _progress=None, _deadline=None) -> trajectories.Result:
+    """The race, cached by the spec. Cut short by the server's compute limit it is cached as it is
+    (result.stopped_at): an expensive view costs the server once, not on every rerun."""
+    return spec.race(progress=_progress, deadline=_deadline)
+
+
+def heavy(spec: ui.ExplorerSpec) -> bool:
+    """Whether computing this view takes a server-wide slot: a long race, or a custom formula
+    (whose cost per step can be 100x a catalog surface's)."""
+    return len(spec.runs) * spec.steps > HEAVY or spec.surface == CUSTOM
+
+
+@st.cache_resource
+def computed() -> set:
+    """Specs whose race the cache holds (shared by all sessions, like the cache): a cached heavy view
+    needs no slot. May outlive an evicted entry, which is then recomputed without a slot."""
+    return set()
+
+
+def simulate(spec: ui.ExplorerSpec) -> trajectories.Result:
+    """The race, with a progress bar for a long one, a slot for a heavy one (and a visible wait for
+    it) and the server's compute deadline. Raises ValueError (slots.Busy included) with a message."""
+    known = computed()
+    if not heavy(spec) or spec in known:
+        return race(spec, _deadline=deadline())
+    note = st.empty()
+    bar = st.progress(0.0, text="simulating")
+
+    def waiting(waited: float, running: int) -> None:
+        note.info(f"Waiting for a free slot: {running} heavy computation(s) are running on this server "
+                  f"({waited:.0f} s so far). Your view starts as soon as one ends.")
+
+    try:
+        with slots.heavy(on_wait=waiting):
+            note.empty()
+            result = race(spec, _progress=lambda f: bar.progress(min(1.0, f), text="simulating"),
+                          _deadline=deadline())
+        if len(known) > 1000:
+            known.clear()
+        known.add(spec)
+        return result
+    finally:
+        note.empty()
+        bar.empty()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -155,7 +201,7 @@ def runs_editor() -> tuple[ui.RunSpec, ...]:
     for n, i in enumerate(ids):
         with cols[n % len(cols)]:
             prev = fallback.get(i) or ui.default_run("adam")
-            with st.expander(f"Run {n + 1}: {prev.label()}", expanded=False):
+            with st.expander(f"Run {n + 1}: {md(prev.label())}", expanded=False):
                 run = run_editor(f"{P}r{i}_", prev)
                 st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,),
                           disabled=len(ids) == 1)
@@ -174,7 +220,7 @@ def main() -> None:
         load_spec(spec)
         ss[P + "link_warnings"] = warnings
     for w in ss.get(P + "link_warnings", []):
-        st.warning(f"Link: {w}")
+        st.warning(f"Link: {md(w)}")
 
     st.title("Optimizer explorer")
     st.caption("Optimizers race on a loss surface. Change a knob, watch why they differ. "
@@ -188,31 +234,34 @@ def main() -> None:
     try:
         spec = ui.ExplorerSpec(surface, params, formula, start, runs, steps, noise, seed, view3d, arrows)
     except ValueError as e:
-        st.error(f"{e}. Showing the default view instead.")
+        st.error(f"{md(e)}. Showing the default view instead.")
         spec = ui.ExplorerSpec()
     st.query_params.from_dict(ui.to_query(spec))
 
     try:
         spec.surface_obj()  # parses a custom formula
     except ValueError as e:  # FormulaError: the person's text stays in the box
-        st.error(f"The formula can't be drawn: {e}")
+        st.error(f"The formula can't be drawn: {md(e)}")
         st.info("Fix the formula in the sidebar (your text is kept), or pick a surface from the catalog.")
         return
 
-    bar = st.progress(0.0, text="simulating") if len(spec.runs) * spec.steps > 4000 else None
     try:
-        result = race(spec, _progress=(lambda f: bar.progress(min(1.0, f), text="simulating")) if bar else None)
-    except ValueError as e:
-        st.error(f"This view can't be simulated: {e}")
+        result = simulate(spec)
+    except ValueError as e:  # the engine's checks, the server's limits, a busy server: say what
+        st.error(f"This view can't be simulated: {md(e)}")
         return
-    finally:
-        if bar:
-            bar.empty()
+    except ArithmeticError as e:  # never a traceback from a link: an overflow a check let through
+        st.error(f"This view can't be simulated: the numbers overflowed ({md(e)}). Try smaller hyperparameters.")
+        return
+    if result.stopped_at is not None:
+        st.warning(f"Stopped after {result.stopped_at:,} of {spec.steps:,} steps: this server gives each view "
+                   f"{seconds_text()} of computation. Showing the steps done; use fewer steps or runs, "
+                   "or a cheaper formula, to see the whole race.")
     figs = figures(spec, result)
 
     for i, k in enumerate(result.diverged_at):
         if k > 0:
-            st.warning(f"Run {i + 1} ({spec.runs[i].label()}) diverged at step {k}: try a lower lr or clipping.")
+            st.warning(f"Run {i + 1} ({md(spec.runs[i].label())}) diverged at step {k}: try a lower lr or clipping.")
         elif k == 0:
             st.warning(f"Run {i + 1}: the start point itself is not finite on this surface.")
 

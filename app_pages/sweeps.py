@@ -5,6 +5,7 @@ always holds the sweep that is shown (ui.sweep_links); a shared link opens it, b
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 
@@ -22,6 +23,8 @@ from plots.sweeps import (
     robustness,
     robustness_figure,
 )
+from trajectories.limits import TimeLimit, deadline, seconds_text
+from ui import slots
 from ui.spec import CUSTOM, RunSpec, surface_names
 from ui.sweep_links import cell_url, from_explorer_query, from_query, is_explorer_query, to_query
 from ui.sweep_spec import (
@@ -38,6 +41,7 @@ from ui.sweep_spec import (
     results_csv,
     target_range,
 )
+from ui.text import md
 
 MODE_TITLES = {"map": "Hyperparameter map", "robustness": "Robustness over the lr range",
                "basins": "Basins of attraction"}
@@ -101,17 +105,42 @@ def stored() -> set:
     return set()
 
 
-def compute(spec: SweepSpec) -> list:
-    """Every optimizer's results, with a progress bar for a request that takes more than a second."""
+def compute(spec: SweepSpec) -> tuple[list, str | None]:
+    """Every optimizer's results, computed within the server's compute limit, in a server-wide slot.
+
+    Returns (results, stopped): a result per optimizer in order, None for those the compute
+    deadline stopped (stopped then says why); what finished before it is kept. A request that
+    takes more than a second shows a progress bar; one that waits for a slot says so.
+    Raises ValueError (slots.Busy after too long a wait).
+    """
     n, known = len(spec.runs), stored()
     titles = spec.titles()
     todo = [k for k in range(n) if (spec, k) not in known]
-    bar = st.progress(0.0, text="simulating…") if todo and spec.work() * len(todo) / n > PROGRESS_WORK else None
-    results = []
+    if not todo:
+        return [run_call(spec, k) for k in range(n)], None
+    note = st.empty()
+
+    def waiting(waited: float, running: int) -> None:
+        note.info(f"Waiting for a free slot: {running} heavy computation(s) are running on this server "
+                  f"({waited:.0f} s so far). Your sweep starts as soon as one ends.")
+
+    with slots.heavy(on_wait=waiting):
+        note.empty()
+        return _compute(spec, n, known, titles, todo)
+
+
+def _compute(spec: SweepSpec, n: int, known: set, titles: list[str], todo: list[int]) -> tuple[list, str | None]:
+    bar = st.progress(0.0, text="simulating…") if spec.work() * len(todo) / n > PROGRESS_WORK else None
+    until = deadline()  # one compute limit for the whole request, all optimizers together
+    results: list = []
+    stopped = None
     try:
         for k in range(n):
             if k not in todo:
                 results.append(run_call(spec, k))
+                continue
+            if stopped is not None:
+                results.append(None)
                 continue
             last = [0.0]
 
@@ -119,9 +148,15 @@ def compute(spec: SweepSpec) -> list:
                 done = (todo.index(k) + frac) / len(todo)
                 if bar is not None and done - last[0] >= 0.01:
                     last[0] = done
-                    bar.progress(min(done, 1.0), text=f"simulating {titles[k]}… {done:.0%}")
+                    bar.progress(min(done, 1.0), text=f"simulating {md(titles[k])}… {done:.0%}")
 
-            out = spec.to_sweep_calls()[k](progress=report)
+            try:
+                out = spec.to_sweep_calls()[k](progress=report, deadline=until)
+            except TimeLimit as e:  # keep what finished; the rest is not cached, so it can run later
+                stopped = (f"{titles[k]}: {e}. This server gives each request {seconds_text()} of computation: "
+                           "use fewer cells, steps, seeds or optimizers to see all of it")
+                results.append(None)
+                continue
             results.append(run_call(spec, k, _computed=out))
             if len(known) > 1000:
                 known.clear()
@@ -129,7 +164,7 @@ def compute(spec: SweepSpec) -> list:
     finally:
         if bar is not None:
             bar.empty()
-    return results
+    return results, stopped
 
 
 # ---------------------------------------------------------------- widgets
@@ -396,12 +431,12 @@ def main() -> None:
     st.caption("Every configuration is one row of one batched simulation: whole maps of hyperparameters, "
                "not one tuned point per optimizer.")
     for w in load_link():
-        st.warning(w)
+        st.warning(md(w))
     spec: SweepSpec = st.session_state["sw_submitted"]
     new = sidebar(spec)
     error = st.session_state.pop("sw_error", None)
     if error:
-        st.error(f"Not run: {error}")
+        st.error(f"Not run: {md(error)}")
     if new is not None:
         spec = st.session_state["sw_submitted"] = new
         st.session_state["sw_link_warnings"] = []
@@ -411,21 +446,29 @@ def main() -> None:
         try:
             spec.surface_obj()
         except ValueError as e:  # FormulaError: the parser's message, beside the person's text
-            st.sidebar.error(f"Formula: {e}")
-            st.error(f"The formula does not parse: {e}")
+            st.sidebar.error(f"Formula: {md(e)}")
+            st.error(f"The formula does not parse: {md(e)}")
             return
     axes = " × ".join(f"{a.target} ({a.n})" for a in spec.axes)
-    st.subheader(MODE_TITLES[spec.mode] + (f": {axes}" if spec.mode == "map" else ""))
+    st.subheader(MODE_TITLES[spec.mode] + (f": {md(axes)}" if spec.mode == "map" else ""))
     t0 = time.perf_counter()
     try:
-        results = compute(spec)
-    except ValueError as e:  # the engine's caps or a bad setting: say what, keep the page
-        st.error(str(e))
+        results, stopped = compute(spec)
+    except ValueError as e:  # the engine's caps, a bad setting, a busy server: say what, keep the page
+        st.error(md(e))
         return
     except Exception as e:  # never a traceback on the page
-        st.error(f"The sweep failed: {type(e).__name__}: {e}")
+        st.error(f"The sweep failed: {md(type(e).__name__)}: {md(e)}")
         return
     elapsed = time.perf_counter() - t0
+    if stopped is not None:
+        finished = [k for k, r in enumerate(results) if r is not None]
+        if not finished:
+            st.error(f"Stopped: {md(stopped)}.")
+            return
+        st.warning(f"Stopped: {md(stopped)}. Showing the optimizers that finished.")
+        spec = dataclasses.replace(spec, runs=tuple(spec.runs[k] for k in finished))
+        results = [results[k] for k in finished]
     runs = spec.work() // spec.steps
     st.caption(f"{runs:,} runs × {spec.steps:,} steps in {elapsed:.2f} s"
                + (" (cached)" if elapsed < 0.05 else ""))

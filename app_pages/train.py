@@ -11,26 +11,27 @@ import os
 
 import streamlit as st
 
+import deploy
 import ui
 from training import tasks, workers
 from training.cli import device_text
 from training.device import describe, pick
 from training.store import ACTIVE, Store
+from ui.text import md
 from ui.train_spec import (
     compare_url,
     job_from_run,
+    may_control,
     metric_name,
     progress,
     run_from_state,
     run_label,
     threads_per_job,
 )
-from ui.widgets import run_editor, seed_run_state
+from ui.widgets import run_editor, seed_run_state, session_owner
 
 P = "tr_"  # every widget key of this page starts with it
 MAX_SHOWN = 16  # runs in the progress section
-STEPS_MAX = 10_000_000
-BATCH_MAX = 1 << 16
 
 
 # ---------------------------------------------------------------- what this machine has
@@ -136,7 +137,10 @@ def runs_on_cpu(job, info: dict) -> bool:
 
 
 def start_runs() -> None:
-    """The Start button's callback: the one place that launches jobs (a rerun never does)."""
+    """The Start button's callback: the one place that launches jobs (a rerun never does).
+
+    Every job is checked again here (workers.check_job: the same validator as the command line,
+    with this server's ceilings), and the server's limits admit the batch or refuse it whole."""
     ss = st.session_state
     jobs, errors = jobs_from_state(ss)
     if errors or not jobs:
@@ -145,12 +149,20 @@ def start_runs() -> None:
     info = devices()
     cpu_jobs = sum(runs_on_cpu(j, info) for j in jobs)
     threads = threads_per_job(info["cores"], cpu_jobs)
+    owner = session_owner()
     launched, failed = [], []
-    for n, job in enumerate(jobs):
+    with workers.ADMIT_LOCK:  # from the limits check until the runs exist: two clicks cannot both pass
         try:
-            launched.append(workers.launch(job, db_path(), threads=threads if runs_on_cpu(job, info) else None))
-        except Exception as e:  # never a traceback: say which run could not start
-            failed.append(f"Run {n + 1} could not start: {type(e).__name__}: {e}")
+            workers.admit(Store(db_path()), len(jobs), owner)
+        except ValueError as e:
+            ss[key("launch_errors")] = [f"Not started: {e}"]
+            return
+        for n, job in enumerate(jobs):
+            try:
+                launched.append(workers.launch(job, db_path(), threads=threads if runs_on_cpu(job, info) else None,
+                                               owner=owner))
+            except Exception as e:  # never a traceback: say which run could not start
+                failed.append(f"Run {n + 1} could not start: {type(e).__name__}: {e}")
     ss[key("launch_errors")] = failed
     ss[key("launched")] = [*launched, *[i for i in ss.get(key("launched"), []) if i not in launched]][:MAX_SHOWN]
     ss[key("last_batch")] = launched
@@ -160,6 +172,8 @@ def start_runs() -> None:
 
 def cancel_run(run_id: int) -> None:
     try:
+        if not may_control(Store(db_path()).run(run_id), session_owner(), deploy.settings().public):
+            raise ValueError("another visitor started it; only they can cancel it")
         status = workers.cancel(run_id, db_path(), grace=5.0)
         st.session_state[key("note")] = f"Run #{run_id}: {status}."
     except (KeyError, ValueError, OSError) as e:
@@ -217,18 +231,23 @@ def task_and_budget() -> str:
 def settings(task: str) -> None:
     t = tasks.get(task)
     info = devices()
+    limits = deploy.settings()
+    steps_max = limits.max_train_steps
     c1, c2, c3, c4 = st.columns(4)
-    c1.number_input("steps", min_value=1, max_value=STEPS_MAX, step=100, key=_set(key("steps", task), t.steps),
+    c1.number_input("steps", min_value=1, max_value=steps_max, step=100,
+                    key=_set(key("steps", task), min(t.steps, steps_max)),
                     help="optimizer steps (the task's default budget to start with)")
-    c2.number_input("batch size", min_value=1, max_value=BATCH_MAX, step=16, key=_set(key("batch", task), t.batch_size))
+    c2.number_input("batch size", min_value=1, max_value=limits.max_batch, step=16,
+                    key=_set(key("batch", task), min(t.batch_size, limits.max_batch)))
     c3.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=_set(key("seed"), 0),
                     help="model initialisation and minibatch order")
-    c4.number_input("size", min_value=0.05, max_value=64.0, step=0.25, format="%g", key=_set(key("size"), 1.0),
+    c4.number_input("size", min_value=0.05, max_value=limits.max_size, step=0.25, format="%g",
+                    key=_set(key("size"), min(1.0, limits.max_size)),
                     help="scales the task's model (and sequence length where it has one): 1 is the CPU-sized default")
     c1, c2, c3 = st.columns(3)
-    c1.number_input("evaluate every (steps)", min_value=1, max_value=STEPS_MAX, step=10,
+    c1.number_input("evaluate every (steps)", min_value=1, max_value=workers.MAX_INTERVAL, step=10,
                     key=_set(key("eval", task), t.eval_every))
-    c2.number_input("smoothness every (steps, 0: never)", min_value=0, max_value=STEPS_MAX, step=10,
+    c2.number_input("smoothness every (steps, 0: never)", min_value=0, max_value=workers.MAX_INTERVAL, step=10,
                     key=_set(key("smooth", task), default_smoothness(t)),
                     help="estimate the local smoothness ‖∇L(x+d/2) − ∇L(x)‖/(‖d‖/2) every N steps (one extra "
                          "backward each time): the (L0, L1) scatter on the Compare page")
@@ -273,7 +292,7 @@ def runs_editor() -> None:
     for n, i in enumerate(ids):
         with cols[n % len(cols)]:
             prev = fallback.get(i) or ui.default_run("adam")
-            with st.expander(f"Run {n + 1}: {prev.label()}", expanded=len(ids) == 1):
+            with st.expander(f"Run {n + 1}: {md(prev.label())}", expanded=len(ids) == 1):
                 fallback[i] = run_editor(f"{P}r{i}_", prev)
                 st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,), disabled=len(ids) == 1)
     st.button("add a run", key=key("add"), on_click=add_run, disabled=len(ids) >= ui.MAX_RUNS,
@@ -300,9 +319,11 @@ def live_numbers(store: Store, run: dict) -> dict:
 
 
 def shown_ids(store: Store) -> list[int]:
-    """This session's launched runs, and every run still active in the store (after a reload too)."""
+    """This session's launched runs, and every run still active in the store (after a reload too);
+    on a public server only this session's own runs (others' are none of its business)."""
     mine = list(st.session_state.get(key("launched"), []))
-    active = [r["id"] for r in store.list_runs(status=ACTIVE, limit=MAX_SHOWN)]
+    owner = session_owner() if deploy.settings().public else None
+    active = [r["id"] for r in store.list_runs(status=ACTIVE, limit=MAX_SHOWN, owner=owner)]
     return sorted(set(mine) | set(active), reverse=True)[:MAX_SHOWN]
 
 
@@ -311,6 +332,7 @@ def progress_rows(ids: list[int], polling: bool) -> None:
     runs = store.list_runs(ids=ids)
     if not runs:
         return
+    owner, public = session_owner(), deploy.settings().public
     for r in runs:
         p = progress(r)
         nums = live_numbers(store, r)
@@ -327,11 +349,11 @@ def progress_rows(ids: list[int], polling: bool) -> None:
             parts.append(str(where))
         c1, c2 = st.columns([5, 1])
         with c1:
-            st.progress(p["fraction"] or 0.0, text=f"**{run_label(r)}** · " + " · ".join(parts))
+            st.progress(p["fraction"] or 0.0, text=f"**{md(run_label(r))}** · " + md(" · ".join(parts)))
             if r.get("error") and not p["active"]:
-                st.caption(f"#{r['id']}: " + r["error"].splitlines()[0])
+                st.caption(md(f"#{r['id']}: " + r["error"].splitlines()[0]))
         with c2:
-            if p["active"]:
+            if p["active"] and may_control(r, owner, public):
                 st.button("Cancel", key=f"{P}cancel{r['id']}", on_click=cancel_run, args=(r["id"],),
                           help="stop this run (it keeps everything logged so far)")
     if polling and not any(r["status"] in ACTIVE for r in runs):
@@ -356,11 +378,21 @@ def progress_section() -> None:
 # ---------------------------------------------------------------- the page
 
 
+def public_limits_text(limits: deploy.Settings) -> str:
+    """What this public server allows, in a sentence."""
+    jobs = "" if limits.max_jobs is None else f"at most {limits.max_jobs} training job(s) at once on the server"
+    mine = "" if limits.max_session_jobs is None else f"{limits.max_session_jobs} of them yours"
+    parts = [p for p in (jobs, mine) if p]
+    return ("This is a public demo: " + (", ".join(parts) + "; " if parts else "")
+            + f"each run up to {limits.max_train_steps:,} steps, batch {limits.max_batch:,}, size "
+            f"{limits.max_size:g}. You can cancel only the runs you started.")
+
+
 def main() -> None:
     try:
         Store().reap()  # runs whose worker died are marked interrupted
     except Exception as e:  # an unreadable store must not break the page
-        st.error(f"The run store at {db_path()} can't be read: {e}")
+        st.error(f"The run store at {md(db_path())} can't be read: {md(e)}")
         return
     init_state()
     st.title("Train")
@@ -372,14 +404,20 @@ def main() -> None:
     runs_editor()
     jobs, errors = jobs_from_state(st.session_state)
     for e in errors:
-        st.error(e)
+        st.error(md(e))
+    limits = deploy.settings()
+    off = limits.disabled_reason()
+    if off:
+        st.info(off)
+    elif limits.public:
+        st.caption(public_limits_text(limits))
     st.button(f"Start {len(jobs)} run{'s' if len(jobs) != 1 else ''}" if jobs else "Start", key=key("start"),
-              type="primary", on_click=start_runs, disabled=bool(errors) or not jobs)
+              type="primary", on_click=start_runs, disabled=bool(errors) or not jobs or bool(off))
     for e in st.session_state.pop(key("launch_errors"), []):
-        st.error(e)
+        st.error(md(e))
     note = st.session_state.pop(key("note"), None)
     if note:
-        st.info(note)
+        st.info(md(note))
     progress_section()
     st.caption(f"Run store: {db_path()}. The same runs from a terminal: "
                "`python -m training run --task digits-mlp --optimizer adam --lr 1e-3` (see `python -m training -h`).")

@@ -138,3 +138,23 @@ def test_a_click_on_a_sweep_cell_links_to_that_run_in_the_explorer(server, brows
     assert warnings == [], warnings
     assert len(spec.runs) == 1
     pg.close()
+
+
+def test_link_text_shows_as_written_never_as_markup(server, browser):
+    """A link's values echoed into warnings are text: no clickable link, emphasis or strikethrough."""
+    from urllib.parse import quote
+
+    evil = "[Log in again](https://evil.example/login)"
+    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    pg.goto(f"{server}/?v=1&s={quote(evil)}&r0={quote('adam~**bold**:1')}&x0={quote('~~strike~~')}",
+            wait_until="domcontentloaded")
+    alerts = pg.locator('[data-testid="stAlertContentWarning"]')
+    alerts.first.wait_for(timeout=120_000)
+    pg.wait_for_timeout(1000)
+    text = " ".join(alerts.all_inner_texts()).replace("\u2060", "")
+    assert evil[:40] in text and "**bold**" in text and "~~strike~~" in text, text  # as typed (cut at 40)
+    hrefs = [a.get_attribute("href") or "" for a in pg.locator("a").all()]
+    assert not any("evil" in h for h in hrefs), hrefs
+    assert pg.locator('[data-testid="stAlertContentWarning"] strong, '
+                      '[data-testid="stAlertContentWarning"] del').count() == 0
+    pg.close()

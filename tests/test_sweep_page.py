@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui.sweep_links import from_query, to_query
 from ui.sweep_spec import AxisSpec, SweepSpec
+from ui.text import plain
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "sweeps.py")
 TIMEOUT = 180  # generous: the first run imports torch and warms up the engine
@@ -22,7 +23,8 @@ def run_button(at: AppTest):
 
 
 def texts(elements) -> list[str]:
-    return [str(e.value) for e in elements]
+    """What each element shows a person (its Markdown escapes undone)."""
+    return [plain(e.value) for e in elements]
 
 
 def charts(at: AppTest) -> list:

@@ -16,6 +16,7 @@ from training.job import EvalRow, Job, StepRow
 from training.store import ACTIVE, RunSink, Store
 from ui.links import from_query_string
 from ui.spec import RunSpec, default_run
+from ui.text import plain
 from ui.train_spec import (
     compare_url,
     explorer_spec,
@@ -54,7 +55,8 @@ def clean(at: AppTest) -> None:
 
 
 def errors(at: AppTest) -> list[str]:
-    return [str(e.value) for e in at.error]
+    """The error boxes' texts as a person reads them (Markdown escapes undone)."""
+    return [plain(e.value) for e in at.error]
 
 
 def write_run(store: Store, *, optimizer="adam", steps=5, status="done", task="digits-mlp", clip=("norm", 1.0)) -> int:
@@ -193,11 +195,11 @@ def test_compare_selects_runs_from_the_link_and_deletes_with_confirmation(db):
     at = page(COMPARE, {"runs": f"{a},{b},999"})
     clean(at)
     assert at.multiselect(key="cmp_runs").value == [a, b]
-    assert any("#999" in str(w.value) for w in at.warning)
+    assert any("#999" in plain(w.value) for w in at.warning)
     at.multiselect(key="cmp_runs").set_value([a, b, c])
     at = at.run()
     clean(at)
-    assert any("different tasks" in str(w.value) for w in at.warning)
+    assert any("different tasks" in plain(w.value) for w in at.warning)
     assert at.query_params["runs"] in (f"{a},{b},{c}", [f"{a},{b},{c}"])
     # delete asks first, then deletes
     at = at.button(key=f"cmp_del{b}").click().run()

@@ -8,7 +8,7 @@ closed before it returns): sqlite3 objects never cross threads or processes.
 
 Schema (PRAGMA user_version = SCHEMA_VERSION):
   runs(id, created, job_json, label, task, optimizer, device, device_info_json, status, pid,
-       host, heartbeat, started, finished, summary_json, error, cancel_requested)
+       host, heartbeat, started, finished, summary_json, error, cancel_requested, owner)
   steps(run_id, step, loss, lr, grad_norm, clip_coef, wall)            one row per optimizer step
   evals(run_id, step, val_loss, metric, throughput, smoothness, grad_norm, wall, extra_json)
 Times (created, heartbeat, started, finished) are Unix seconds; `wall` is seconds since the run
@@ -35,7 +35,7 @@ import numpy as np
 
 from .job import EvalRow, Job, StepRow
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged", "interrupted")
 ACTIVE = ("queued", "running")  # a process owns the run (or is about to)
 FINAL = tuple(s for s in STATUSES if s not in ACTIVE)
@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished         REAL,
     summary_json     TEXT,
     error            TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    owner            TEXT                -- the browser session that launched it (public mode), NULL for anyone's
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 CREATE INDEX IF NOT EXISTS runs_task ON runs(task, created);
@@ -98,8 +99,10 @@ CREATE TABLE IF NOT EXISTS evals (
 # one index range scan, and a step written twice (an eval at the end that coincides with a
 # periodic one) replaces the first.
 
-# Migrations from version v to v + 1, applied in order by Store._init (none yet).
-_MIGRATIONS: dict[int, str] = {}
+# Migrations from version v to v + 1, applied in order by Store._init.
+_MIGRATIONS: dict[int, str] = {
+    1: "ALTER TABLE runs ADD COLUMN owner TEXT",  # who may cancel or delete a run on a public server
+}
 
 
 def default_path() -> Path:
@@ -225,15 +228,15 @@ class Store:
 
     # ------------------------------------------------------------ runs
 
-    def create_run(self, job: Job, *, pid: int | None = None) -> int:
-        """A new run for `job`, status queued; returns its id."""
+    def create_run(self, job: Job, *, pid: int | None = None, owner: str | None = None) -> int:
+        """A new run for `job`, status queued; returns its id. owner: the session that launched it."""
         now = time.time()
         with self._write() as con:
             cur = con.execute(
-                "INSERT INTO runs (created, job_json, label, task, optimizer, device, status, pid, host, heartbeat)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                "INSERT INTO runs (created, job_json, label, task, optimizer, device, status, pid, host, heartbeat,"
+                " owner) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                 (now, job.to_json(), job.label, job.task, job.optimizer, job.device, pid,
-                 socket.gethostname() if pid else None, now),
+                 socket.gethostname() if pid else None, now, owner),
             )
             return int(cur.lastrowid)
 
@@ -334,11 +337,15 @@ class Store:
         return d
 
     def list_runs(self, *, status: str | Iterable[str] | None = None, task: str | None = None,
-                  ids: Iterable[int] | None = None, limit: int | None = None, newest_first: bool = True) -> list[dict]:
+                  ids: Iterable[int] | None = None, limit: int | None = None, newest_first: bool = True,
+                  owner: str | None = None) -> list[dict]:
         """Runs as dicts: every runs column (job_json parsed into `job`, summary and device_info
         parsed), plus last_step, last_loss, n_evals, elapsed (seconds) and total_steps (None where
-        the job used the task's default and the run has not said how many)."""
+        the job used the task's default and the run has not said how many). owner: only that session's."""
         where, args = [], []
+        if owner is not None:
+            where.append("owner = ?")
+            args.append(owner)
         if status is not None:
             st = [status] if isinstance(status, str) else list(status)
             where.append(f"status IN ({', '.join('?' * len(st))})")
@@ -356,6 +363,19 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         with self._read() as con:
             return [self._run_dict(r) for r in con.execute(sql, args)]
+
+    def count(self, *, status: Iterable[str] = ACTIVE, owner: str | None = None) -> int:
+        """How many runs have one of these statuses (of this owner, where given)."""
+        st = list(status)
+        sql = f"SELECT COUNT(*) FROM runs WHERE status IN ({', '.join('?' * len(st))})"
+        if owner is not None:
+            sql += " AND owner = ?"
+        with self._read() as con:
+            return int(con.execute(sql, [*st, *([owner] if owner is not None else [])]).fetchone()[0])
+
+    def size_bytes(self) -> int:
+        """The store's size on disk: the database file and its write-ahead log."""
+        return sum(p.stat().st_size for p in (self.path, self.path.with_name(self.path.name + "-wal")) if p.exists())
 
     def run(self, run_id: int) -> dict:
         """One run as list_runs describes it; KeyError if there is none."""

@@ -41,6 +41,9 @@ from .store import ACTIVE, RunSink, Store, pid_alive
 DEFAULT_TARGET = "training.runner:train"
 ROOT = Path(__file__).resolve().parent.parent  # the project root: what a worker puts on sys.path
 GRACE = 10.0  # seconds cancel() waits for a run to stop by itself before terminating its process
+MAX_INTERVAL = 10_000_000  # eval_every, smoothness_every
+MAX_SEED = 2**63 - 1  # torch.manual_seed's range
+MAX_LABEL = 200  # characters of a run's label
 
 # workers started by this process, by pid: (store path, run id, process); kept to reap them
 _PROCS: dict[int, tuple[str, int, multiprocessing.process.BaseProcess]] = {}
@@ -87,11 +90,16 @@ def assign_device(job: Job, store: Store) -> Job:
 def check_job(job: Job) -> None:
     """Raise ValueError (one readable line) unless the job can start: the task exists, the
     optimizer and its hyperparameters resolve, clipping and schedule are valid, the numbers are
-    in range and the device exists. Everything a worker would otherwise fail on seconds later."""
+    in range (within the ceilings of deploy.settings(): steps, batch, size; lower on a public
+    server) and the device exists. Everything a worker would otherwise fail on seconds later.
+    The pages and the command line both call it: one validator."""
+    import deploy
     import optimizers
     from optimizers.clipping import check_clip
 
     from . import tasks
+
+    limits = deploy.settings()
 
     try:
         task = tasks.get(job.task)
@@ -103,12 +111,23 @@ def check_job(job: Job) -> None:
         raise ValueError(e.args[0]) from None
     if job.clip is not None:
         check_clip(job.clip[0], job.clip[1])
-    for name in ("steps", "batch_size", "eval_every", "smoothness_every", "seed"):
+    ceilings = {"steps": limits.max_train_steps, "batch_size": limits.max_batch, "eval_every": MAX_INTERVAL,
+                "smoothness_every": MAX_INTERVAL, "seed": MAX_SEED}
+    for name, ceiling in ceilings.items():
         v = getattr(job, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ValueError(f"{name.replace('_', '-')} must be an integer >= 0, got {v!r}")
-    if not (isinstance(job.size, (int, float)) and math.isfinite(job.size) and job.size > 0):
-        raise ValueError(f"size must be a number > 0, got {job.size!r}")
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= ceiling:
+            raise ValueError(f"{name.replace('_', '-')} must be an integer from 0 to {ceiling:,}"
+                             f"{' on this server' if limits.public else ''}, got {_short(v)}")
+    steps = job.steps or task.steps
+    if steps > limits.max_train_steps or (job.batch_size or task.batch_size) > limits.max_batch:
+        raise ValueError(f"the task's default budget ({task.steps} steps of {task.batch_size}) is over this server's "
+                         f"limits ({limits.max_train_steps:,} steps, batch {limits.max_batch:,}): set smaller ones")
+    if not (isinstance(job.size, (int, float)) and not isinstance(job.size, bool) and math.isfinite(job.size)
+            and 0 < job.size <= limits.max_size):
+        raise ValueError(f"size must be a number > 0 and at most {limits.max_size:g}"
+                         f"{' on this server' if limits.public else ''}, got {_short(job.size)}")
+    if len(job.label) > MAX_LABEL:
+        raise ValueError(f"the label has {len(job.label)} characters; at most {MAX_LABEL}")
     if job.flooding is not None and not (math.isfinite(job.flooding) and job.flooding >= 0):
         raise ValueError(f"flooding must be a number >= 0, got {job.flooding!r}")
     if job.schedule is not None:
@@ -120,6 +139,43 @@ def check_job(job: Job) -> None:
     from .device import pick
 
     pick(job.device)  # ValueError for a device this machine does not have
+
+
+def _short(v) -> str:
+    """A value for an error message, cut short (an int of a million digits must not be echoed whole)."""
+    text = repr(v) if not isinstance(v, int) or abs(v) < 10**30 else f"a {len(str(abs(v)))}-digit number"
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def admit(store: Store, new: int, owner: str | None = None) -> None:
+    """Raise ValueError, saying which limit, unless `new` more jobs may start now on this server
+    (deploy.settings(): training allowed, active jobs server-wide and of this owner, store size).
+    The caller holds ADMIT_LOCK from this check until the jobs' runs exist, so two clicks at the
+    same moment cannot both take the last place."""
+    import deploy
+
+    limits = deploy.settings()
+    reason = limits.disabled_reason()
+    if reason:
+        raise ValueError(reason)
+    store.reap()  # a run whose worker died holds no place
+    if limits.max_jobs is not None:
+        active = store.count()
+        if active + new > limits.max_jobs:
+            raise ValueError(f"this server runs at most {limits.max_jobs} training job(s) at once and {active} "
+                             f"are running: start {max(0, limits.max_jobs - active)} or fewer, or wait for one "
+                             "to finish")
+    if limits.max_session_jobs is not None and owner is not None:
+        mine = store.count(owner=owner)
+        if mine + new > limits.max_session_jobs:
+            raise ValueError(f"one visitor may run at most {limits.max_session_jobs} training job(s) at once and "
+                             f"{mine} of yours are running: cancel one or wait for it to finish")
+    if limits.max_store_mb is not None and store.size_bytes() > limits.max_store_mb * 1e6:
+        raise ValueError(f"the run store is full ({store.size_bytes() / 1e6:.0f} MB of the "
+                         f"{limits.max_store_mb:g} MB this server allows): no new runs until the operator clears it")
+
+
+ADMIT_LOCK = threading.Lock()
 
 
 # ---------------------------------------------------------------- running a job in this process
@@ -196,19 +252,20 @@ def _child(run_id: int, db_path: str, target: str, root: str, threads: int | Non
 
 
 def launch(job: Job, db_path: str | os.PathLike | None = None, *, target: str = DEFAULT_TARGET,
-           validate: bool = True, threads: int | None = None) -> int:
+           validate: bool = True, threads: int | None = None, owner: str | None = None) -> int:
     """Create a run for `job` (status queued) and start a worker process that trains it; returns the run id.
 
     db_path: the store (default: $OPT_PLAYGROUND_DB or ./runs.sqlite). target: the trainer,
     "module:function" or "/path/file.py:function" (tests inject a fake one). validate: check_job
     first (a ValueError then means nothing was started). threads: torch CPU threads for the worker
     (e.g. cores // jobs when several CPU jobs run at once); None leaves torch's default.
+    owner: the browser session that launched it (on a public server only it may cancel or delete it).
     """
     if validate:
         check_job(job)
     store = Store(db_path)
     job = assign_device(job, store)
-    run_id = store.create_run(job)
+    run_id = store.create_run(job, owner=owner)
     if str(ROOT) not in sys.path:  # spawn copies sys.path: the child must find `training`
         sys.path.append(str(ROOT))
     ctx = multiprocessing.get_context("spawn")

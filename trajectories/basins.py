@@ -10,6 +10,7 @@ import torch
 from .engine import make_group, run
 from .limits import CHUNK_ROWS, MAX_BASIN_CELLS, check_work
 from .simulate import as_surface
+from .sweep import stopped
 
 NOT_CONVERGED = -1
 DIVERGED = -2
@@ -45,16 +46,18 @@ def classify(final_xy: np.ndarray, diverged_at: np.ndarray, minima, radius: floa
 def basins(surface, optimizer: str, steps: int, *, n: int | tuple[int, int] = 100, bounds=None,
            hparams: dict | None = None, clip: tuple | None = None, schedule: tuple | None = None,
            noise: float = 0.0, seed: int = 0, radius: float | None = None,
-           progress: Callable[[float], None] | None = None) -> BasinsResult:
+           progress: Callable[[float], None] | None = None, deadline: float | None = None,
+           total_work: int | None = None) -> BasinsResult:
     """Run `optimizer` from every point of an n x n (or (nx, ny)) grid over the bounds.
 
     radius: distance to a minimum that counts as converged (default 1% of the bounds' diagonal).
+    deadline, total_work: as in sweep() (past the deadline it raises limits.TimeLimit).
     """
     s = as_surface(surface)
     nx, ny = (n, n) if isinstance(n, int) else n
     if nx < 1 or ny < 1:
         raise ValueError(f"the grid needs at least 1 x 1 points, got {nx} x {ny}")
-    check_work(nx * ny, steps, nx * ny, MAX_BASIN_CELLS, "this basins map")
+    check_work(nx * ny, steps, nx * ny, MAX_BASIN_CELLS, "this basins map", total_work)
     (x0, x1), (y0, y1) = bounds or s.bounds
     if radius is None:
         radius = 0.01 * float(np.hypot(x1 - x0, y1 - y0))
@@ -70,7 +73,8 @@ def basins(surface, optimizer: str, steps: int, *, n: int | tuple[int, int] = 10
         group = make_group(slice(0, hi - lo), optimizer, dict(hparams or {}), clip, schedule, steps)
         sub = None if progress is None else (lambda f, lo=lo, hi=hi: progress((lo + f * (hi - lo)) / rows))
         out = run(s, s.bounds, [group], starts[lo:hi], steps, noise=noise, seed=seed, smoothness=False,
-                  record=False, progress=sub)
+                  record=False, progress=sub, deadline=deadline)
+        stopped(out, lo, rows, steps)
         finals.append(out["final_xy"].numpy())
         losses.append(out["final_loss"].numpy())
         div.append(out["diverged_at"].numpy())

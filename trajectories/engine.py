@@ -5,6 +5,7 @@ Shapes: x (N, 2) positions; g (N, 2) gradients; every hyperparameter a float or 
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -102,13 +103,15 @@ def make_group(rows: slice, name: str, hparams: dict, clip, schedule, steps: int
 
 def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float, seed,
         smoothness: bool = True, record: bool = True, target: float | None = None,
-        progress: Callable[[float], None] | None = None) -> dict:
+        progress: Callable[[float], None] | None = None, deadline: float | None = None) -> dict:
     """The simulation loop over all rows at once; returns tensors (see Result for their meaning).
 
     One loss/gradient evaluation per step serves every group; each group's rule then updates its
     own rows in place (x_new[rows] is a view), so runs of different optimizers race in one loop.
     record=False (sweeps) keeps no histories: only the final point and loss, diverged_at and
     hit_at, the first step whose loss is <= target (-1 never; needs target).
+    deadline: a time.monotonic() value; past it the loop stops after the step in progress and
+    out["stopped_at"] says how many steps were done (None: all of them); histories hold those.
     """
     n = x0.shape[0]
     eps_noise = noise_table(noise, seed, n, steps)
@@ -134,7 +137,11 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
     views = [(gr, x_new[gr.rows], gn[gr.rows]) for gr in groups]
     clip_all = one_clip(groups, n)  # (kind, threshold for all rows) when every group clips alike
 
+    stopped_at = None
     for t in range(steps):
+        if deadline is not None and t > 0 and time.monotonic() > deadline:
+            stopped_at = t  # steps 0 .. t-1 are done: the histories hold exactly those
+            break
         gn.copy_(g)
         if eps_noise is not None:
             gn.add_(eps_noise(t))  # the gradient the optimizers see
@@ -179,13 +186,16 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
             losses.append(loss)
         if progress is not None and (t + 1) % every == 0:
             progress((t + 1) / steps)
-    out = dict(final_xy=x, final_loss=loss, diverged_at=diverged_at, hit_at=hit_at)
+    out = dict(final_xy=x, final_loss=loss, diverged_at=diverged_at, hit_at=hit_at, stopped_at=stopped_at)
     if record:
-        xy, grad = torch.stack(xs), torch.stack(grads)
-        out.update(xy=xy, loss=torch.stack(losses), grad=grad, grad_norm=torch.stack(norms),
-                   clip_coef=torch.stack(coefs), lr=per_row(lrs, groups, n, steps),
+        done = steps if stopped_at is None else stopped_at
+        xy = torch.stack(xs)
+        grad = torch.stack(grads) if grads else torch.empty(0, n, 2, dtype=torch.float64)
+        stack = lambda v: torch.stack(v) if v else torch.empty(0, n, dtype=torch.float64)
+        out.update(xy=xy, loss=torch.stack(losses), grad=grad, grad_norm=stack(norms),
+                   clip_coef=stack(coefs), lr=per_row(lrs, groups, n, done),
                    smoothness=smoothness_estimate(xy, grad, torch.stack(smooth), diverged_at) if smooth
-                   else torch.full((steps, n), float("nan"), dtype=torch.float64))
+                   else torch.full((done, n), float("nan"), dtype=torch.float64))
     return out
 
 

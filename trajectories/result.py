@@ -22,6 +22,7 @@ class Result:
     clip_coef: np.ndarray  # (steps, N) factor clipping scaled the gradient by (1 = untouched)
     smoothness: np.ndarray  # (steps, N) ||g(x + d/2) - g(x)|| / (||d||/2); NaN where d = 0 or not computed
     diverged_at: np.ndarray  # (N,) int: the update that diverged (1..steps), 0 if the start is bad, -1 never
+    stopped_at: int | None = None  # the compute deadline stopped the run after this many steps (None: ran all)
 
     @property
     def steps(self) -> int:

@@ -33,7 +33,8 @@ def as_starts(starts) -> torch.Tensor:
 
 def simulate(surface, optimizer: str, starts, steps: int, *, hparams: dict | None = None,
              clip: tuple | None = None, schedule: tuple | None = None, noise: float = 0.0, seed=0,
-             smoothness: bool = True, progress: Callable[[float], None] | None = None) -> Result:
+             smoothness: bool = True, progress: Callable[[float], None] | None = None,
+             deadline: float | None = None) -> Result:
     """Run `optimizer` from every start at once on `surface`, float64 throughout.
 
     surface: a Surface or its registry name; optimizer: a registry name.
@@ -43,6 +44,8 @@ def simulate(surface, optimizer: str, starts, steps: int, *, hparams: dict | Non
     noise: standard deviation of Gaussian noise added to each gradient component (seeded by seed).
     smoothness: also estimate local smoothness each step (one more gradient evaluation per step).
     progress: called with the fraction done, about 50 times over the run.
+    deadline: a time.monotonic() value (trajectories.limits.deadline()); past it the run stops and
+    the result holds the steps done, with result.stopped_at saying how many.
     """
     s = as_surface(surface)
     x0 = as_starts(starts)
@@ -52,7 +55,7 @@ def simulate(surface, optimizer: str, starts, steps: int, *, hparams: dict | Non
                          "use trajectories.sweep() (no histories) or fewer rows or steps")
     group = make_group(slice(0, x0.shape[0]), optimizer, dict(hparams or {}), clip, schedule, steps)
     out = run(s, s.bounds, [group], x0, steps, noise=float(noise), seed=seed, smoothness=smoothness,
-              progress=progress)
+              progress=progress, deadline=deadline)
     return as_result(out)
 
 
@@ -67,11 +70,13 @@ class Run:
 
 
 def race(surface, runs: list[Run], start, steps: int, *, noise: float = 0.0, seed: int = 0,
-         smoothness: bool = True, progress: Callable[[float], None] | None = None) -> Result:
+         smoothness: bool = True, progress: Callable[[float], None] | None = None,
+         deadline: float | None = None) -> Result:
     """Several optimizers from one start on one surface, in one loop: row i of the result is runs[i].
 
     Each row equals simulate() of that run alone (they share only the surface evaluation and,
     with noise, the same noise sequence: a fair race meets the same minibatches).
+    deadline: as in simulate() (the result keeps the steps done before it).
     """
     s = as_surface(surface)
     x0 = as_starts(start)
@@ -83,13 +88,13 @@ def race(surface, runs: list[Run], start, steps: int, *, noise: float = 0.0, see
     groups = [make_group(slice(i, i + 1), r.optimizer, dict(r.hparams), r.clip, r.schedule, steps)
               for i, r in enumerate(runs)]
     out = run(s, s.bounds, groups, x0.expand(len(runs), 2), steps, noise=float(noise), seed=seed,
-              smoothness=smoothness, progress=progress)
+              smoothness=smoothness, progress=progress, deadline=deadline)
     return as_result(out)
 
 
 def as_result(out: dict) -> Result:
     keep = {k: out[k] for k in ("xy", "loss", "grad", "grad_norm", "lr", "clip_coef", "smoothness", "diverged_at")}
-    return Result(**to_numpy(keep))
+    return Result(**to_numpy(keep), stopped_at=out["stopped_at"])
 
 
 def check_steps_noise(steps, noise) -> None:

@@ -15,7 +15,7 @@ import torch
 import optimizers
 
 from .engine import make_group, run
-from .limits import CHUNK_ROWS, MAX_CELLS, MAX_SEEDS, check_work
+from .limits import CHUNK_ROWS, MAX_CELLS, MAX_SEEDS, TimeLimit, check_work
 from .simulate import as_starts, as_surface
 
 
@@ -79,10 +79,13 @@ def apply_axes(axes: Sequence[Axis], grids: list[torch.Tensor], hparams: dict, c
 def sweep(surface, optimizer: str, start, steps: int, axes: Sequence[Axis], *, hparams: dict | None = None,
           clip: tuple | None = None, schedule: tuple | None = None, noise: float = 0.0,
           seeds: Sequence[int] = (0,), tol: float = 1e-3,
-          progress: Callable[[float], None] | None = None) -> SweepResult:
+          progress: Callable[[float], None] | None = None, deadline: float | None = None,
+          total_work: int | None = None) -> SweepResult:
     """Simulate every configuration of the axes' grid (x seeds) from one start; see SweepResult.
 
     A cell converged when its loss came within tol of the surface's known minimum value.
+    deadline: a time.monotonic() value; past it the sweep raises limits.TimeLimit (a ValueError).
+    total_work: rows x steps of the whole request this call belongs to (several optimizers), for the cap.
     """
     s = as_surface(surface)
     x0 = as_starts(start)
@@ -95,7 +98,7 @@ def sweep(surface, optimizer: str, start, steps: int, axes: Sequence[Axis], *, h
         raise ValueError(f"give 1 to {MAX_SEEDS} seeds")
     shape = tuple(len(a.values) for a in axes)
     cells = int(np.prod(shape))
-    check_work(cells * len(seeds), steps, cells, MAX_CELLS, "this map")
+    check_work(cells * len(seeds), steps, cells, MAX_CELLS, "this map", total_work)
     # rows: seed-major, then the axes' grid in C order -> reshape to (seeds, *shape) at the end
     mesh = torch.meshgrid(*[torch.tensor(a.values, dtype=torch.float64) for a in axes], indexing="ij")
     cols = [m.reshape(-1).repeat(len(seeds)) for m in mesh]  # each (rows,)
@@ -105,15 +108,17 @@ def sweep(surface, optimizer: str, start, steps: int, axes: Sequence[Axis], *, h
     h1, c1, s1 = apply_axes(axes, [c[:1] for c in cols], dict(hparams or {}), clip, schedule, optimizer)
     make_group(slice(0, 1), optimizer, h1, c1, s1, steps)
     out = simulate_rows(s, optimizer, x0, steps, axes, cols, seed_col, hparams or {}, clip, schedule,
-                        noise, target, progress)
+                        noise, target, progress, deadline)
     shaped = lambda a: a.reshape(len(seeds), *shape, *a.shape[1:])
     return SweepResult(tuple(axes), seeds, shaped(out["final_loss"]), shaped(out["final_xy"]),
                        shaped(out["hit_at"]), shaped(out["diverged_at"]), target)
 
 
 def simulate_rows(s, optimizer, x0, steps, axes, cols, seed_col, hparams, clip, schedule, noise, target,
-                  progress) -> dict:
-    """Run all rows chunk by chunk (record=False); returns numpy arrays over all rows."""
+                  progress, deadline=None) -> dict:
+    """Run all rows chunk by chunk (record=False); returns numpy arrays over all rows.
+
+    Raises TimeLimit past the deadline: a map of half-run cells would be wrong, not partial."""
     rows = seed_col.shape[0]
     parts: dict[str, list] = {k: [] for k in ("final_loss", "final_xy", "hit_at", "diverged_at")}
     for lo in range(0, rows, CHUNK_ROWS):
@@ -122,7 +127,16 @@ def simulate_rows(s, optimizer, x0, steps, axes, cols, seed_col, hparams, clip, 
         group = make_group(slice(0, hi - lo), optimizer, h, c, sch, steps)
         sub = None if progress is None else (lambda f, lo=lo, hi=hi: progress((lo + f * (hi - lo)) / rows))
         out = run(s, s.bounds, [group], x0.expand(hi - lo, 2), steps, noise=noise, seed=seed_col[lo:hi],
-                  smoothness=False, record=False, target=target, progress=sub)
+                  smoothness=False, record=False, target=target, progress=sub, deadline=deadline)
+        stopped(out, lo, rows, steps)
         for k in parts:
             parts[k].append(out[k].numpy())
     return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def stopped(out: dict, lo: int, rows: int, steps: int) -> None:
+    """Raise TimeLimit where the engine stopped a chunk (rows lo.. of `rows`) at the deadline."""
+    if out["stopped_at"] is not None:
+        done = lo * steps + out["stopped_at"] * out["final_loss"].shape[0]
+        raise TimeLimit(f"stopped at the compute limit after {done / (rows * steps):.0%} of the work "
+                        f"({rows:,} runs x {steps:,} steps)")

@@ -167,9 +167,9 @@ class SweepCall:
     title: str
     kwargs: dict = field(hash=False, compare=False)
 
-    def __call__(self, progress=None):
+    def __call__(self, progress=None, deadline=None):
         fn = trajectories.sweep if self.kind == "sweep" else trajectories.basins
-        return fn(**self.kwargs, progress=progress)
+        return fn(**self.kwargs, progress=progress, deadline=deadline)
 
 
 # ---------------------------------------------------------------- the whole request
@@ -245,13 +245,14 @@ class SweepSpec:
             raise ValueError("a robustness curve sweeps lr on a log axis")
 
     def _check_caps(self) -> None:
-        """The engine's own caps (trajectories.limits), per call: one call per optimizer."""
+        """The engine's own caps (trajectories.limits): cells and runs per call (one call per optimizer),
+        run-steps for the whole request (all optimizers and seeds together)."""
         if self.mode == "basins":
             cells = self.basins_n**2
-            check_work(cells, self.steps, cells, MAX_BASIN_CELLS, "this basins map")
+            check_work(cells, self.steps, cells, MAX_BASIN_CELLS, "this basins request", self.work())
         else:
             cells = math.prod(a.n for a in self.axes)
-            check_work(cells * self.seeds, self.steps, cells, MAX_CELLS, "this map")
+            check_work(cells * self.seeds, self.steps, cells, MAX_CELLS, "this map request", self.work())
 
     # -------------------------------------------------------------- views of it
     @property
@@ -291,7 +292,8 @@ class SweepSpec:
         for title, r in zip(self.titles(), self.runs, strict=True):
             clip = None if r.clip == "none" else (r.clip, r.clip_threshold)
             common: dict[str, Any] = dict(surface=s, optimizer=r.optimizer, hparams=dict(r.hparams), clip=clip,
-                                          schedule=(r.schedule, dict(r.schedule_kw)), noise=self.noise)
+                                          schedule=(r.schedule, dict(r.schedule_kw)), noise=self.noise,
+                                          total_work=self.work())
             if self.mode == "basins":
                 calls.append(SweepCall("basins", title, dict(common, steps=self.steps, n=self.basins_n, seed=0)))
             else:

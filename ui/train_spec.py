@@ -192,17 +192,33 @@ def compare_url(run_ids: Iterable[int]) -> str:
     return f"{COMPARE_PATH}?runs={','.join(str(int(i)) for i in run_ids)}"
 
 
+RUN_ID_DIGITS = 18  # a run id has at most this many digits (fits SQLite's 64-bit integers)
+MAX_RUN_IDS = 64  # ids read from one link; the rest are ignored
+
+
 def parse_run_ids(text: Any) -> list[int]:
-    """"1,2,3" (or a list of such texts, as query parameters come) -> [1, 2, 3]; junk is skipped."""
+    """"1,2,3" (or a list of such texts, as query parameters come) -> [1, 2, 3]; junk is skipped.
+
+    An id is 1 to RUN_ID_DIGITS ASCII digits (an optional leading "#"): unicode digits ("²",
+    "١٢٣", fullwidth ones) and longer numbers are junk. The first MAX_RUN_IDS distinct ids are
+    kept, in their order, duplicates dropped. Linear in the text's length and never raises.
+    """
     if text is None:
         return []
     parts = text if isinstance(text, (list, tuple)) else [text]
     out: list[int] = []
+    seen: set[int] = set()
     for part in parts:
         for tok in str(part).replace(" ", ",").split(","):
             tok = tok.strip().lstrip("#")
-            if tok.isdigit() and int(tok) not in out:
-                out.append(int(tok))
+            if not (0 < len(tok) <= RUN_ID_DIGITS and tok.isascii() and tok.isdigit()):
+                continue
+            i = int(tok)
+            if i not in seen:
+                seen.add(i)
+                out.append(i)
+                if len(out) >= MAX_RUN_IDS:
+                    return out
     return out
 
 
@@ -234,6 +250,12 @@ def short_label(run: Mapping) -> str:
     """A legend entry: "#12 adam lr=0.001 clip norm:1 cosine" (no task, no status)."""
     words = run_label(run).split(" ")
     return " ".join([words[0], *words[2:-1]])
+
+
+def may_control(run: Mapping, owner: str | None, public: bool) -> bool:
+    """Whether this session may cancel or delete the run: anyone locally; on a public server only
+    the session that launched it (runs from the command line belong to no visitor)."""
+    return not public or (owner is not None and run.get("owner") == owner)
 
 
 def threads_per_job(cores: int | None, jobs: int) -> int:
@@ -331,6 +353,7 @@ class CurveCache:
                 del self._data[k]
 
 
-__all__ = ["MAX_RUNS", "CurveCache", "compare_url", "explorer_spec", "explorer_url", "job_from_run", "metric_name",
+__all__ = ["MAX_RUNS", "CurveCache", "compare_url", "explorer_spec", "explorer_url", "job_from_run", "may_control",
+           "metric_name",
            "parse_run_ids", "progress", "run_from_state", "run_label", "run_spec_from_job", "short_label",
            "task_info", "threads_per_job"]

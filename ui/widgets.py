@@ -7,6 +7,7 @@ a rerun never resets what a person set. Values come back as plain Python numbers
 """
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import streamlit as st
@@ -18,6 +19,12 @@ from .spec import RunSpec
 from .ticks import fmt, linear_range, log_options
 
 AUTO = None  # a schedule argument derived from the run (cosine's T_max = steps)
+
+
+def session_owner() -> str:
+    """A random id for this browser session (kept across its pages): the owner of the training runs
+    it launches, so on a public server only this session may cancel or delete them."""
+    return st.session_state.setdefault("owner_token", secrets.token_hex(16))
 
 
 def clear_state(prefix: str) -> None:
