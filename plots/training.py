@@ -12,6 +12,7 @@ NaN/inf (and values <= 0 on log axes) instead of failing, and thins long curves 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -94,8 +95,14 @@ def _check_x(x: str) -> str:
     return x
 
 
+def trace_name(run: Run, i: int) -> str:
+    """A run's label as a trace name: Plotly renders tags in names (<a href> is a link), so a label a
+    person typed is HTML-escaped; Plotly shows the entities as the characters."""
+    return html.escape(str(run.get("label", i + 1)), quote=False)
+
+
 def _line(run: Run, i: int, xs: list, ys: list, hover: str) -> go.Scatter:
-    return go.Scatter(x=xs, y=ys, mode="lines" if len(xs) > 1 else "markers", name=str(run.get("label", i + 1)),
+    return go.Scatter(x=xs, y=ys, mode="lines" if len(xs) > 1 else "markers", name=trace_name(run, i),
                       line=dict(color=colour(i), width=1.6), marker=dict(color=colour(i), size=6),
                       hovertemplate=hover + "<extra>%{fullData.name}</extra>")
 
@@ -180,7 +187,7 @@ def clipped_figure(runs: Sequence[Run]) -> go.Figure:
         c = col(r.get("steps"), "clip_coef")
         c = c[np.isfinite(c)]
         mean = float(c.mean()) if c.size else float("nan")
-        name = str(r.get("label", i + 1))
+        name = trace_name(r, i)
         fig.add_trace(go.Bar(x=[name], y=[None if math.isnan(f) else f], name=name, marker_color=colour(i),
                              customdata=[[None if math.isnan(mean) else round(mean, 4)]],
                              hovertemplate="clipped %{y:.1%} of steps<br>mean coefficient %{customdata[0]}"
@@ -202,7 +209,7 @@ def smoothness_figure(runs: Sequence[Run]) -> go.Figure:
         g, s = col(e, "grad_norm"), col(e, "smoothness")
         ok = np.isfinite(g) & np.isfinite(s) & (g > 0) & (s > 0)
         fig.add_trace(go.Scatter(x=rounded(g[ok]), y=rounded(s[ok]), mode="markers",
-                                 name=str(r.get("label", i + 1)),
+                                 name=trace_name(r, i),
                                  marker=dict(color=colour(i), size=6, opacity=0.75),
                                  customdata=steps[ok].astype(np.int64).tolist(),
                                  hovertemplate="step %{customdata}<br>‖g‖ %{x}<br>smoothness %{y}<extra></extra>"))

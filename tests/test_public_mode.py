@@ -323,7 +323,8 @@ def test_the_sweeps_page_keeps_the_optimizers_that_finished_before_the_deadline(
         return real(self, progress, deadline)
 
     public.setattr(ui.sweep_spec.SweepCall, "__call__", second_one_stops)
-    spec = SweepSpec(**{**BIG, "x": AxisSpec("lr", 1e-4, 1e-2, 20, True), "y": AxisSpec("momentum", 0.0, 0.99, 10, False)})
+    small = {"x": AxisSpec("lr", 1e-4, 1e-2, 20, True), "y": AxisSpec("momentum", 0.0, 0.99, 10, False)}
+    spec = SweepSpec(**{**BIG, **small})
     at = sweeps_page(spec)
     assert not at.exception
     (warning,) = [t for t in shown(at.warning) if t.startswith("Stopped:")]

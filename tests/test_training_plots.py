@@ -145,3 +145,16 @@ def test_csv_has_every_row_of_every_run():
     assert len(ev) == 6 and float(ev[2]["metric"]) == 0.95
     with pytest.raises(ValueError):
         pt.curves_csv(runs, "nope")
+
+
+def test_a_typed_label_is_text_in_every_legend():
+    """Plotly renders tags in trace names (an <a href> becomes a link): a person's label is escaped."""
+    evil = '<a href="https://evil.example">log in</a> **x**'
+    steps = {"step": np.arange(3), "loss": np.ones(3), "lr": np.ones(3), "grad_norm": np.ones(3),
+             "clip_coef": np.ones(3), "wall": np.arange(3.0)}
+    evals = {"step": np.arange(2), "val_loss": np.ones(2), "metric": np.ones(2), "throughput": np.ones(2),
+             "smoothness": np.ones(2), "grad_norm": np.ones(2), "wall": np.ones(2)}
+    run = {"id": 1, "label": evil, "steps": steps, "evals": evals, "metric_name": "accuracy"}
+    for fig in (pt.loss_figure([run]), pt.clipped_figure([run]), pt.smoothness_figure([run])):
+        (name,) = {t.name for t in fig.data}
+        assert "<a" not in name and name == '&lt;a href="https://evil.example"&gt;log in&lt;/a&gt; **x**'
