@@ -26,6 +26,21 @@ try:
 except ValueError as e:  # an operator's typo in an OPT_PLAYGROUND_* variable: refuse to serve, say which
     st.error(f"This server is misconfigured: {e}")
     st.stop()
+if settings.public:  # a stranger sees no stack trace or internals, whatever goes wrong (README: the deploy recipe)
+    st.set_option("client.showErrorDetails", "none")
+    st.set_option("client.toolbarMode", "viewer")
+
+@st.cache_resource(show_spinner=False)
+def start_workers() -> bool:
+    """Once per server: the heavy-computation workers (ui.slots) start now, not on a visitor's first sweep."""
+    from ui import slots
+
+    slots.warm()
+    return True
+
+
+if settings.public:
+    start_workers()
 # Every session is a thread of this one process: torch's default (a thread per core) in each of them
 # oversubscribes the cores; one thread per computation and a bounded number of heavy computations at
 # once (ui.slots) keep every visitor's answer fast.

@@ -7,6 +7,7 @@ import dataclasses
 
 import streamlit as st
 
+import deploy
 import plots
 import surfaces
 import trajectories
@@ -74,32 +75,37 @@ def set_start_from_click() -> None:
 
 
 # ---------------------------------------------------------------- cached computations
-@st.cache_data(max_entries=64, show_spinner=False)
-def race(spec: ui.ExplorerSpec, _progress=None, _deadline=None) -> trajectories.Result:
-    """The race, cached by the spec. Cut short by the server's compute limit it is cached as it is
-    (result.stopped_at): an expensive view costs the server once, not on every rerun."""
-    return spec.race(progress=_progress, deadline=_deadline)
+class NotCached(LookupError):
+    """race() has no result for a heavy view: those are computed in a worker, never in a cached call."""
 
 
 def heavy(spec: ui.ExplorerSpec) -> bool:
-    """Whether computing this view takes a server-wide slot: a long race, or a custom formula
-    (whose cost per step can be 100x a catalog surface's)."""
+    """Whether computing this view takes a server-wide slot and a worker process (ui.slots): a long
+    race, or a custom formula (whose cost per step can be 100x a catalog surface's)."""
     return len(spec.runs) * spec.steps > HEAVY or spec.surface == CUSTOM
 
 
-@st.cache_resource
-def computed() -> set:
-    """Specs whose race the cache holds (shared by all sessions, like the cache): a cached heavy view
-    needs no slot. May outlive an evicted entry, which is then recomputed without a slot."""
-    return set()
+@st.cache_data(max_entries=64, show_spinner=False)
+def race(spec: ui.ExplorerSpec, _computed=None) -> trajectories.Result:
+    """The race, cached by the spec: a light view computed here, in the session's thread, within the
+    server's compute limit; a heavy one only stored here (_computed), a miss raising NotCached (an
+    exception is not cached). Cut short by the compute limit a result is cached as it is
+    (result.stopped_at): an expensive view costs the server once, not on every rerun."""
+    if _computed is not None:
+        return _computed
+    if heavy(spec):
+        raise NotCached(spec)
+    return spec.race(deadline=deadline())
 
 
 def simulate(spec: ui.ExplorerSpec) -> trajectories.Result:
-    """The race, with a progress bar for a long one, a slot for a heavy one (and a visible wait for
-    it) and the server's compute deadline. Raises ValueError (slots.Busy included) with a message."""
-    known = computed()
-    if not heavy(spec) or spec in known:
-        return race(spec, _deadline=deadline())
+    """The race: from the cache, or computed (a heavy view in a worker process holding a slot, with a
+    progress bar and a visible wait for the slot), within the server's compute limit. Raises
+    ValueError (slots.Busy included) with a message."""
+    try:
+        return race(spec)
+    except NotCached:
+        pass
     note = st.empty()
     bar = st.progress(0.0, text="simulating")
 
@@ -108,17 +114,12 @@ def simulate(spec: ui.ExplorerSpec) -> trajectories.Result:
                   f"({waited:.0f} s so far). Your view starts as soon as one ends.")
 
     try:
-        with slots.heavy(on_wait=waiting):
-            note.empty()
-            result = race(spec, _progress=lambda f: bar.progress(min(1.0, f), text="simulating"),
-                          _deadline=deadline())
-        if len(known) > 1000:
-            known.clear()
-        known.add(spec)
-        return result
+        result = slots.compute(spec.race, on_wait=waiting, seconds=deploy.settings().deadline_s,
+                               progress=lambda f: bar.progress(min(1.0, f), text="simulating"))
     finally:
         note.empty()
         bar.empty()
+    return race(spec, _computed=result)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

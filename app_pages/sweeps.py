@@ -11,6 +11,7 @@ import time
 
 import streamlit as st
 
+import deploy
 import optimizers
 import surfaces
 from optimizers.schedules import schedule_spec
@@ -23,7 +24,7 @@ from plots.sweeps import (
     robustness,
     robustness_figure,
 )
-from trajectories.limits import TimeLimit, deadline, seconds_text
+from trajectories.limits import TimeLimit, seconds_text
 from ui import slots
 from ui.spec import CUSTOM, RunSpec, surface_names
 from ui.sweep_links import cell_url, from_explorer_query, from_query, is_explorer_query, to_query
@@ -39,6 +40,7 @@ from ui.sweep_spec import (
     SweepSpec,
     common_targets,
     results_csv,
+    run_one,
     target_range,
 )
 from ui.text import md
@@ -87,80 +89,79 @@ def init(key: str, value, options=None) -> str:
 # ---------------------------------------------------------------- the engine, cached
 
 
+class NotCached(LookupError):
+    """run_call has no result for this (spec, k): it is computed in a worker, never in a cached call."""
+
+
 @st.cache_data(show_spinner=False, max_entries=24)
 def run_call(spec: SweepSpec, k: int, _computed=None):
     """Optimizer k's sweep (or basins) for this spec, cached by the spec: numpy-only, picklable results.
 
-    _computed: the result, already computed outside (with a progress bar), to be stored. The engine
-    is never called with a progress bar inside here: a cached function may not touch elements made
-    outside it (Streamlit replays what a cached function draws).
+    _computed: the result, computed outside (in a worker process, with a progress bar), to be stored.
+    Without it a cache miss raises NotCached (an exception is not cached): the engine never runs in
+    the server's own thread, whatever the cache evicted.
     """
-    return _computed if _computed is not None else spec.to_sweep_calls()[k]()
+    if _computed is None:
+        raise NotCached((spec, k))
+    return _computed
 
 
-@st.cache_resource
-def stored() -> set:
-    """(spec, k) pairs run_call holds (shared by all sessions, like the cache); may outlive an evicted entry,
-    which then is simply recomputed without a progress bar."""
-    return set()
+def cached(spec: SweepSpec, k: int):
+    """Optimizer k's cached result, or None."""
+    try:
+        return run_call(spec, k)
+    except NotCached:
+        return None
 
 
 def compute(spec: SweepSpec) -> tuple[list, str | None]:
-    """Every optimizer's results, computed within the server's compute limit, in a server-wide slot.
+    """Every optimizer's results, each computed in a worker process holding a server-wide slot
+    (ui.slots), all of them within one compute limit (deploy.settings().deadline_s).
 
-    Returns (results, stopped): a result per optimizer in order, None for those the compute
-    deadline stopped (stopped then says why); what finished before it is kept. A request that
+    Returns (results, stopped): a result per optimizer in order, None for those the compute limit
+    stopped (stopped then says why); what finished before it is kept, and cached. A request that
     takes more than a second shows a progress bar; one that waits for a slot says so.
     Raises ValueError (slots.Busy after too long a wait).
     """
-    n, known = len(spec.runs), stored()
+    n = len(spec.runs)
     titles = spec.titles()
-    todo = [k for k in range(n) if (spec, k) not in known]
-    if not todo:
-        return [run_call(spec, k) for k in range(n)], None
+    results: list = [cached(spec, k) for k in range(n)]
+    todo = [k for k in range(n) if results[k] is None]
     note = st.empty()
+    bar = st.progress(0.0, text="simulating…") if todo and spec.work() * len(todo) / n > PROGRESS_WORK else None
+    budget = deploy.settings().deadline_s  # seconds for the whole request, all optimizers together
+    spent = 0.0
+    stopped = None
 
     def waiting(waited: float, running: int) -> None:
         note.info(f"Waiting for a free slot: {running} heavy computation(s) are running on this server "
                   f"({waited:.0f} s so far). Your sweep starts as soon as one ends.")
 
-    with slots.heavy(on_wait=waiting):
-        note.empty()
-        return _compute(spec, n, known, titles, todo)
-
-
-def _compute(spec: SweepSpec, n: int, known: set, titles: list[str], todo: list[int]) -> tuple[list, str | None]:
-    bar = st.progress(0.0, text="simulating…") if spec.work() * len(todo) / n > PROGRESS_WORK else None
-    until = deadline()  # one compute limit for the whole request, all optimizers together
-    results: list = []
-    stopped = None
     try:
-        for k in range(n):
-            if k not in todo:
-                results.append(run_call(spec, k))
+        for k in todo:
+            left = None if budget is None else budget - spent
+            if stopped is not None or (left is not None and left <= 0):
+                stopped = stopped or (f"{titles[k]}: not started, the request's compute time is used up. This server "
+                                      f"gives each request {seconds_text()} of computation: use fewer cells, steps, "
+                                      "seeds or optimizers to see all of it")
                 continue
-            if stopped is not None:
-                results.append(None)
-                continue
-            last = [0.0]
 
-            def report(frac: float, k: int = k, last: list = last) -> None:
+            def report(frac: float, k: int = k) -> None:
                 done = (todo.index(k) + frac) / len(todo)
-                if bar is not None and done - last[0] >= 0.01:
-                    last[0] = done
+                if bar is not None:
                     bar.progress(min(done, 1.0), text=f"simulating {md(titles[k])}… {done:.0%}")
 
+            t0 = time.monotonic()
             try:
-                out = spec.to_sweep_calls()[k](progress=report, deadline=until)
+                out = slots.compute(run_one, spec, k, on_wait=waiting, progress=report, seconds=left)
             except TimeLimit as e:  # keep what finished; the rest is not cached, so it can run later
                 stopped = (f"{titles[k]}: {e}. This server gives each request {seconds_text()} of computation: "
                            "use fewer cells, steps, seeds or optimizers to see all of it")
-                results.append(None)
                 continue
-            results.append(run_call(spec, k, _computed=out))
-            if len(known) > 1000:
-                known.clear()
-            known.add((spec, k))
+            finally:
+                note.empty()
+            spent += time.monotonic() - t0
+            results[k] = run_call(spec, k, _computed=out)
     finally:
         if bar is not None:
             bar.empty()

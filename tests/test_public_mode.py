@@ -313,16 +313,14 @@ def test_the_sweeps_page_stops_at_the_deadline_with_a_message(public):
 
 
 def test_the_sweeps_page_keeps_the_optimizers_that_finished_before_the_deadline(public):
-    import ui.sweep_spec
+    real = slots.compute
 
-    real = ui.sweep_spec.SweepCall.__call__
-
-    def second_one_stops(self, progress=None, deadline=None):  # the deadline falls during optimizer 2
-        if self.kwargs["optimizer"] == "nesterov":
+    def second_one_stops(fn, spec, k, **kw):  # the deadline falls during optimizer 2
+        if k == 1:
             raise TimeLimit("stopped at the compute limit after 40% of the work (90,000 runs x 500 steps)")
-        return real(self, progress, deadline)
+        return real(fn, spec, k, **kw)
 
-    public.setattr(ui.sweep_spec.SweepCall, "__call__", second_one_stops)
+    public.setattr(slots, "compute", second_one_stops)
     small = {"x": AxisSpec("lr", 1e-4, 1e-2, 20, True), "y": AxisSpec("momentum", 0.0, 0.99, 10, False)}
     spec = SweepSpec(**{**BIG, **small})
     at = sweeps_page(spec)
@@ -330,3 +328,35 @@ def test_the_sweeps_page_keeps_the_optimizers_that_finished_before_the_deadline(
     (warning,) = [t for t in shown(at.warning) if t.startswith("Stopped:")]
     assert "40% of the work" in warning and "Showing the optimizers that finished" in warning
     assert len(at.get("plotly_chart")) == 1  # optimizer 1's map
+
+
+def worker_facts(progress=None, deadline=None) -> tuple[int, int, int, bool]:
+    """(pid, niceness, torch threads, deadline given) as a worker process sees them."""
+    import torch
+
+    progress(0.5)
+    return os.getpid(), os.nice(0), torch.get_num_threads(), deadline is not None
+
+
+def slow_then_raise(seconds: float, progress=None, deadline=None):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        progress(0.5)
+        time.sleep(0.05)
+    raise ValueError("surface exploded")
+
+
+def test_heavy_computations_run_in_a_niced_worker_process_and_errors_come_back(public):
+    pid, nice, threads, limited = slots.compute(worker_facts, seconds=5)
+    assert pid != os.getpid() and nice >= os.nice(0) + slots.NICE and threads == 1 and limited
+    seen = []
+    with pytest.raises(ValueError, match="surface exploded"):
+        slots.compute(slow_then_raise, 0.6, progress=seen.append)
+    assert 0.5 in seen  # the worker's progress reached the caller
+    with pytest.raises(TimeLimit):  # the engine's own stop comes back as itself
+        slots.compute(trajectories.sweep, "rosenbrock", "adam", (1.0, 1.0), 3000,
+                      [trajectories.Axis.span("lr", 1e-4, 1e-1, 300, log=True)], seconds=0.01)
+    until = time.monotonic() + 10  # a slot comes back when the worker is done (a callback, just after)
+    while slots.busy()[0] and time.monotonic() < until:
+        time.sleep(0.05)
+    assert slots.busy()[0] == 0

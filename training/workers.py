@@ -272,7 +272,7 @@ def launch(job: Job, db_path: str | os.PathLike | None = None, *, target: str = 
     p = ctx.Process(target=_child, args=(run_id, str(store.path), target, str(ROOT), threads),
                     name=f"training-run-{run_id}", daemon=False)
     try:
-        with _bare_main():
+        with bare_main():
             p.start()
     except BaseException as e:
         store.set_status(run_id, "failed", error=f"could not start a worker: {e}")
@@ -292,7 +292,7 @@ _MAIN_LOCK = threading.Lock()
 
 
 @contextmanager
-def _bare_main() -> Iterator[None]:
+def bare_main() -> Iterator[None]:
     """Hide the launcher's __main__ from multiprocessing while a worker starts.
 
     "spawn" re-runs the parent's main script (or module) in the child before the target, which

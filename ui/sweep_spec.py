@@ -172,6 +172,12 @@ class SweepCall:
         return fn(**self.kwargs, progress=progress, deadline=deadline)
 
 
+def run_one(spec: SweepSpec, k: int, progress=None, deadline=None):
+    """Optimizer k's sweep (or basins) for this spec: what the Sweeps page runs in a worker process
+    (ui.slots.compute; a spec pickles, a SweepCall's compiled surface may not)."""
+    return spec.to_sweep_calls()[k](progress=progress, deadline=deadline)
+
+
 # ---------------------------------------------------------------- the whole request
 
 DEFAULT_SWEEP_RUNS: tuple[RunSpec, ...] = (default_run("momentum"), default_run("nesterov"))
