@@ -207,14 +207,31 @@ def _init(progress, cancel, threads: int, root: str) -> None:
     _progress, _cancel = progress, cancel
     if root not in sys.path:
         sys.path.insert(0, root)
-    try:
-        os.nice(NICE)
-    except (AttributeError, OSError):  # no nice() on this platform: run at normal priority
-        pass
+    background()
     import torch
 
     torch.set_num_threads(threads)
     import trajectories  # noqa: F401  (imported once here, not on the first request)
+
+
+def background() -> None:
+    """Make this worker process yield the CPU to everything interactive on the machine.
+
+    os.nice() ranks it below the server's own threads. On Linux with autogroup scheduling (the
+    default on desktops and many servers) nice counts only inside a session's group, and groups
+    share the CPU equally: so the worker also starts a session of its own and sets that group's
+    nice (/proc/self/autogroup), else it would take half the machine from the server and
+    everything else. Where either is unavailable it runs at normal priority.
+    """
+    try:
+        os.nice(NICE)
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setsid()  # its own autogroup (and no Ctrl-C from the server's terminal: the server stops it)
+        Path("/proc/self/autogroup").write_text(str(NICE))
+    except (AttributeError, OSError):
+        pass
 
 
 def _noop() -> None:
