@@ -158,3 +158,35 @@ def test_link_text_shows_as_written_never_as_markup(server, browser):
     assert pg.locator('[data-testid="stAlertContentWarning"] strong, '
                       '[data-testid="stAlertContentWarning"] del').count() == 0
     pg.close()
+
+
+def test_the_public_demo_recipe_serves_a_public_server(browser, tmp_path):
+    """README's deploy recipe, public-demo.sh, as is: the Train page says training is off, and a link
+    that asks for more than the server allows is refused with a message, not a traceback."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPT_PLAYGROUND_")}
+    env.update(PORT=str(port), ADDRESS="127.0.0.1", OPT_PLAYGROUND_DB=str(tmp_path / "runs.sqlite"))
+    proc = subprocess.Popen(["bash", str(ROOT / "public-demo.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        pg = browser.new_page(viewport={"width": 1400, "height": 900})
+        pg.goto(f"{url}/train", wait_until="domcontentloaded")
+        pg.get_by_text("switched off on this public demo").first.wait_for(timeout=120_000)
+        assert pg.get_by_role("button", name="Start").first.is_disabled()
+        # 4 optimizers x 300 x 300 x 500 steps = 1.8e8 run-steps: over the public cap of 1.5e8
+        pg.goto(f"{url}/sweeps?v=1&m=map&n=500&ax=lr~0.0001~0.01~300~log&ay=momentum~0~0.99~300~lin&"
+                + "&".join(f"r{i}=momentum" for i in range(4)), wait_until="domcontentloaded")
+        pg.get_by_text("to stay within the limits").first.wait_for(timeout=120_000)
+        assert "Traceback" not in pg.content()
+        pg.close()
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
