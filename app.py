@@ -8,9 +8,10 @@ with a file-name sidebar and without this script's navigation and layout.
 from pathlib import Path
 
 import streamlit as st
-import torch
 
 import deploy
+from ui import slots
+from ui.text import md
 
 HERE = Path(__file__).parent
 PAGES = [  # (file, title, url path); the explorer is the home page
@@ -20,31 +21,26 @@ PAGES = [  # (file, title, url path); the explorer is the home page
     ("app_pages/compare.py", "Compare runs", "compare"),
 ]
 
-st.set_page_config(page_title="Optimizer Playground", layout="wide")
-try:
-    settings = deploy.settings()  # public mode and its limits (README: "Deploy a public demo")
-except ValueError as e:  # an operator's typo in an OPT_PLAYGROUND_* variable: refuse to serve, say which
-    st.error(f"This server is misconfigured: {e}")
-    st.stop()
-if settings.public:  # a stranger sees no stack trace or internals, whatever goes wrong (README: the deploy recipe)
-    st.set_option("client.showErrorDetails", "none")
-    st.set_option("client.toolbarMode", "viewer")
 
 @st.cache_resource(show_spinner=False)
 def start_workers() -> bool:
     """Once per server: the heavy-computation workers (ui.slots) start now, not on a visitor's first sweep."""
-    from ui import slots
-
     slots.warm()
     return True
 
 
-if settings.public:
+st.set_page_config(page_title="Optimizer Playground", layout="wide")
+try:
+    settings = deploy.settings()  # public mode and its limits (README: "Deploy a public demo")
+except ValueError as e:  # an operator's typo in an OPT_PLAYGROUND_* variable: refuse to serve, say which
+    st.error(f"This server is misconfigured: {md(e)}")
+    st.stop()
+if settings.public:  # a stranger sees no stack trace or internals, whatever goes wrong
+    st.set_option("client.showErrorDetails", "none")
+    st.set_option("client.toolbarMode", "viewer")
     start_workers()
-# Every session is a thread of this one process: torch's default (a thread per core) in each of them
-# oversubscribes the cores; one thread per computation and a bounded number of heavy computations at
-# once (ui.slots) keep every visitor's answer fast.
-if torch.get_num_threads() != settings.torch_threads:
-    torch.set_num_threads(settings.torch_threads)
+# Every session is a thread of this one process: one torch thread per computation, and heavy ones in
+# a bounded number of worker processes (ui.slots), keep every visitor's answer fast.
+slots.fit_threads(settings.torch_threads)
 nav = [st.Page(f, title=t, url_path=u or None, default=not u) for f, t, u in PAGES if (HERE / f).exists()]
 st.navigation(nav).run()

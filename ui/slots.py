@@ -152,6 +152,15 @@ def workers() -> _Workers:
         return _workers
 
 
+def fit_threads(threads: int) -> None:
+    """torch's intra-op threads in this (the server's) process: every session is a thread of it, and
+    torch's default (a thread per core) in each of them oversubscribes the cores."""
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def warm() -> None:
     """Start the worker processes now (each imports torch: seconds), so the first heavy request need not."""
     w = workers()

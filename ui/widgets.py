@@ -16,6 +16,7 @@ import optimizers
 from optimizers.schedules import schedule_spec
 
 from .spec import RunSpec
+from .text import md
 from .ticks import fmt, linear_range, log_options
 
 AUTO = None  # a schedule argument derived from the run (cosine's T_max = steps)
@@ -122,5 +123,5 @@ def run_editor(prefix: str, fallback: RunSpec) -> RunSpec:
     try:
         return RunSpec(opt, tuple(hp.items()), clip, thr, sched, tuple(skw.items()))
     except ValueError as e:
-        st.error(f"{e}. The run keeps its previous settings until this is fixed.")
+        st.error(f"{md(e)}. The run keeps its previous settings until this is fixed.")
         return fallback
