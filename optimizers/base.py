@@ -82,11 +82,11 @@ def _check_value(spec_name: str, hp: HParam, value: Any) -> None:
     """Raise ValueError where a value is outside the hyperparameter's valid domain."""
     if hp.kind == "bool":
         if not isinstance(value, bool):
-            raise ValueError(f"{spec_name}: {hp.name} must be True or False, got {value!r}")
+            raise ValueError(f"{spec_name}: {hp.name} must be True or False, got {shown(value)}")
         return
     if hp.kind == "pair":
         if not (isinstance(value, (tuple, list)) and len(value) == 2):
-            raise ValueError(f"{spec_name}: {hp.name} must be a pair of numbers, got {value!r}")
+            raise ValueError(f"{spec_name}: {hp.name} must be a pair of numbers, got {shown(value)}")
         for v in value:
             _check_scalar(spec_name, hp, v)
         return
@@ -96,15 +96,53 @@ def _check_value(spec_name: str, hp: HParam, value: Any) -> None:
 def _check_scalar(spec_name: str, hp: HParam, v: Any) -> None:
     lo, hi = hp.valid
     if isinstance(v, torch.Tensor):
+        if v.is_complex() or v.dtype == torch.bool:
+            raise ValueError(f"{spec_name}: {hp.name} must be a real tensor, got dtype {v.dtype}")
         ok = bool(torch.isfinite(v).all()) and bool((v >= lo).all()) and bool(
             (v < hi).all() if hp.open_high else (v <= hi).all()
         )
     elif isinstance(v, (int, float)) and not isinstance(v, bool):
-        ok = math.isfinite(v) and v >= lo and (v < hi if hp.open_high else v <= hi)
-        if hp.kind == "int" and float(v) != int(v):
+        f = as_float(v)  # an int beyond the float range is not a valid value either
+        ok = math.isfinite(f) and v >= lo and (v < hi if hp.open_high else v <= hi)
+        if ok and hp.kind == "int" and not isinstance(v, int) and not f.is_integer():
             ok = False
     else:
         raise ValueError(f"{spec_name}: {hp.name} must be a number or a tensor, got {type(v).__name__}")
     if not ok:
         top = f"{hi})" if hp.open_high else f"{hi}]"
-        raise ValueError(f"{spec_name}: invalid {hp.name} {v!r}: it must lie in [{lo}, {top}")
+        whole = " whole" if hp.kind == "int" else ""
+        raise ValueError(f"{spec_name}: invalid {hp.name} {shown(v)}: "
+                         f"it must be a finite{whole} number in [{lo}, {top}")
+
+
+def as_float(v: Any) -> float:
+    """float(v) for a real number, inf for an int beyond the float range (float() raises OverflowError)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def shown(v: Any, n: int = 80) -> str:
+    """repr(v) for a message, cut to n characters; an int of more than 30 digits by its length
+    (repr of a 5000-digit int raises ValueError)."""
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**30:
+        return f"(an integer of about {int(v.bit_length() * 0.30103)} digits)"
+    try:
+        text = repr(v)
+    except ValueError:  # a container holding such an int
+        text = f"(a {type(v).__name__})"
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def normalised(hp: HParam, value: Any) -> Any:
+    """A checked value as the rules use it: a Python int given for a float (or pair) hyperparameter
+    becomes a float, so no rule hands torch an int beyond int64 (lr=10**19); the rest unchanged."""
+    def one(v):
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    if hp.kind == "float":
+        return one(value)
+    if hp.kind == "pair":
+        return type(value)(one(v) for v in value)
+    return value

@@ -22,6 +22,8 @@ import math
 
 import torch
 
+from .base import as_float, shown
+
 Tensor = torch.Tensor
 
 _KINDS = ("none", "norm", "smooth", "value")
@@ -69,8 +71,8 @@ def check_clip(kind: str, threshold, shape: tuple[int, ...] | torch.Size | None 
         return
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise ValueError(f"clip threshold must be a number or a tensor, got {type(threshold).__name__}")
-    if not (math.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"clip threshold must be finite and > 0, got {threshold!r}")
+    if not (math.isfinite(as_float(threshold)) and threshold > 0):
+        raise ValueError(f"clip threshold must be finite and > 0, got {shown(threshold)}")
 
 
 def _row_shape(threshold: Tensor, rows: tuple[int, ...]) -> torch.Size:
@@ -98,6 +100,8 @@ def clip_with_coef_(grad: Tensor, kind: str, threshold, *, validate: bool = True
         if threshold.dim() == grad.dim() and threshold.shape[-1] == 1:
             threshold = threshold.squeeze(-1)  # (N, 1) hyperparameter layout -> (N,)
         threshold = threshold.to(device=grad.device, dtype=norms.dtype)
+    else:
+        threshold = float(threshold)  # torch takes no Python int beyond int64 (10**19) as a bound
     if kind == "norm":
         coef = (threshold / (norms + _EPS)).clamp_(max=1.0)  # exactly clip_grad_norm_'s clip_coef_clamped
     elif kind == "smooth":

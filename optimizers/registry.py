@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .adapter import RuleOptimizer
-from .base import Spec, _check_value
+from .base import Spec, _check_value, normalised
 
 _SPECS: dict[str, Spec] = {}
 
@@ -29,7 +29,8 @@ def spec(name: str) -> Spec:
 
 
 def resolve(name: str, **hparams: Any) -> tuple[Spec, dict]:
-    """The spec and the full hyperparameter dict (defaults filled in, values checked)."""
+    """The spec and the full hyperparameter dict (defaults filled in, values checked; a Python int
+    given for a float hyperparameter comes back as a float). Raises ValueError for a bad one."""
     s = spec(name)
     known = {hp.name: hp for hp in s.hparams}
     unknown = sorted(set(hparams) - set(known))
@@ -38,7 +39,7 @@ def resolve(name: str, **hparams: Any) -> tuple[Spec, dict]:
     h = s.defaults() | hparams
     for k, v in h.items():
         _check_value(name, known[k], v)
-    return s, h | s.fixed
+    return s, {k: normalised(known[k], v) for k, v in h.items()} | s.fixed
 
 
 def build(name: str, params: Iterable[Any], **hparams: Any) -> RuleOptimizer:

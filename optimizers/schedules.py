@@ -37,6 +37,8 @@ from typing import Any
 
 import torch
 
+from .base import as_float, shown
+
 Tensor = torch.Tensor
 
 
@@ -360,14 +362,19 @@ def schedule_spec(name: str) -> ScheduleSpec:
 # ---------------------------------------------------------------- validation
 
 
+MAX_INT = 2**53  # the largest integer argument (a step count): beyond it torch cannot take it as a number
+
+
 def _check_int(sched: str, p: ScheduleParam, v) -> int:
     if isinstance(v, bool) or not isinstance(v, (numbers.Integral, float)) or (
         isinstance(v, float) and not (math.isfinite(v) and v == int(v))
     ):
-        raise ValueError(f"schedule {sched}: {p.name} must be an integer, got {v!r}")
+        raise ValueError(f"schedule {sched}: {p.name} must be an integer, got {shown(v)}")
     v = int(v)
     if not p.valid[0] <= v <= p.valid[1]:
-        raise ValueError(f"schedule {sched}: {p.name} must be >= {int(p.valid[0])}, got {v}")
+        raise ValueError(f"schedule {sched}: {p.name} must be >= {int(p.valid[0])}, got {shown(v)}")
+    if v > MAX_INT:
+        raise ValueError(f"schedule {sched}: {p.name} must be at most 2**53 = {MAX_INT}, got {shown(v)}")
     return v
 
 
@@ -384,11 +391,11 @@ def _check_float(sched: str, p: ScheduleParam, v):
         return v
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise ValueError(f"schedule {sched}: {p.name} must be a number or a tensor, got {type(v).__name__}")
-    v = float(v)
-    ok = math.isfinite(v) and (v > lo if p.open_low else v >= lo) and (v < hi if p.open_high else v <= hi)
+    f = as_float(v)  # (inf for an int beyond the float range)
+    ok = math.isfinite(f) and (f > lo if p.open_low else f >= lo) and (f < hi if p.open_high else f <= hi)
     if not ok:
-        raise ValueError(f"schedule {sched}: {p.name} must be finite and lie in {domain}, got {v!r}")
-    return v
+        raise ValueError(f"schedule {sched}: {p.name} must be finite and lie in {domain}, got {shown(v)}")
+    return f
 
 
 def _check_lr(lr):
@@ -401,8 +408,8 @@ def _check_lr(lr):
         return lr
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
         raise ValueError(f"lr must be a number or a tensor, got {type(lr).__name__}")
-    if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"lr must be finite and >= 0, got {lr!r}")
+    if not (math.isfinite(as_float(lr)) and lr >= 0):
+        raise ValueError(f"lr must be finite and >= 0, got {shown(lr)}")
     return float(lr)
 
 

@@ -28,12 +28,21 @@ PANELS = (  # (title, y axis title) of the diagnostics, top to bottom
 
 
 def round_sig(a, digits: int = 5) -> np.ndarray:
-    """a rounded to `digits` significant digits (NaN and inf kept): the JSON of each number is short."""
+    """a rounded to `digits` significant digits (NaN and inf kept): the JSON of each number is short.
+
+    A finite value stays finite: where the scale 10^(digits-1-magnitude) would leave the normal
+    float range (values below ~1e-300, or digits beyond it) or rounding up would pass the largest
+    float, the value is kept as it is.
+    """
     a = np.asarray(a, dtype=np.float64)
     finite = np.isfinite(a) & (a != 0)
     mag = np.floor(np.log10(np.abs(np.where(finite, a, 1.0))))
-    scale = 10.0 ** (digits - 1 - mag)
-    return np.where(finite, np.round(a * scale) / scale, a)
+    exp = digits - 1 - mag
+    ok = finite & (np.abs(exp) <= 300)  # 10^exp and a * 10^exp are normal, finite floats
+    scale = 10.0 ** np.where(ok, exp, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = np.round(a * scale) / scale  # inf only where rounding up passes the largest float
+    return np.where(ok & np.isfinite(r), r, a)
 
 
 def as_list(a) -> list:

@@ -363,3 +363,37 @@ def test_a_real_race_draws():
     rows = plots.summary_rows(race, minima=s.minima, min_value=s.min_value)
     assert rows[0]["best loss"] <= rows[0]["final loss"] <= float(res.loss[0, 0])
     assert rows[0]["final loss"] == pytest.approx(float(res.loss[-1, 0]))
+
+
+# --- rounding for JSON ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("v", [1e-300, 3.7e-305, -2.2250738585072014e-308, 5e-324, -1e-320, 1e-290, 1.5,
+                               -123456.789, 1e300, 1.7976931348623157e308, -1.7976931348623157e308])
+def test_round_sig_keeps_every_finite_value_finite(v):
+    from plots.race import round_sig, rounded
+
+    for digits in (1, 5, 17):
+        r = float(round_sig(np.array([v]), digits)[0])
+        assert math.isfinite(r) and math.copysign(1.0, r) == math.copysign(1.0, v)
+        assert r == pytest.approx(v, rel=10.0 ** (1 - digits) + 1e-15)  # rounded sensibly, or kept as it is
+    assert rounded([v])[0] is not None
+
+
+def test_round_sig_keeps_nan_inf_and_zero_and_rounds_ordinary_values():
+    from plots.race import round_sig, rounded
+
+    a = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 3.14159265, -0.000123456789, 98765.4321])
+    r = round_sig(a)
+    assert np.isnan(r[0]) and r[1] == np.inf and r[2] == -np.inf
+    assert r[3:].tolist() == [0.0, -0.0, 3.1416, -0.00012346, 98765.0]
+    assert rounded(a)[:3] == [None, None, None]
+
+
+def test_a_trail_that_comes_within_1e_minus_300_of_zero_keeps_every_point():
+    race = made_race(runs=2, steps=40)
+    race.xy[10:, 0, 1] = np.geomspace(1e-290, 1e-320, 31)  # a run settling onto y = 0, as in a long ravine race
+    fig = figure(race)
+    trail = next(d for d in fig["data"] if d.get("name") == race.labels[0] and d.get("xaxis", "x") == "x")
+    assert len(trail["y"]) == 41 and None not in trail["y"] and None not in trail["x"]
+    for f in fig["frames"]:
+        assert None not in f["data"][0]["y"]

@@ -223,6 +223,7 @@ class _Reader:
 
     def __init__(self, params: Any, ignore: Iterable[str]) -> None:
         self.warnings: list[str] = []
+        self._warned: set[str] = set()  # the same warnings as a set: dedup in linear time
         self.versioned = False  # the link carries v: it was written whole
         self.default = ExplorerSpec()
         self.values: dict[str, str | None] = {}  # key -> text, or None where unreadable
@@ -230,7 +231,8 @@ class _Reader:
         self._collect(params)
 
     def warn(self, text: str) -> None:
-        if text not in self.warnings:
+        if text not in self._warned:
+            self._warned.add(text)
             self.warnings.append(text)
 
     # -------------------------------------------------------------- raw values

@@ -8,7 +8,9 @@ for evaluation ("eval mode"); z lives in the state. With c = weight_t / sum of w
 where d is the gradient (AdamW: divided by sqrt(v_t / (1 - beta2^t)) + eps; weight decay
 wd * y added after), which updates y without forming x. The weight of step t is
 t^r * lr_max^weight_lr_power, lr_max the largest (warmed-up) lr so far; warmup_steps ramps lr
-linearly from lr / warmup_steps to lr.
+linearly from lr / warmup_steps to lr. Where that weight overflows a float (r = 2000, lr = 1e200:
+the package raises OverflowError) c comes from logarithms instead (_average_weight), so every
+valid r, lr and weight_lr_power runs; below the overflow the arithmetic is the package's own.
 
 Modes, as the package: the optimizer starts in eval mode and step() raises until train()
 is called; train() / eval() move the parameters only when the mode changes (the adapter keeps
@@ -47,6 +49,82 @@ def _max(a, b):
     return max(a, b)
 
 
+def _pow(a, b):
+    """a ** b for a >= 0, inf where it overflows (a Python float power raises OverflowError instead)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return torch.pow(a, b)
+    try:
+        return float(a) ** float(b)
+    except OverflowError:
+        return math.inf
+
+
+def _log_weight(k, lr_max, r, power):
+    """log(weight) = r log(k + 1) + power log(lr_max) (0 * log 0 taken as 0; NaN, from inf - inf, as -inf)."""
+    if isinstance(lr_max, Tensor) or isinstance(r, Tensor) or isinstance(power, Tensor):
+        like = next(v for v in (lr_max, r, power) if isinstance(v, Tensor))
+        r, power, lr_max = (torch.as_tensor(v, dtype=like.dtype, device=like.device) for v in (r, power, lr_max))
+        lw = r * math.log(k + 1) + torch.where(power == 0, 0.0, power * torch.log(lr_max))
+        return lw.nan_to_num(nan=-math.inf, posinf=math.inf, neginf=-math.inf)
+    lw = float(r) * math.log(k + 1)
+    if power != 0:
+        lw += float(power) * (math.log(lr_max) if lr_max > 0 else -math.inf)
+    return -math.inf if math.isnan(lw) else lw
+
+
+def _logaddexp(a, b):
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        like = a if isinstance(a, Tensor) else b
+        return torch.logaddexp(torch.as_tensor(a, dtype=like.dtype, device=like.device),
+                               torch.as_tensor(b, dtype=like.dtype, device=like.device))
+    if a == -math.inf or b == -math.inf:
+        return b if a == -math.inf else a
+    m = max(a, b)
+    return m if m == math.inf else m + math.log1p(math.exp(-abs(a - b)))
+
+
+def _average_weight(s, k, lr_max, r, power):
+    """c = weight / weight_sum, the weight of the new z in the average x, as the package computes it
+    while weight_sum stays finite.
+
+    weight = (k+1)^r lr_max^power overflows for a large r or lr (2^2000, (1e200)^2), where the
+    package raises OverflowError; from then on c comes from the logarithms (s["log_weight_sum"],
+    kept from the first overflow on), c = exp(log weight - log weight_sum), 1 where the weight
+    itself is infinite. So every valid r and lr give a finite c in [0, 1].
+    """
+    weight = _pow(k + 1, r) * _pow(lr_max, power)
+    prev = s["weight_sum"]
+    weight_sum = s["weight_sum"] = prev + weight
+    if isinstance(weight_sum, Tensor):
+        c = torch.where(weight_sum == 0, 0.0, weight / torch.where(weight_sum == 0, 1.0, weight_sum))
+        finite = torch.isfinite(weight_sum)
+        if "log_weight_sum" not in s and bool(finite.all()):
+            return c
+    else:
+        c = weight / weight_sum if weight_sum != 0 else 0.0  # the package: ZeroDivisionError -> 0
+        finite = math.isfinite(weight_sum)
+        if "log_weight_sum" not in s and finite:
+            return c
+    # the logarithmic path: the previous sum's log from the finite sum where it still is one
+    log_prev = s.get("log_weight_sum", -math.inf)
+    if isinstance(prev, Tensor):
+        log_prev = torch.where(torch.isfinite(prev), torch.log(prev),
+                               torch.as_tensor(log_prev, dtype=prev.dtype, device=prev.device))
+    elif math.isfinite(prev):
+        log_prev = math.log(prev) if prev > 0 else -math.inf
+    log_w = _log_weight(k, lr_max, r, power)
+    log_sum = s["log_weight_sum"] = _logaddexp(log_prev, log_w)
+    if isinstance(log_sum, Tensor):
+        log_c = torch.where(log_w == math.inf, 1.0,
+                            torch.where(log_sum == -math.inf, 0.0, torch.exp(log_w - log_sum).nan_to_num(nan=1.0)))
+        return torch.where(finite, c, log_c) if isinstance(finite, Tensor) else (c if finite else log_c)
+    if finite:
+        return c
+    if log_w == math.inf:
+        return 1.0
+    return 0.0 if log_sum == -math.inf else math.exp(log_w - log_sum)
+
+
 def init(p, h):
     s = {"z": p.detach().clone(), "lr_max": -1.0, "weight_sum": 0.0}
     if "betas" in h:
@@ -63,12 +141,7 @@ def update(p, g, s, h, t):
         sched = (k + 1) / ws if k < ws else 1.0
     lr = h["lr"] * sched
     lr_max = s["lr_max"] = _max(lr, s["lr_max"])
-    weight = ((k + 1) ** h["r"]) * (lr_max ** h["weight_lr_power"])
-    weight_sum = s["weight_sum"] = s["weight_sum"] + weight
-    if isinstance(weight_sum, Tensor):
-        c = torch.where(weight_sum == 0, 0.0, weight / torch.where(weight_sum == 0, 1.0, weight_sum))
-    else:
-        c = weight / weight_sum if weight_sum != 0 else 0.0  # the package: ZeroDivisionError -> 0
+    c = _average_weight(s, k, lr_max, h["r"], h["weight_lr_power"])
 
     z, wd, beta1 = s["z"], h["weight_decay"], _beta1(h)
     if "betas" in h:  # AdamW: d = g / (sqrt(v / (1 - beta2^t)) + eps)
