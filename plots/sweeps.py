@@ -141,9 +141,10 @@ def cell_edges(values, log: bool) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     if v.size == 1:
         return v * np.array([1 / 1.5, 1.5]) if log else v + np.array([-0.5, 0.5])
-    if log:
-        mid = np.sqrt(v[:-1] * v[1:])
-        return np.concatenate([[v[0] ** 2 / mid[0]], mid, [v[-1] ** 2 / mid[-1]]])
+    if log:  # in log space, so an axis up to 1e308 has finite edges (v * v would overflow)
+        lv = np.log(v)
+        mid = (lv[:-1] + lv[1:]) / 2
+        return np.exp(np.clip(np.concatenate([[2 * lv[0] - mid[0]], mid, [2 * lv[-1] - mid[-1]]]), -708.0, 709.0))
     mid = (v[:-1] + v[1:]) / 2
     return np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
 
@@ -333,9 +334,13 @@ def _cell_layer(k: int, title: str, s: CellStats, targets: list[str], one_d: boo
     else:
         lines.append("diverged at step %{customdata[7]:.0f} (−1: never)")
     lines.append("<i>click: open this run in the explorer</i>")
-    # float32 positions and numbers: enough to place and read; the exact values come from (i, j)
+    # float32 positions where they fit (enough to place and read; the exact values come from (i, j)),
+    # float64 for an axis beyond float32's range (an lr up to 1e308 is a valid, if odd, axis)
+    def pos(a):
+        return a.astype(np.float32) if np.all(np.abs(a) < np.finfo(np.float32).max) else a
+
     return go.Scattergl(
-        x=s.xs[ii.ravel()].astype(np.float32), y=s.ys[jj.ravel()].astype(np.float32), mode="markers",
+        x=pos(s.xs[ii.ravel()]), y=pos(s.ys[jj.ravel()]), mode="markers",
         customdata=data,
         marker=dict(size=6, opacity=0, color="#ffffff"),
         selected=dict(marker=dict(opacity=1, size=10, color="#ffffff")),

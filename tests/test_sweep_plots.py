@@ -189,3 +189,14 @@ def test_with_the_engine():
     b = trajectories.basins("himmelblau", "sgd", 200, n=20, hparams={"lr": 0.01})
     fig = ps.basins_figure([("sgd", b)], minima=b.minima, bounds=((-5, 5), (-5, 5)))
     assert "min 4" in fig.layout.annotations[0].text
+
+
+def test_cell_edges_of_a_log_axis_up_to_1e308_are_finite_and_geometric():
+    from plots.sweeps import cell_edges
+
+    v = np.geomspace(1e-300, 1e308, 7)
+    with np.errstate(all="raise"):
+        e = cell_edges(v, log=True)
+    assert np.isfinite(e).all() and (np.diff(e) > 0).all()
+    assert np.allclose(np.log(e[1:-1]), (np.log(v[:-1]) + np.log(v[1:])) / 2)
+    assert np.allclose(cell_edges([1.0, 100.0], log=True), [0.1, 10.0, 1000.0])
