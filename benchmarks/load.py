@@ -220,8 +220,8 @@ class Server:
 
     started: list[Server] = []  # every server this run started: main() stops any still alive, whatever happened
 
-    def __init__(self, mode: str, port: int, workdir: Path):
-        self.mode, self.port = mode, port
+    def __init__(self, mode: str, port: int, workdir: Path, app: Path = ROOT):
+        self.mode, self.port, self.app = mode, port, app
         self.env = server_env(mode, workdir / "runs.sqlite")
         self.log_path = workdir / f"server-{mode}.log"
         self.url = f"http://127.0.0.1:{port}"
@@ -231,13 +231,13 @@ class Server:
     def start(self, timeout: float = 90.0) -> None:
         self._log = open(self.log_path, "wb")  # closed in stop()
         if self.mode == "public":  # the README's deploy recipe itself, on loopback
-            cmd = ["bash", str(ROOT / "public-demo.sh")]
+            cmd = ["bash", str(self.app / "public-demo.sh")]
             self.env.update(PORT=str(self.port), ADDRESS="127.0.0.1")
         else:
             cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                    "--server.address", "127.0.0.1", "--server.port", str(self.port),
                    "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(cmd, cwd=self.app, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         Server.started.append(self)
         deadline = time.monotonic() + timeout
@@ -448,7 +448,7 @@ def summary(visits: list[Visit]) -> tuple[float, float, str]:
 async def measure_mode(pw, mode: str, args, workdir: Path) -> dict:
     """One fresh server in `mode`: warm, light visits alone, then beside the heavy sessions."""
     port = args.port or free_port()
-    server = Server(mode, port, workdir)
+    server = Server(mode, port, workdir, Path(args.app).resolve() if args.app else ROOT)
     t_mode = time.perf_counter()
     print(f"\n[{mode}] starting streamlit on port {port} ...", flush=True)
     browser = None
@@ -574,6 +574,8 @@ def main() -> None:
     p.add_argument("--heavy", type=int, default=3, help="heavy sessions kept computing during the loaded visits "
                                                          "(default 3: sweep map, long formula, basins)")
     p.add_argument("--port", type=int, default=0, help="the server's port (default: a free one per mode)")
+    p.add_argument("--app", default="", help="serve the app from another checkout (e.g. a git worktree of an "
+                                             "older commit, --mode local: the figures before a change)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds a light visit may take; longer counts as "
                                                                  "this and is reported as a timeout (default 60)")
     args = p.parse_args()
