@@ -43,19 +43,23 @@ def server():
          "--server.address", "127.0.0.1", "--server.port", str(port), "--global.developmentMode", "false"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    wait_healthy(url, proc)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen) -> None:
+    """Until the server at url answers its health check; fails the test (with its output) after 90 s."""
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
+                return
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    proc.kill()
+    pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
 
 
 @pytest.fixture(scope="module")
@@ -170,13 +174,7 @@ def test_the_public_demo_recipe_serves_a_public_server(browser, tmp_path):
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
+        wait_healthy(url, proc)
         pg = browser.new_page(viewport={"width": 1400, "height": 900})
         pg.goto(f"{url}/train", wait_until="domcontentloaded")
         pg.get_by_text("switched off on this public demo").first.wait_for(timeout=120_000)
