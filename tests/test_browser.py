@@ -186,5 +186,6 @@ def test_the_public_demo_recipe_serves_a_public_server(browser, tmp_path):
         assert "Traceback" not in pg.content()
         pg.close()
     finally:
-        os.killpg(proc.pid, 15)
+        if proc.poll() is None:
+            os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
