@@ -174,10 +174,11 @@ def curves(ids: list[int], x: str, smoothing: float, polling: bool) -> None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(pt.clipped_figure(data), key=P + "clipped", config=cfg)
     c2.plotly_chart(pt.smoothness_figure(data), key=P + "smooth", config=cfg)
-    if not any(len(pt.col(d["evals"], "smoothness")) and (pt.col(d["evals"], "smoothness") > 0).any()
-               for d in data):
-        c2.caption("No smoothness measured in these runs: set 'smoothness every' on the Train page "
-                   "(or --smoothness-every on the command line).")
+    none = [d["id"] for d in data if not (pt.col(d["evals"], "smoothness") > 0).any()]
+    if none:  # a run missing from the scatter is said to be, never silently dropped
+        c2.caption(md(f"No smoothness measured in run(s) {', '.join(f'#{i}' for i in none)}: they are not in "
+                      "this scatter. Runs measure it about 40 times by default; 'smoothness every' on the Train "
+                      "page (or --smoothness-every on the command line) sets how often."))
 
     c1, c2 = st.columns(2)
     names = "-".join(str(i) for i in ids[:8])

@@ -16,6 +16,7 @@ import ui
 from training import tasks, workers
 from training.cli import device_text
 from training.device import describe, pick
+from training.job import auto_smoothness_every
 from training.store import ACTIVE, Store
 from ui.text import md
 from ui.train_spec import (
@@ -101,7 +102,7 @@ def settings_from_state(ss) -> dict:
 
 def default_smoothness(t) -> int:
     """Measure local smoothness about 40 times per run by default (one extra backward each time)."""
-    return max(1, t.steps // 40)
+    return auto_smoothness_every(t.steps)
 
 
 def jobs_from_state(ss) -> tuple[list, list[str]]:

@@ -141,6 +141,16 @@ def test_compare_builds_the_cartesian_product():
     assert any("momentum has no hyperparameter eps" in n for n in notes)
 
 
+def test_runs_measure_smoothness_by_default_about_40_times():
+    """A run from the command line has an (L0, L1) picture on Compare unless asked not to."""
+    parse = cli.build_parser().parse_args
+    assert cli.job_from_args(parse(["run", "--task", "digits-mlp"])).smoothness_every == 2000 // 40
+    assert cli.job_from_args(parse(["run", "--task", "digits-mlp", "--steps", "400"])).smoothness_every == 10
+    assert cli.job_from_args(parse(["run", "--task", "digits-mlp", "--smoothness-every", "0"])).smoothness_every == 0
+    jobs = cli.jobs_from_grid(parse(["compare", "--task", "digits-mlp", "--optimizer", "adam,sgd"]), lambda n: None)
+    assert {j.smoothness_every for j in jobs} == {50}
+
+
 # ---------------------------------------------------------------- running (fake trainer, in-process)
 
 

@@ -274,11 +274,56 @@ def test_smoothness_is_measured_and_leaves_training_unchanged():
     assert [r.loss for r in sink.step_rows] == [r.loss for r in base.step_rows]  # params restored exactly
     rows = {e.step: e for e in sink.eval_rows}
     assert sorted(rows) == [0, 5, 10, 15, 20, 21]
-    for k in (5, 10, 15, 20):
+    for k in (0, 5, 10, 15, 20):
         e = rows[k]
-        assert e.smoothness > 0 and math.isfinite(e.smoothness) and math.isnan(e.val_loss)
+        assert e.smoothness > 0 and math.isfinite(e.smoothness) and math.isnan(e.val_loss) == (k != 0)
         assert e.grad_norm == pytest.approx(sink.step_rows[k].grad_norm, rel=1e-6)
-    assert rows[0].smoothness is None and not math.isnan(rows[21].val_loss)
+    assert rows[21].smoothness is None and not math.isnan(rows[21].val_loss)
+
+
+def test_smoothness_is_zhang_et_al_s_estimate_at_the_midpoint_of_the_step_taken():
+    """Against a direct computation: the same model, minibatches and clipped SGD steps by hand; at
+    x_i, with d = x_{i+1} - x_i the step taken, ||g(x_i + d/2) - g(x_i)|| / (||d||/2) on batch i,
+    g before clipping (not the previous step's d extrapolated past x_i)."""
+    job = Job(task="digits-mlp", size=0.25, device="cpu", optimizer="momentum", steps=13, eval_every=100,
+              smoothness_every=4, hparams=(("lr", 0.05), ("momentum", 0.9)), clip=("norm", 0.5), seed=3)
+    sink = ListSink()
+    train(job, sink, flush_every=0.5)
+    got = {e.step: (e.smoothness, e.grad_norm) for e in sink.eval_rows if e.smoothness is not None}
+
+    task = tasks.get("digits-mlp")
+    torch.manual_seed(job.seed)
+    model, data = task.make(job.size, job.seed, torch.device("cpu"))
+    model.train()
+    fp = flatten_(model)
+    opt = optimizers.build("momentum", [fp.flat], lr=0.05, momentum=0.9)
+    gen = torch.Generator().manual_seed(job.seed)
+
+    def grad_at(x, batch):
+        with torch.no_grad():
+            fp.flat.copy_(x)
+        fp.zero_grad()
+        task.loss(model, batch).backward()
+        return fp.grad.clone()
+
+    want = {}
+    for i in range(job.steps):
+        batch = task.batch(data, i, task.batch_size, gen)
+        x0 = fp.flat.detach().clone()
+        g0 = grad_at(x0, batch)
+        clip_with_coef_(fp.grad, "norm", 0.5)
+        opt.step()
+        x1 = fp.flat.detach().clone()
+        if i % 4 == 0:
+            d = x1 - x0
+            est = torch.linalg.vector_norm(grad_at(x0 + d / 2, batch) - g0) / (torch.linalg.vector_norm(d) / 2)
+            want[i] = (float(est), float(torch.linalg.vector_norm(g0)))
+            with torch.no_grad():
+                fp.flat.copy_(x1)
+    assert sorted(got) == sorted(want) == [0, 4, 8, 12]
+    for i in want:
+        assert got[i][0] == pytest.approx(want[i][0], rel=1e-4), i
+        assert got[i][1] == pytest.approx(want[i][1], rel=1e-5), i
 
 
 def test_runs_are_deterministic_and_notes_say_what_was_ignored():

@@ -59,7 +59,8 @@ def errors(at: AppTest) -> list[str]:
     return [plain(e.value) for e in at.error]
 
 
-def write_run(store: Store, *, optimizer="adam", steps=5, status="done", task="digits-mlp", clip=("norm", 1.0)) -> int:
+def write_run(store: Store, *, optimizer="adam", steps=5, status="done", task="digits-mlp", clip=("norm", 1.0),
+              smoothness: float | None = 3.0) -> int:
     """A finished run written straight into the store (no training): fast fixtures for the Compare page."""
     job = Job(task=task, optimizer=optimizer, hparams=(("lr", 0.01),), clip=clip, steps=steps)
     run_id = store.create_run(job)
@@ -68,7 +69,7 @@ def write_run(store: Store, *, optimizer="adam", steps=5, status="done", task="d
                                 "higher_is_better": True, "target": 0.95, "steps": steps})
         sink.steps([StepRow(i, 2.0 / (i + 1), 0.01, 1.5, 0.5, 0.1 * (i + 1)) for i in range(steps)])
         sink.evals([EvalRow(0, 2.0, 0.1, float("nan"), wall=0.0),
-                    EvalRow(steps, 0.5, 0.9, 1000.0, smoothness=3.0, grad_norm=1.0, wall=1.0)])
+                    EvalRow(steps, 0.5, 0.9, 1000.0, smoothness=smoothness, grad_norm=1.0, wall=1.0)])
         sink.finish(status, {"metric_name": "accuracy", "final_metric": 0.9, "steps_per_s": 50.0})
     return run_id
 
@@ -314,3 +315,13 @@ def test_curve_cache_reads_only_new_rows_and_matches_the_store(db):
     assert len(steps["step"]) == 25
     info = task_info(store.run(run_id))  # what the registry says where the run did not store it
     assert info == {"metric_name": "bits/char", "higher_is_better": False, "target": None}
+
+
+def test_compare_says_which_runs_have_no_smoothness_instead_of_dropping_them(db):
+    store = Store(db)
+    a = write_run(store)
+    b = write_run(store, smoothness=None)
+    at = page(COMPARE, {"runs": f"{a},{b}"})
+    clean(at)
+    notes = [plain(c.value) for c in at.caption if "No smoothness" in plain(c.value)]
+    assert len(notes) == 1 and f"run(s) #{b}:" in notes[0] and f"#{a}" not in notes[0]

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .job import Job
+from .job import Job, auto_smoothness_every
 from .store import ACTIVE, ENV_VAR, STATUSES, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -211,7 +211,20 @@ def _hp_items(args) -> list[tuple[str, str]]:
 def _common(args) -> dict:
     return dict(task=args.task, steps=args.steps, batch_size=args.batch_size, device=args.device, amp=args.amp,
                 compile=args.compile, size=args.size, eval_every=args.eval_every,
-                smoothness_every=args.smoothness_every, flooding=args.flooding, label=args.label or "")
+                smoothness_every=_smoothness_every(args), flooding=args.flooding, label=args.label or "")
+
+
+def _smoothness_every(args) -> int:
+    """--smoothness-every, or by default about 40 estimates over the run's steps (as the Train page)."""
+    if args.smoothness_every is not None:
+        return args.smoothness_every
+    from . import tasks
+
+    try:
+        steps = args.steps or tasks.get(args.task).steps
+    except KeyError:  # an unknown task: check_job says so
+        return 0
+    return auto_smoothness_every(steps)
 
 
 def job_from_args(args) -> Job:
@@ -932,8 +945,8 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
     job.add_argument("--size", type=float, default=1.0, help="scale the task's model/data (default 1)")
     job.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (default: the task's)")
-    job.add_argument("--smoothness-every", type=int, default=0,
-                     help="estimate local smoothness every N steps (default 0: never)")
+    job.add_argument("--smoothness-every", type=int, default=None,
+                     help="estimate local smoothness every N steps, 0: never (default: about 40 times a run)")
     job.add_argument("--flooding", type=float, default=None, help="flooding level b (Ishida et al. 2020)")
     job.add_argument("--label", default="", help="a name for the run(s)")
     job.add_argument("--quiet", "-q", action="store_true", help="no progress output")

@@ -10,6 +10,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+SMOOTHNESS_POINTS = 40  # (L0, L1) points a run measures by default: one extra backward each
+
+
+def auto_smoothness_every(steps: int) -> int:
+    """The default smoothness interval for a run of `steps` updates: about SMOOTHNESS_POINTS estimates
+    (the Train page and the command line both use it, so every run has an (L0, L1) picture)."""
+    return max(1, int(steps) // SMOOTHNESS_POINTS)
+
 
 @dataclass(frozen=True)
 class Job:

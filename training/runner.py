@@ -12,10 +12,12 @@ One step, nanoGPT style, with everything the pages plot made visible:
 Step numbers: StepRow.step = i is update i (0-based): its loss is measured at the parameters after
 i updates and its lr is the one update i uses (= optimizers.schedule(...)[i]). EvalRow.step = k is
 the number of updates done: k = 0 (the initial model), every eval_every, and the last step.
-Rows with smoothness: every smoothness_every updates (k > 0) the local smoothness estimate of
-Zhang et al. 2020, ||g(x + d/2) - g(x)|| / (||d|| / 2), with d the last update and g the training
-gradient on the same minibatch, goes into an EvalRow (with grad_norm = ||g(x)||); where that step
-is not an evaluation step, the row's val_loss, metric and throughput are NaN.
+Rows with smoothness: at every update i with i % smoothness_every == 0, the local smoothness
+estimate of Zhang et al. 2020, ||g(x_i + d/2) - g(x_i)|| / (||d|| / 2), with d = x_{i+1} - x_i the
+update just made from x_i and g the training gradient (before clipping) on that update's minibatch,
+goes into the EvalRow of step i (with grad_norm = ||g(x_i)||): the midpoint of the step actually
+taken, as in the paper and the 2D engine. Where i is not an evaluation step, the row's val_loss,
+metric and throughput are NaN.
 
 Host syncs: per-step scalars (loss, norm, coef) accumulate in a device tensor and are read with
 one .tolist() per flush (every flush_every seconds, when the buffer fills, and at each evaluation);
@@ -148,13 +150,16 @@ class _Run:
         else:
             obj.backward()
 
-    def smoothness(self, batch, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Zhang et al.'s estimate ||g(x + d/2) - g(x)|| / (||d||/2) on this minibatch; x and g restored."""
+    def smoothness(self, batch, x0: torch.Tensor, g0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zhang et al.'s estimate ||g(x0 + d/2) - g(x0)|| / (||d||/2) for the step d just taken from x0
+        (the parameters are x0 + d now), on the same minibatch, against g0 = g(x0) before clipping:
+        the midpoint of the step actually taken, as the paper and the 2D engine
+        (trajectories.engine.smoothness_estimate) define it. The parameters are restored exactly."""
         fp = self.fp
-        g0 = fp.grad.clone()
-        x0 = fp.flat.detach().clone()
+        x1 = fp.flat.detach().clone()
+        d = x1 - x0
         with torch.no_grad():
-            fp.flat.add_(d, alpha=0.5)
+            fp.flat.copy_(x0).add_(d, alpha=0.5)
         fp.zero_grad()
         _, obj = self.objective(batch)
         if self.scaler is not None:  # keep fp16 gradients out of underflow, as the real step does
@@ -167,8 +172,7 @@ class _Run:
         est = torch.linalg.vector_norm(fp.grad - g0) / half
         est = torch.where(half > 0, est, torch.full_like(est, NAN))
         with torch.no_grad():
-            fp.flat.copy_(x0)
-        fp.grad.copy_(g0)
+            fp.flat.copy_(x1)
         return est, torch.linalg.vector_norm(g0)
 
     def evaluate(self) -> tuple[float, float, float]:
@@ -199,7 +203,6 @@ class _Run:
         items, items_since, train_since = 0, 0, 0.0  # for throughput
         last_eval_t = time.perf_counter()
         last_flush = time.perf_counter()
-        d = x_prev = None
         every_s = job.smoothness_every
         lrs = self.lrs
 
@@ -260,23 +263,21 @@ class _Run:
             fp.zero_grad()
             loss, obj = self.objective(batch)
             self.backward(obj)
-            if every_s and i % every_s == 0 and d is not None:
-                est, gnorm = self.smoothness(batch, d)
-                if row is None:
-                    row = {"step": i, "val_loss": NAN, "metric": NAN, "throughput": NAN,
-                           "wall": time.perf_counter() - t_start, "smoothness_t": None, "grad_norm_t": None}
-                row["smoothness_t"], row["grad_norm_t"] = est, gnorm
-            d = x_prev = None
+            measure = bool(every_s) and i % every_s == 0
+            if measure:  # x_i and g(x_i) before clipping: the step's start and its gradient
+                x0, g0 = fp.flat.detach().clone(), fp.grad.clone()
             norm, coef = clip_with_coef_(fp.grad, self.clip_kind, self.clip_threshold, validate=False)
-            if every_s and (i + 1) % every_s == 0:
-                x_prev = fp.flat.detach().clone()  # to know the update d this step makes
             if self.scaler is not None:
                 self.scaler.step(opt)
                 self.scaler.update()
             else:
                 opt.step()
-            if x_prev is not None:
-                d = fp.flat.detach() - x_prev
+            if measure:
+                est, gnorm = self.smoothness(batch, x0, g0)
+                if row is None:
+                    row = {"step": i, "val_loss": NAN, "metric": NAN, "throughput": NAN,
+                           "wall": time.perf_counter() - t_start, "smoothness_t": None, "grad_norm_t": None}
+                row["smoothness_t"], row["grad_norm_t"] = est, gnorm
             buf[len(pending)] = torch.stack([loss.detach().float(), norm.float(), coef.float()])
             pending.append((i, lrs[i] if lrs is not None else _lr(opt), time.perf_counter() - t_start))
             items += n_items
