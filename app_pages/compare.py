@@ -113,8 +113,8 @@ def delete(run_id: int) -> None:
 def cancel(run_id: int) -> None:
     try:
         allowed(run_id)
-        status = workers.cancel(run_id, str(Store().path), grace=5.0)
-        st.session_state[P + "message"] = ("info", f"Run #{run_id}: {status}.")
+        workers.cancel_soon(run_id, str(Store().path), grace=5.0)  # the page never waits for the run to stop
+        st.session_state[P + "message"] = ("info", f"Run #{run_id}: cancelling (it stops at its next flush).")
     except (KeyError, ValueError, OSError) as e:
         st.session_state[P + "message"] = ("error", f"Could not cancel run #{run_id}: {e}")
 

@@ -175,8 +175,8 @@ def cancel_run(run_id: int) -> None:
     try:
         if not may_control(Store(db_path()).run(run_id), session_owner(), deploy.settings().public):
             raise ValueError("another visitor started it; only they can cancel it")
-        status = workers.cancel(run_id, db_path(), grace=5.0)
-        st.session_state[key("note")] = f"Run #{run_id}: {status}."
+        workers.cancel_soon(run_id, db_path(), grace=5.0)  # the page never waits for the run to stop
+        st.session_state[key("note")] = f"Run #{run_id}: cancelling (it stops at its next flush)."
     except (KeyError, ValueError, OSError) as e:
         st.session_state[key("launch_errors")] = [f"Could not cancel run #{run_id}: {e}"]
 
@@ -338,7 +338,7 @@ def progress_rows(ids: list[int], polling: bool) -> None:
         p = progress(r)
         nums = live_numbers(store, r)
         name = metric_name(r)
-        parts = [p["text"], r["status"]]
+        parts = [p["text"]]  # the status is the label's last word: said once
         if r.get("last_loss") is not None and math.isfinite(r["last_loss"]):
             parts.append(f"loss {r['last_loss']:.4g}")
         if nums["metric"] is not None:

@@ -325,3 +325,23 @@ def test_compare_says_which_runs_have_no_smoothness_instead_of_dropping_them(db)
     clean(at)
     notes = [plain(c.value) for c in at.caption if "No smoothness" in plain(c.value)]
     assert len(notes) == 1 and f"run(s) #{b}:" in notes[0] and f"#{a}" not in notes[0]
+
+
+def test_cancel_returns_at_once_and_the_run_stops_in_the_background(db):
+    """The Cancel callback sets the run's flag and returns (it used to wait up to the grace period,
+    freezing the page); the run is then stopped in the background. Each status is shown once."""
+    store = Store(db)
+    job = Job(task="digits-mlp", steps=100)
+    run_id = store.create_run(job, pid=os.getpid())  # "running" in this process: never terminated by cancel
+    RunSink(store, run_id, heartbeat_every=0).start(job, "cpu", {"steps": 100})
+    at = page(TRAIN)
+    (bar,) = at.get("progress")
+    assert plain(bar.proto.text).count("running") == 1
+    at = at.button(key=f"tr_cancel{run_id}").click().run()
+    clean(at)
+    assert store.cancel_requested(run_id) and store.status(run_id) == "running"  # asked, not waited for
+    assert any("cancelling" in plain(i.value) for i in at.info)
+    deadline = time.monotonic() + 30
+    while store.status(run_id) == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert store.status(run_id) == "cancelled"

@@ -354,6 +354,15 @@ def cancel(run_id: int, db_path: str | os.PathLike | None = None, *, grace: floa
     return store.status(run_id)
 
 
+def cancel_soon(run_id: int, db_path: str | os.PathLike | None = None, *, grace: float = GRACE) -> None:
+    """cancel() without waiting for it: the run's cancel flag is set now (a running run stops at its
+    next flush), and a background thread terminates it if it has not stopped after `grace` seconds.
+    For pages: a callback that waited would freeze the page for the grace period."""
+    Store(db_path).request_cancel(run_id)
+    threading.Thread(target=cancel, args=(run_id, db_path), kwargs={"grace": grace}, daemon=True,
+                     name=f"cancel-run-{run_id}").start()
+
+
 def wait(run_ids: Iterable[int], db_path: str | os.PathLike | None = None, *, timeout: float | None = None,
          poll: float = 0.1) -> dict[int, str]:
     """Poll the store until every run has a final status (or timeout); returns {run_id: status}.
