@@ -83,7 +83,6 @@ def settings_from_state(ss) -> dict:
     task = ss.get(key("task"), tasks.names()[0])
     t = tasks.get(task)
     dev = ss.get(key("device"), "auto")
-    on_cuda = devices()["cuda"].get(dev, dev.startswith("cuda"))
     flood = ss.get(key("flood")) if ss.get(key("flood_on"), False) else None
     return dict(
         steps=int(ss.get(key("steps", task), t.steps)),
@@ -94,8 +93,8 @@ def settings_from_state(ss) -> dict:
         eval_every=int(ss.get(key("eval", task), t.eval_every)),
         smoothness_every=int(ss.get(key("smooth", task), default_smoothness(t))),
         flooding=None if flood is None else float(flood),
-        amp=bool(ss.get(key("amp"), False)) and on_cuda,
-        compile=bool(ss.get(key("compile"), False)) and on_cuda,
+        amp=bool(ss.get(key("amp"), False)),
+        compile=bool(ss.get(key("compile"), False)),
         label=str(ss.get(key("label"), "") or "").strip(),
     )
 
@@ -263,19 +262,18 @@ def settings(task: str) -> None:
         choices = info["choices"]
         if st.session_state.get(key("device")) not in choices:
             st.session_state[key("device")] = "auto"
-        dev = st.selectbox("device", choices, key=key("device"),
-                           help="auto: CUDA, then Apple MPS, then CPU; with several GPUs, each run goes to the "
-                                "least busy one")
+        st.selectbox("device", choices, key=key("device"),
+                     help="auto: CUDA, then Apple MPS, then CPU; with several GPUs, each run goes to the "
+                          "least busy one")
     with c2:
         found = [f"**{c}**: {info['text'][c]}" for c in choices if c != "auto"]
         st.caption("Found: " + " · ".join(found) + ("" if info["gpus"] or "mps" in choices else " (no GPU)")
                    + f". **auto** uses {info['text']['auto']}.")
-    on_cuda = info["cuda"].get(dev, False)
-    c1, c2, c3 = st.columns(3)
-    c1.checkbox("AMP (bf16/fp16 autocast)", key=_set(key("amp"), False), disabled=not on_cuda)
-    c2.checkbox("torch.compile", key=_set(key("compile"), False), disabled=not on_cuda)
-    if not on_cuda:
-        c3.caption("AMP and torch.compile need a CUDA device.")
+    c1, c2 = st.columns(2)
+    c1.checkbox("AMP (autocast)", key=_set(key("amp"), False),
+                help="mixed precision: bfloat16 on CPU, MPS and recent GPUs, float16 with loss scaling on older ones")
+    c2.checkbox("torch.compile", key=_set(key("compile"), False),
+                help="compile the model (the first steps are slow while it compiles; on CPU it needs a C compiler)")
     st.text_input("label (optional)", key=_set(key("label"), ""), max_chars=80,
                   help="a name for these runs, shown on the Compare page")
 

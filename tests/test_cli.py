@@ -218,7 +218,10 @@ def test_run_a_real_task_through_the_command_line(db):
     assert s["step"].tolist() == list(range(20))
     assert all(math.isfinite(x) for x in s["loss"]) and s["lr"][0] > s["lr"][-1]  # the cosine schedule
     e = store.evals(r["id"])
-    assert e["step"].tolist() == [0, 10, 20] and all(0 <= m <= 1 for m in e["metric"])
+    evaluated = [(k, m) for k, m in zip(e["step"].tolist(), e["metric"].tolist(), strict=True) if math.isfinite(m)]
+    assert [k for k, _ in evaluated] == [0, 10, 20] and all(0 <= m <= 1 for _, m in evaluated)
+    measured = [k for k, x in zip(e["step"].tolist(), e["smoothness"].tolist(), strict=True) if math.isfinite(x)]
+    assert measured == list(range(20))  # by default about 40 estimates a run: here every step
     assert p.stdout.startswith(f"run {r['id']} done, step 20")
 
 

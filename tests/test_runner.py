@@ -326,11 +326,25 @@ def test_smoothness_is_zhang_et_al_s_estimate_at_the_midpoint_of_the_step_taken(
         assert got[i][1] == pytest.approx(want[i][1], rel=1e-5), i
 
 
-def test_runs_are_deterministic_and_notes_say_what_was_ignored():
-    a, sa = run(steps=10, seed=5, amp=True, compile=True)
-    b, _ = run(steps=10, seed=5)
-    assert [r.loss for r in a.step_rows] == [r.loss for r in b.step_rows]
-    assert any("compile ignored" in n for n in sa["notes"]) and any("AMP ignored" in n for n in sa["notes"])
+def test_amp_autocasts_to_bfloat16_on_the_cpu_too():
+    """The GPU's AMP path is the CPU's with another device: autocast, here to bfloat16."""
+    base, _ = run(steps=10, seed=5)
+    amp, summary = run(steps=10, seed=5, amp=True)
+    again, _ = run(steps=10, seed=5, amp=True)
+    losses = [r.loss for r in amp.step_rows]
+    assert losses == [r.loss for r in again.step_rows]  # deterministic
+    assert losses != [r.loss for r in base.step_rows]  # really computed in bfloat16
+    assert losses == pytest.approx([r.loss for r in base.step_rows], rel=0.05)
+    assert any("autocast to bfloat16 on cpu" in n for n in summary["notes"])
+
+
+@pytest.mark.slow
+def test_torch_compile_runs_on_the_cpu_and_matches_eager():
+    """torch.compile is the same path on every device (on CPU: inductor's C++ code, gcc on these machines)."""
+    base, _ = run(steps=6, seed=5)
+    compiled, summary = run(steps=6, seed=5, compile=True)
+    assert [r.loss for r in compiled.step_rows] == pytest.approx([r.loss for r in base.step_rows], rel=1e-4)
+    assert compiled.finished[0] == "done" and any("torch.compile on cpu" in n for n in summary["notes"])
 
 
 @pytest.mark.parametrize("name", ["char-lstm", "adding-rnn", "tiny-transformer", "digits-cnn"])

@@ -337,3 +337,15 @@ def test_a_worker_starts_from_any_cwd_and_an_unguarded_script(tmp_path):
     assert p.returncode == 0 and p.stdout.strip() == "done", p.stderr
     (r,) = Store(tmp_path / "here.sqlite").list_runs()
     assert r["last_step"] == 24
+
+
+def test_placement_runs_against_an_injected_device_list(store):
+    """The multi-GPU placement code, run without GPUs: the candidates are a list the caller gives."""
+    devices = ["cuda:0", "cuda:1"]
+    assert workers.assign_device(fake_job(), store, devices).device == "cuda:0"
+    store.create_run(fake_job(device="cuda:0"))
+    assert workers.assign_device(fake_job(), store, devices).device == "cuda:1"
+    store.create_run(fake_job(device="cuda:1"))
+    store.create_run(fake_job(device="cuda:1"))
+    assert workers.assign_device(fake_job(), store, devices).device == "cuda:0"
+    assert workers.assign_device(fake_job(), store, ["cpu"]).device == "auto"  # one device: nothing to place

@@ -61,6 +61,13 @@ def train(job: Job, sink: Sink, *, flush_every: float = 0.5, buffer_steps: int =
     return summary
 
 
+def amp_dtype_for(dev: torch.device) -> torch.dtype:
+    """The autocast dtype: bfloat16 (float32's range, no loss scaling) where the device has it, else float16."""
+    if dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
 def _sync(dev: torch.device) -> None:
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
@@ -93,22 +100,17 @@ class _Run:
         model.train()
         self.fp = flatten_(model)  # before torch.compile, after moving to the device
         self.model = model
-        if job.compile:
-            if dev.type == "cuda":
-                self.model = torch.compile(model)
-            else:
-                self.notes.append(f"torch.compile ignored on {dev.type} (CUDA only)")
+        if job.compile:  # the same on every device (CPU: inductor's C++ backend, needs a C compiler)
+            self.model = torch.compile(model)
+            self.notes.append(f"torch.compile on {dev.type}")
 
         self.autocast, self.scaler = contextlib.nullcontext, None
-        if job.amp:
-            if dev.type == "cuda":
-                amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-                self.autocast = lambda: torch.autocast("cuda", dtype=amp_dtype)
-                if amp_dtype == torch.float16:
-                    self.scaler = torch.amp.GradScaler("cuda")
-                self.notes.append(f"AMP: autocast to {str(amp_dtype).removeprefix('torch.')}")
-            else:
-                self.notes.append(f"AMP ignored on {dev.type} (CUDA only)")
+        if job.amp:  # the same path on every device: CPU and MPS autocast to bfloat16, CUDA where it can too
+            amp_dtype = amp_dtype_for(dev)
+            self.autocast = lambda: torch.autocast(dev.type, dtype=amp_dtype)
+            if amp_dtype == torch.float16:  # fp16 gradients need loss scaling; bfloat16 has float32's range
+                self.scaler = torch.amp.GradScaler(dev.type)
+            self.notes.append(f"AMP: autocast to {str(amp_dtype).removeprefix('torch.')} on {dev.type}")
 
         # the optimizer object comes from the explorer's registry: the same rule, one row (P,)
         self.opt = optimizers.build(job.optimizer, [self.fp.flat], **job.hparams_dict())

@@ -71,17 +71,19 @@ def gpu_count() -> int:
         return 0
 
 
-def assign_device(job: Job, store: Store) -> Job:
-    """With several GPUs, send an "auto" job to the GPU running the fewest queued/running runs."""
-    n = gpu_count()
-    if job.device != "auto" or n < 2:
+def assign_device(job: Job, store: Store, devices: list[str] | None = None) -> Job:
+    """With several devices, send an "auto" job to the one running the fewest queued/running runs
+    (the first of those on a tie). devices: the candidates, by default every CUDA GPU here
+    ("cuda:0", "cuda:1", ...); tests inject a list, so the placement runs without GPUs too."""
+    if devices is None:
+        devices = [f"cuda:{i}" for i in range(gpu_count())]
+    if job.device != "auto" or len(devices) < 2:
         return job
-    busy = [0] * n
+    busy = dict.fromkeys(devices, 0)
     for r in store.list_runs(status=ACTIVE):
-        m = re.fullmatch(r"cuda:(\d+)", r["device"] or "")
-        if m and int(m.group(1)) < n:
-            busy[int(m.group(1))] += 1
-    return dataclasses.replace(job, device=f"cuda:{busy.index(min(busy))}")
+        if r["device"] in busy:
+            busy[r["device"]] += 1
+    return dataclasses.replace(job, device=min(devices, key=busy.__getitem__))
 
 
 # ---------------------------------------------------------------- validation
