@@ -27,7 +27,6 @@ from ui.train_spec import (
     progress,
     run_from_state,
     run_label,
-    threads_per_job,
 )
 from ui.widgets import run_editor, seed_run_state, session_owner
 
@@ -148,7 +147,8 @@ def start_runs() -> None:
         return
     info = devices()
     cpu_jobs = sum(runs_on_cpu(j, info) for j in jobs)
-    threads = threads_per_job(info["cores"], cpu_jobs)
+    # CPU runs share the cores with each other and with the CPU runs already active (one count for the batch)
+    threads = workers.cpu_threads(Store(db_path()), cpu_jobs, info["cores"])
     owner = session_owner()
     launched, failed = [], []
     with workers.ADMIT_LOCK:  # from the limits check until the runs exist: two clicks cannot both pass

@@ -349,3 +349,12 @@ def test_placement_runs_against_an_injected_device_list(store):
     store.create_run(fake_job(device="cuda:1"))
     assert workers.assign_device(fake_job(), store, devices).device == "cuda:0"
     assert workers.assign_device(fake_job(), store, ["cpu"]).device == "auto"  # one device: nothing to place
+
+
+def test_cpu_jobs_share_the_cores_with_the_cpu_runs_already_active(store):
+    assert workers.cpu_threads(store, 1, cores=9) == 8  # one core left to the rest of the machine
+    assert workers.cpu_threads(store, 2, cores=9) == 4 and workers.cpu_threads(store, 1, cores=2) == 1
+    store.create_run(fake_job(device="cpu"))  # queued: holds its share
+    store.create_run(fake_job(device="cuda:0"))  # not a CPU run (and not a device here)
+    assert workers.cpu_threads(store, 1, cores=9) == 4
+    assert workers.cpu_threads(store, 3, cores=9) == 2 and workers.cpu_threads(store, 9, cores=2) == 1

@@ -26,7 +26,6 @@ from ui.train_spec import (
     run_from_state,
     run_label,
     run_spec_from_job,
-    threads_per_job,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,8 +283,6 @@ def test_small_helpers():
     assert parse_run_ids("3,1, x,#2,3") == [3, 1, 2]
     assert parse_run_ids(["1,2", "5"]) == [1, 2, 5] and parse_run_ids(None) == []
     assert compare_url([2, 7]) == "compare?runs=2,7"
-    assert threads_per_job(2, 2) == 1 and threads_per_job(2, 5) == 1 and threads_per_job(16, 4) == 4
-    assert threads_per_job(None, 1) == 1
     r = {"id": 4, "task": "digits-mlp", "optimizer": "adam", "status": "done", "label": "",
          "job": {"hparams": [], "clip": ["norm", 1.0], "schedule": ["cosine", []]}}
     assert run_label(r) == "#4 digits-mlp adam lr=0.001 clip norm:1 cosine done"

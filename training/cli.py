@@ -736,8 +736,6 @@ def _compare_parallel(store: Store, jobs: list[Job], args) -> tuple[list[int], b
     active: list[int] = []
     totals: dict[int, int | None] = {}
     last_draw = 0.0
-    # CPU jobs side by side share the cores (GPU jobs go one per GPU and keep torch's default)
-    threads = None if workers.gpu_count() else max(1, (os.cpu_count() or 1) // args.parallel)
     old_handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the shell started us ignoring it
     signal.signal(signal.SIGTERM, workers._raise_terminated)
@@ -745,7 +743,9 @@ def _compare_parallel(store: Store, jobs: list[Job], args) -> tuple[list[int], b
         while pending or active:
             while pending and len(active) < args.parallel:
                 job = pending.pop(0)
-                rid = workers.launch(job, store.path, target=args.target, validate=False, threads=threads)
+                # a CPU job shares the cores with the CPU runs active in the store and the others of this grid
+                rid = workers.launch(job, store.path, target=args.target, validate=False,
+                                     concurrent=min(args.parallel, len(pending) + 1))
                 totals[rid] = _total_steps(job)
                 run_ids.append(rid)
                 active.append(rid)

@@ -253,20 +253,44 @@ def _child(run_id: int, db_path: str, target: str, root: str, threads: int | Non
 # ---------------------------------------------------------------- launching and stopping
 
 
+def cpu_threads(store: Store, concurrent: int = 1, cores: int | None = None) -> int:
+    """torch threads for a CPU job started now: the cores but one (left to the server, the browser,
+    whatever else shares the machine) shared among the CPU runs already active in the store and the
+    `concurrent` ones started with it, at least 1. A job whose threads outnumber the free cores
+    makes its OpenMP barriers wait for a descheduled thread: many times slower than one thread
+    (benchmarks/threads.py: next to one busy core, 2 threads ran digits-mlp at 1/30 the speed)."""
+    cores = cores or os.cpu_count() or 1
+    busy = sum(_on_cpu(r["device"] or "auto") for r in store.list_runs(status=ACTIVE))
+    return max(1, max(1, cores - 1) // (busy + max(1, concurrent)))
+
+
+def _on_cpu(device: str) -> bool:
+    from .device import pick
+
+    try:
+        return pick(device).type == "cpu"
+    except ValueError:  # a device this machine does not have: not one of its CPU runs
+        return False
+
+
 def launch(job: Job, db_path: str | os.PathLike | None = None, *, target: str = DEFAULT_TARGET,
-           validate: bool = True, threads: int | None = None, owner: str | None = None) -> int:
+           validate: bool = True, threads: int | None = None, owner: str | None = None,
+           concurrent: int = 1) -> int:
     """Create a run for `job` (status queued) and start a worker process that trains it; returns the run id.
 
     db_path: the store (default: $OPT_PLAYGROUND_DB or ./runs.sqlite). target: the trainer,
     "module:function" or "/path/file.py:function" (tests inject a fake one). validate: check_job
-    first (a ValueError then means nothing was started). threads: torch CPU threads for the worker
-    (e.g. cores // jobs when several CPU jobs run at once); None leaves torch's default.
+    first (a ValueError then means nothing was started). threads: torch CPU threads for the worker;
+    None: on a CPU, cpu_threads(store, concurrent) (the cores shared with the CPU runs already active
+    and the `concurrent` jobs being started together); 0: torch's default (a thread per core).
     owner: the browser session that launched it (on a public server only it may cancel or delete it).
     """
     if validate:
         check_job(job)
     store = Store(db_path)
     job = assign_device(job, store)
+    if threads is None:
+        threads = cpu_threads(store, concurrent) if _on_cpu(job.device) else 0
     run_id = store.create_run(job, owner=owner)
     if str(ROOT) not in sys.path:  # spawn copies sys.path: the child must find `training`
         sys.path.append(str(ROOT))

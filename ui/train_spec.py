@@ -6,7 +6,7 @@ and an incremental cache of the store's curves. No streamlit here (the pages cal
     run_spec_from_job(job) -> RunSpec | None               # a stored run's optimizer/clip/schedule, explorer-valid
     explorer_spec(job) / explorer_url(job)                 # "Open the same settings on a 2D surface"
     compare_url(run_ids), parse_run_ids(text)              # ?runs=1,2,3
-    run_label(run), threads_per_job(cores, n), progress(run)
+    run_label(run), progress(run)
     CurveCache                                             # steps/evals per run, fetched with since=
 """
 from __future__ import annotations
@@ -258,12 +258,6 @@ def may_control(run: Mapping, owner: str | None, public: bool) -> bool:
     return not public or (owner is not None and run.get("owner") == owner)
 
 
-def threads_per_job(cores: int | None, jobs: int) -> int:
-    """torch CPU threads for each of `jobs` CPU jobs started at once: the cores shared, at least 1
-    (two jobs with 2 threads each on 2 cores slow each other down badly)."""
-    return max(1, int(cores or 1) // max(1, int(jobs)))
-
-
 def progress(run: Mapping) -> dict:
     """What the Launch page's progress row shows for a run dict: fraction done (None when the budget
     is not known yet), step text, status, whether it still runs."""
@@ -356,4 +350,4 @@ class CurveCache:
 __all__ = ["MAX_RUNS", "CurveCache", "compare_url", "explorer_spec", "explorer_url", "job_from_run", "may_control",
            "metric_name",
            "parse_run_ids", "progress", "run_from_state", "run_label", "run_spec_from_job", "short_label",
-           "task_info", "threads_per_job"]
+           "task_info"]
