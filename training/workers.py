@@ -337,9 +337,13 @@ def bare_main() -> Iterator[None]:
 
 
 def _reap_children() -> None:
-    """Collect workers started here that have exited (no zombies in a long-lived server)."""
+    """Collect workers started here that have exited (no zombies in a long-lived server).
+
+    is_alive() waits for an exited child; but where something else in the process reaped it first
+    (subprocess's clean-up of a Popen whose recycled pid it was), multiprocessing answers "alive"
+    for ever: a pid that no longer exists counts as ended too."""
     for pid, (_, _, p) in list(_PROCS.items()):
-        if not p.is_alive():  # is_alive() waits for an exited child
+        if not p.is_alive() or not pid_alive(pid):
             _PROCS.pop(pid, None)
 
 
