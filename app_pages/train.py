@@ -39,30 +39,28 @@ MAX_SHOWN = 16  # runs in the progress section
 
 @st.cache_resource(show_spinner=False)
 def devices() -> dict:
-    """Device choices and what they are: {"choices": [...], "text": {choice: words}, "cuda": {choice: bool}}."""
-    choices, text, cuda = ["auto", "cpu"], {}, {"auto": False, "cpu": False}
+    """Device choices and what they are: {"choices": [...], "text": {choice: words}, "auto_type", "gpus", "cores"}."""
+    choices, text = ["auto", "cpu"], {}
     auto = pick("auto")
-    cuda["auto"] = auto.type == "cuda"
     cpu = describe("cpu")
     text["cpu"] = f"CPU, {cpu.get('cores') or '?'} cores"
     n = workers.gpu_count()
     if n:
         choices.append("cuda")
-        text["cuda"], cuda["cuda"] = describe("cuda")["text"], True
+        text["cuda"] = describe("cuda")["text"]
         if n > 1:
             for i in range(n):
                 choices.append(f"cuda:{i}")
-                text[f"cuda:{i}"], cuda[f"cuda:{i}"] = describe(f"cuda:{i}")["text"], True
+                text[f"cuda:{i}"] = describe(f"cuda:{i}")["text"]
     try:
         pick("mps")
     except ValueError:
         pass
     else:
         choices.append("mps")
-        text["mps"], cuda["mps"] = describe("mps")["text"], False
+        text["mps"] = describe("mps")["text"]
     text["auto"] = f"{auto.type}" + (f":{auto.index}" if auto.index is not None else "")
-    return {"choices": choices, "text": text, "cuda": cuda, "auto_type": auto.type, "gpus": n,
-            "cores": os.cpu_count() or 1}
+    return {"choices": choices, "text": text, "auto_type": auto.type, "gpus": n, "cores": os.cpu_count() or 1}
 
 
 def db_path() -> str:
