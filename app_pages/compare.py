@@ -11,7 +11,6 @@ import functools
 
 import streamlit as st
 
-import deploy
 from plots import training as pt
 from training import workers
 from training.cli import device_text
@@ -20,13 +19,12 @@ from ui.text import md
 from ui.train_spec import (
     CurveCache,
     explorer_url,
-    may_control,
     parse_run_ids,
     run_label,
     short_label,
     task_info,
 )
-from ui.widgets import session_owner
+from ui.widgets import may_change
 
 P = "cmp_"  # every widget key of this page starts with it
 LIST_LIMIT = 1000  # runs offered in the picker (newest first)
@@ -92,7 +90,7 @@ def keep(run_id: int) -> None:
 def allowed(run_id: int) -> None:
     """Raise ValueError unless this session may cancel or delete the run (checked on the server,
     whatever the page showed: a public visitor only their own runs)."""
-    if not may_control(Store().run(run_id), session_owner(), deploy.settings().public):
+    if not may_change(Store().run(run_id)):
         raise ValueError(f"run #{run_id} was started by another visitor; only they can change it")
 
 
@@ -217,7 +215,7 @@ def details(run: dict) -> None:
             c1.link_button("Open the same settings on a 2D surface", url,
                            help="this run's optimizer, hyperparameters, clipping and schedule in the explorer")
         active = run["status"] in ACTIVE
-        if not may_control(run, session_owner(), deploy.settings().public):
+        if not may_change(run):
             c2.caption("Started by another visitor: only they can cancel or delete it.")
             return
         if active:

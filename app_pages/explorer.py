@@ -75,10 +75,6 @@ def set_start_from_click() -> None:
 
 
 # ---------------------------------------------------------------- cached computations
-class NotCached(LookupError):
-    """race() has no result for a heavy view: those are computed in a worker, never in a cached call."""
-
-
 def heavy(spec: ui.ExplorerSpec) -> bool:
     """Whether computing this view takes a server-wide slot and a worker process (ui.slots): a long
     race, or a custom formula (whose cost per step can be 100x a catalog surface's)."""
@@ -94,7 +90,7 @@ def race(spec: ui.ExplorerSpec, _computed=None) -> trajectories.Result:
     if _computed is not None:
         return _computed
     if heavy(spec):
-        raise NotCached(spec)
+        raise slots.NotCached(spec)
     return spec.race(deadline=deadline())
 
 
@@ -104,17 +100,13 @@ def simulate(spec: ui.ExplorerSpec) -> trajectories.Result:
     ValueError (slots.Busy included) with a message."""
     try:
         return race(spec)
-    except NotCached:
+    except slots.NotCached:
         pass
     note = st.empty()
     bar = st.progress(0.0, text="simulating")
-
-    def waiting(waited: float, running: int) -> None:
-        note.info(f"Waiting for a free slot: {running} heavy computation(s) are running on this server "
-                  f"({waited:.0f} s so far). Your view starts as soon as one ends.")
-
     try:
-        result = slots.compute(spec.race, on_wait=waiting, seconds=deploy.settings().deadline_s,
+        result = slots.compute(spec.race, on_wait=slots.waiting_note(note, "view"),
+                               seconds=deploy.settings().deadline_s,
                                progress=lambda f: bar.progress(min(1.0, f), text="simulating"))
     finally:
         note.empty()

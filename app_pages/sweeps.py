@@ -89,10 +89,6 @@ def init(key: str, value, options=None) -> str:
 # ---------------------------------------------------------------- the engine, cached
 
 
-class NotCached(LookupError):
-    """run_call has no result for this (spec, k): it is computed in a worker, never in a cached call."""
-
-
 @st.cache_data(show_spinner=False, max_entries=24)
 def run_call(spec: SweepSpec, k: int, _computed=None):
     """Optimizer k's sweep (or basins) for this spec, cached by the spec: numpy-only, picklable results.
@@ -102,7 +98,7 @@ def run_call(spec: SweepSpec, k: int, _computed=None):
     the server's own thread, whatever the cache evicted.
     """
     if _computed is None:
-        raise NotCached((spec, k))
+        raise slots.NotCached((spec, k))
     return _computed
 
 
@@ -110,7 +106,7 @@ def cached(spec: SweepSpec, k: int):
     """Optimizer k's cached result, or None."""
     try:
         return run_call(spec, k)
-    except NotCached:
+    except slots.NotCached:
         return None
 
 
@@ -132,18 +128,14 @@ def compute(spec: SweepSpec) -> tuple[list, str | None]:
     budget = deploy.settings().deadline_s  # seconds for the whole request, all optimizers together
     spent = 0.0
     stopped = None
-
-    def waiting(waited: float, running: int) -> None:
-        note.info(f"Waiting for a free slot: {running} heavy computation(s) are running on this server "
-                  f"({waited:.0f} s so far). Your sweep starts as soon as one ends.")
+    limit = (f"This server gives each request {seconds_text()} of computation: use fewer cells, steps, seeds or "
+             "optimizers to see all of it")
 
     try:
         for k in todo:
             left = None if budget is None else budget - spent
             if stopped is not None or (left is not None and left <= 0):
-                stopped = stopped or (f"{titles[k]}: not started, the request's compute time is used up. This server "
-                                      f"gives each request {seconds_text()} of computation: use fewer cells, steps, "
-                                      "seeds or optimizers to see all of it")
+                stopped = stopped or f"{titles[k]}: not started, the request's compute time is used up. {limit}"
                 continue
 
             def report(frac: float, k: int = k) -> None:
@@ -153,10 +145,10 @@ def compute(spec: SweepSpec) -> tuple[list, str | None]:
 
             t0 = time.monotonic()
             try:
-                out = slots.compute(run_one, spec, k, on_wait=waiting, progress=report, seconds=left)
+                out = slots.compute(run_one, spec, k, on_wait=slots.waiting_note(note, "sweep"), progress=report,
+                                    seconds=left)
             except TimeLimit as e:  # keep what finished; the rest is not cached, so it can run later
-                stopped = (f"{titles[k]}: {e}. This server gives each request {seconds_text()} of computation: "
-                           "use fewer cells, steps, seeds or optimizers to see all of it")
+                stopped = f"{titles[k]}: {e}. {limit}"
                 continue
             finally:
                 note.empty()

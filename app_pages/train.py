@@ -22,13 +22,12 @@ from ui.text import md
 from ui.train_spec import (
     compare_url,
     job_from_run,
-    may_control,
     metric_name,
     progress,
     run_from_state,
     run_label,
 )
-from ui.widgets import run_editor, seed_run_state, session_owner
+from ui.widgets import may_change, run_editor, seed_run_state, session_owner
 
 P = "tr_"  # every widget key of this page starts with it
 MAX_SHOWN = 16  # runs in the progress section
@@ -170,7 +169,7 @@ def start_runs() -> None:
 
 def cancel_run(run_id: int) -> None:
     try:
-        if not may_control(Store(db_path()).run(run_id), session_owner(), deploy.settings().public):
+        if not may_change(Store(db_path()).run(run_id)):
             raise ValueError("another visitor started it; only they can cancel it")
         workers.cancel_soon(run_id, db_path(), grace=5.0)  # the page never waits for the run to stop
         st.session_state[key("note")] = f"Run #{run_id}: cancelling (it stops at its next flush)."
@@ -329,7 +328,6 @@ def progress_rows(ids: list[int], polling: bool) -> None:
     runs = store.list_runs(ids=ids)
     if not runs:
         return
-    owner, public = session_owner(), deploy.settings().public
     for r in runs:
         p = progress(r)
         nums = live_numbers(store, r)
@@ -350,7 +348,7 @@ def progress_rows(ids: list[int], polling: bool) -> None:
             if r.get("error") and not p["active"]:
                 st.caption(md(f"#{r['id']}: " + r["error"].splitlines()[0]))
         with c2:
-            if p["active"] and may_control(r, owner, public):
+            if p["active"] and may_change(r):
                 st.button("Cancel", key=f"{P}cancel{r['id']}", on_click=cancel_run, args=(r["id"],),
                           help="stop this run (it keeps everything logged so far)")
     if polling and not any(r["status"] in ACTIVE for r in runs):

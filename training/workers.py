@@ -97,6 +97,7 @@ def check_job(job: Job) -> None:
     The pages and the command line both call it: one validator."""
     import deploy
     import optimizers
+    from optimizers.base import shown
     from optimizers.clipping import check_clip
 
     from . import tasks
@@ -119,7 +120,7 @@ def check_job(job: Job) -> None:
         v = getattr(job, name)
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= ceiling:
             raise ValueError(f"{name.replace('_', '-')} must be an integer from 0 to {ceiling:,}"
-                             f"{' on this server' if limits.public else ''}, got {_short(v)}")
+                             f"{' on this server' if limits.public else ''}, got {shown(v)}")
     steps = job.steps or task.steps
     if steps > limits.max_train_steps or (job.batch_size or task.batch_size) > limits.max_batch:
         raise ValueError(f"the task's default budget ({task.steps} steps of {task.batch_size}) is over this server's "
@@ -127,7 +128,7 @@ def check_job(job: Job) -> None:
     if not (isinstance(job.size, (int, float)) and not isinstance(job.size, bool) and math.isfinite(job.size)
             and 0 < job.size <= limits.max_size):
         raise ValueError(f"size must be a number > 0 and at most {limits.max_size:g}"
-                         f"{' on this server' if limits.public else ''}, got {_short(job.size)}")
+                         f"{' on this server' if limits.public else ''}, got {shown(job.size)}")
     if len(job.label) > MAX_LABEL:
         raise ValueError(f"the label has {len(job.label)} characters; at most {MAX_LABEL}")
     if job.flooding is not None and not (math.isfinite(job.flooding) and job.flooding >= 0):
@@ -141,12 +142,6 @@ def check_job(job: Job) -> None:
     from .device import pick
 
     pick(job.device)  # ValueError for a device this machine does not have
-
-
-def _short(v) -> str:
-    """A value for an error message, cut short (an int of a million digits must not be echoed whole)."""
-    text = repr(v) if not isinstance(v, int) or abs(v) < 10**30 else f"a {len(str(abs(v)))}-digit number"
-    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def admit(store: Store, new: int, owner: str | None = None) -> None:

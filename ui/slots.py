@@ -39,6 +39,22 @@ class Busy(ValueError):
     """No slot came free within deploy.settings().slot_wait_s."""
 
 
+class NotCached(LookupError):
+    """A page's cached function has no result for a heavy request: those are computed here, in a
+    worker (compute()), then stored; a miss raises this (an exception is not cached), so the engine
+    never runs a heavy request in the server's own thread, whatever the cache evicted."""
+
+
+def waiting_note(note, what: str) -> Callable[[float, int], None]:
+    """An on_wait for compute() that says so in `note` (a Streamlit placeholder: anything with .info)."""
+
+    def on_wait(waited: float, running: int) -> None:
+        note.info(f"Waiting for a free slot: {running} heavy computation(s) are running on this server "
+                  f"({waited:.0f} s so far). Your {what} starts as soon as one ends.")
+
+    return on_wait
+
+
 class Cancelled(Exception):
     """Raised inside a worker when the session that asked for the computation went away."""
 

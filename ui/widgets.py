@@ -12,12 +12,14 @@ from typing import Any
 
 import streamlit as st
 
+import deploy
 import optimizers
 from optimizers.schedules import schedule_spec
 
 from .spec import RunSpec
 from .text import md
 from .ticks import fmt, linear_range, log_options
+from .train_spec import may_control
 
 AUTO = None  # a schedule argument derived from the run (cosine's T_max = steps)
 
@@ -26,6 +28,12 @@ def session_owner() -> str:
     """A random id for this browser session (kept across its pages): the owner of the training runs
     it launches, so on a public server only this session may cancel or delete them."""
     return st.session_state.setdefault("owner_token", secrets.token_hex(16))
+
+
+def may_change(run) -> bool:
+    """Whether this browser session may cancel or delete the run (a store dict): anyone locally, on a
+    public server only the session that started it (ui.train_spec.may_control)."""
+    return may_control(run, session_owner(), deploy.settings().public)
 
 
 def clear_state(prefix: str) -> None:
