@@ -270,7 +270,8 @@ def settings(task: str) -> None:
     c1.checkbox("AMP (autocast)", key=_set(key("amp"), False),
                 help="mixed precision: bfloat16 on CPU, MPS and recent GPUs, float16 with loss scaling on older ones")
     c2.checkbox("torch.compile", key=_set(key("compile"), False),
-                help="compile the model (the first steps are slow while it compiles; on CPU it needs a C compiler)")
+                help="compile the model and the optimizer step (the first steps are slow while they "
+                     "compile; on CPU it needs a C compiler)")
     st.text_input("label (optional)", key=_set(key("label"), ""), max_chars=80,
                   help="a name for these runs, shown on the Compare page")
 

@@ -11,12 +11,24 @@ from typing import Any
 import torch
 
 from .base import Spec
+from .compiled import CompiledUpdate
 
 
 class RuleOptimizer(torch.optim.Optimizer):
-    def __init__(self, params: Iterable[Any], spec: Spec, hparams: dict):
+    """compiled=True: each step runs the rule through torch.compile (optimizers/compiled.py), the
+    eager rule where it cannot; `compiled_note` says which ran."""
+
+    def __init__(self, params: Iterable[Any], spec: Spec, hparams: dict, *, compiled: bool = False):
         self.spec = spec
+        self._compiled = CompiledUpdate(spec) if compiled else None
         super().__init__(params, dict(hparams))
+
+    @property
+    def compiled_note(self) -> str:
+        c = self._compiled
+        if c is None:
+            return "eager"
+        return "compiled" if c.failed is None else f"eager (compiling {self.spec.name}'s rule failed: {c.failed})"
 
     def __repr__(self) -> str:
         return f"{self.spec.name}({self.spec.reference}) " + super().__repr__()
@@ -48,7 +60,8 @@ class RuleOptimizer(torch.optim.Optimizer):
                     state.update(self.spec.rule.init(p, h))
                     state["step"] = 0
                 state["step"] += 1
-                self.spec.rule.update(p, p.grad, state, h, state["step"])
+                if self._compiled is None or not self._compiled(p, p.grad, state, h, state["step"]):
+                    self.spec.rule.update(p, p.grad, state, h, state["step"])
         return loss
 
     def _has_modes(self) -> bool:

@@ -42,7 +42,8 @@ def resolve(name: str, **hparams: Any) -> tuple[Spec, dict]:
     return s, {k: normalised(known[k], v) for k, v in h.items()} | s.fixed
 
 
-def build(name: str, params: Iterable[Any], **hparams: Any) -> RuleOptimizer:
-    """A torch.optim.Optimizer running `name`'s rule; hyperparameters left out take the reference default."""
+def build(name: str, params: Iterable[Any], *, compiled: bool = False, **hparams: Any) -> RuleOptimizer:
+    """A torch.optim.Optimizer running `name`'s rule; hyperparameters left out take the reference default.
+    compiled=True: the rule through torch.compile, eager where it cannot (optimizers/compiled.py)."""
     s, h = resolve(name, **hparams)
-    return RuleOptimizer(params, s, h)
+    return RuleOptimizer(params, s, h, compiled=compiled)

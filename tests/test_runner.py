@@ -170,7 +170,7 @@ def test_optimizer_comes_from_optimizers_build(monkeypatch):
     sink, summary = run(optimizer="adamw", hparams=(("lr", 2e-3), ("weight_decay", 0.05)), steps=5)
     assert len(made) == 1
     name, params, hp, opt = made[0]
-    assert name == "adamw" and hp == {"lr": 2e-3, "weight_decay": 0.05}
+    assert name == "adamw" and hp == {"lr": 2e-3, "weight_decay": 0.05, "compiled": False}
     assert isinstance(opt, RuleOptimizer) and len(params) == 1 and params[0].dim() == 1
     assert params[0].numel() == summary["n_params"]
     assert summary["status"] == "done" and sink.finished[0] == "done"
@@ -345,6 +345,23 @@ def test_torch_compile_runs_on_the_cpu_and_matches_eager():
     compiled, summary = run(steps=6, seed=5, compile=True)
     assert [r.loss for r in compiled.step_rows] == pytest.approx([r.loss for r in base.step_rows], rel=1e-4)
     assert compiled.finished[0] == "done" and any("torch.compile on cpu" in n for n in summary["notes"])
+    assert "optimizer step: adam's rule through torch.compile on cpu" in summary["notes"]
+
+
+def test_the_step_compiles_where_it_pays_and_says_when_the_rule_runs_eager(monkeypatch):
+    import training.runner as runner
+
+    assert runner.step_compile_pays(10**6, 10**4, torch.device("cpu"))
+    assert not runner.step_compile_pays(26_122, 2000, torch.device("cpu"))  # digits-mlp's default
+    assert not runner.step_compile_pays(10**9, 10**6, torch.device("meta"))  # GPUs: when asked only
+    base, _ = run(steps=6, seed=5, optimizer="adam", hparams=(("lr", 1e-2),))
+    monkeypatch.setattr(runner, "STEP_COMPILE_PAYS", 0)
+    fast, summary = run(steps=6, seed=5, optimizer="adam", hparams=(("lr", 1e-2),))
+    assert "optimizer step: adam's rule through torch.compile on cpu" in summary["notes"]
+    assert [r.loss for r in fast.step_rows] == pytest.approx([r.loss for r in base.step_rows], rel=1e-5)
+    assert fast.step_rows[-1].loss != base.step_rows[0].loss  # it trained: the comparison can fail
+    _, summary = run(steps=3, optimizer="lookahead")
+    assert any(n.startswith("optimizer step: eager (compiling lookahead's rule failed") for n in summary["notes"])
 
 
 @pytest.mark.parametrize("name", ["char-lstm", "adding-rnn", "tiny-transformer", "digits-cnn"])

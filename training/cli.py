@@ -942,7 +942,8 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--batch-size", type=int, default=0, help="default: the task's")
     job.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     job.add_argument("--amp", action="store_true", help="autocast: bfloat16 (float16 on GPUs without it), any device")
-    job.add_argument("--compile", action="store_true", help="torch.compile the model, any device (CPU: a C compiler)")
+    job.add_argument("--compile", action="store_true",
+                     help="torch.compile the model and the optimizer step, any device (CPU: a C compiler)")
     job.add_argument("--size", type=float, default=1.0, help="scale the task's model/data (default 1)")
     job.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (default: the task's)")
     job.add_argument("--smoothness-every", type=int, default=None,

@@ -31,7 +31,7 @@ class Job:
     seed: int = 0
     device: str = "auto"  # "auto" (cuda, then mps, then cpu), "cpu", "cuda", "cuda:1", "mps"
     amp: bool = False  # autocast: bfloat16 (float16 with loss scaling on GPUs without bf16), any device
-    compile: bool = False  # torch.compile the model, any device
+    compile: bool = False  # torch.compile the model and the optimizer step, any device
     size: float = 1.0  # scales the task's model/data up for real GPU comparisons
     eval_every: int = 0  # 0: the task's default
     smoothness_every: int = 0  # 0: never; else estimate local smoothness every N steps
