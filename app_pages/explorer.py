@@ -185,7 +185,7 @@ def sidebar() -> tuple[str, tuple, str, tuple | None, int, float, int, bool, boo
     return surface, params, formula, start, steps, noise, seed, view3d, arrows
 
 
-def runs_editor() -> tuple[ui.RunSpec, ...]:
+def runs_editor() -> tuple[ui.RunConfig, ...]:
     ss = st.session_state
     ids = ss[P + "run_ids"]
     fallback = ss[P + "runs_fallback"]

@@ -26,7 +26,7 @@ from plots.sweeps import (
 )
 from trajectories.limits import TimeLimit, seconds_text
 from ui import slots
-from ui.spec import CUSTOM, RunSpec, surface_names
+from ui.spec import CUSTOM, RunConfig, surface_names
 from ui.sweep_links import cell_url, from_explorer_query, from_query, is_explorer_query, to_query
 from ui.sweep_spec import (
     COLORS,
@@ -172,7 +172,7 @@ def float_input(label: str, key: str, value: float, help: str | None = None) -> 
     return number(label, key, float(value), format="%g", step=None, help=help)
 
 
-def hparam_widgets(k: int, run: RunSpec, swept: set[str]) -> dict:
+def hparam_widgets(k: int, run: RunConfig, swept: set[str]) -> dict:
     """The fixed hyperparameters of optimizer k (those no axis sweeps), as number inputs."""
     values = dict(run.hparams)
     for hp in optimizers.spec(run.optimizer).hparams:
@@ -195,7 +195,7 @@ def hparam_widgets(k: int, run: RunSpec, swept: set[str]) -> dict:
     return values
 
 
-def schedule_widgets(k: int, run: RunSpec, swept: set[str]) -> dict:
+def schedule_widgets(k: int, run: RunConfig, swept: set[str]) -> dict:
     kw = dict(run.schedule_kw)
     for p in schedule_spec(run.schedule).params:
         if f"schedule.{p.name}" in swept:
@@ -218,7 +218,7 @@ def schedule_widgets(k: int, run: RunSpec, swept: set[str]) -> dict:
     return kw
 
 
-def axis_widgets(which: str, target: str, current: AxisSpec | None, run: RunSpec, log_only: bool = False) -> AxisSpec:
+def axis_widgets(which: str, target: str, current: AxisSpec | None, run: RunConfig, log_only: bool = False) -> AxisSpec:
     """Range, cells and scale of one axis; starts from the link's axis, or the registry's range for the target."""
     if current is not None and current.target == target:
         low, high, n, log = current.low, current.high, current.n, current.log
@@ -255,7 +255,7 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
         clip = c2.selectbox("clipping", optimizers.clip_kinds(), key=init(f"{W}clip{k}", base.clip))
         sched = c3.selectbox("schedule", optimizers.schedule_names(), key=init(f"{W}sched{k}", base.schedule))
         same = base.optimizer == name
-        runs.append(RunSpec(name, base.hparams if same else (), clip, base.clip_threshold, sched,
+        runs.append(RunConfig(name, base.hparams if same else (), clip, base.clip_threshold, sched,
                             base.schedule_kw if base.schedule == sched else ()))
     x_target, y_target = "lr", None
     if mode == "map":
@@ -331,7 +331,7 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
     if not pressed:
         return None
     try:
-        built = [RunSpec(*r) for r in final_runs]
+        built = [RunConfig(*r) for r in final_runs]
         # fields this mode's form does not show keep their last values (a link keeps every slider)
         carried = dict(x=spec.x, y=spec.y, color=spec.color, basins_n=spec.basins_n, surface_params=())
         return SweepSpec(**{**carried, **fields, "runs": tuple(built)})

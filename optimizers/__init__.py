@@ -1,6 +1,7 @@
 """Optimizers: update rules, clipping, schedules, the registry and a torch.optim adapter.
 
-Public contract (DESIGN.md): names, spec, build, clip_, clip_kinds, schedule_names, schedule.
+Public contract (docs/architecture.md): names, spec, build, clip_, clip_kinds, schedule_names, schedule,
+RunConfig (one run: optimizer + hyperparameters + clipping + schedule).
 """
 from importlib import import_module
 
@@ -13,3 +14,5 @@ from .schedules import schedule, schedule_at, schedule_names, schedule_spec  # n
 RULE_MODULES = ("sgd", "adaptive", "adam", "adam_variants", "adabound", "swats", "lion", "lookahead", "schedulefree")
 for _m in RULE_MODULES:
     import_module(f"{__name__}.rules.{_m}")
+
+from .run import RunConfig  # noqa: E402, F401  (after the rules: RunConfig checks against the registry)

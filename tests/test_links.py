@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import optimizers
 import surfaces
+from optimizers.run import hparam_value, schedule_value
 from optimizers.schedules import schedule_spec
 from ui import (
     CUSTOM,
@@ -18,7 +19,7 @@ from ui import (
     MAX_STEPS,
     PRESETS,
     ExplorerSpec,
-    RunSpec,
+    RunConfig,
     default_run,
     from_query,
     from_query_string,
@@ -26,7 +27,6 @@ from ui import (
     to_query,
 )
 from ui.links import fmt, parse_float
-from ui.spec import hparam_value, schedule_value
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,10 +40,9 @@ def check_valid(spec: ExplorerSpec) -> None:
     assert isinstance(spec, ExplorerSpec)
     assert 1 <= len(spec.runs) <= MAX_RUNS
     for r in spec.runs:
-        run = r.to_run()
-        optimizers.resolve(run.optimizer, **run.hparams)
-        assert run.clip is None or run.clip[0] in optimizers.clip_kinds()
-        optimizers.schedule(run.schedule[0], 0.1, spec.steps, **run.schedule[1])
+        optimizers.resolve(r.optimizer, **dict(r.hparams))
+        assert r.clip in optimizers.clip_kinds() and r.clip_threshold > 0
+        optimizers.schedule(r.schedule, 0.1, spec.steps, **dict(r.schedule_kw))
     assert 1 <= spec.steps <= MAX_STEPS and math.isfinite(spec.noise)
     assert spec.start is None or all(math.isfinite(v) for v in spec.start)
     if spec.surface != CUSTOM:
@@ -111,7 +110,7 @@ def schedule_values(draw, name):
 def run_specs(draw):
     optimizer = draw(st.sampled_from(optimizers.names()))
     schedule = draw(st.sampled_from(optimizers.schedule_names()))
-    return RunSpec(
+    return RunConfig(
         optimizer, draw(hparam_values(optimizer)), draw(st.sampled_from(optimizers.clip_kinds())),
         draw(st.floats(1e-3, 100.0)), schedule, draw(schedule_values(schedule)),
     )
@@ -179,7 +178,7 @@ def test_every_field_is_written_even_at_its_default():
 
 def test_link_with_eight_full_runs_stays_short():
     runs = tuple(
-        RunSpec(name, (), "norm", 1.0, "cosine", (("T_max", 300), ("eta_min", 0.0001)))
+        RunConfig(name, (), "norm", 1.0, "cosine", (("T_max", 300), ("eta_min", 0.0001)))
         for name in ["adamw_schedulefree", "sgd_schedulefree", "adabound", "amsbound", "lookahead", "rmsprop",
                      "nadam", "adagrad"]
     )
@@ -190,16 +189,16 @@ def test_link_with_eight_full_runs_stays_short():
 
 
 def test_spec_normalizes_so_equal_views_compare_equal():
-    assert default_run("adam") == RunSpec("adam", (("eps", 1e-8), ("lr", 0.001)))
-    assert RunSpec("adam", (("betas", [0.9, 0.999]),)).hparam("betas") == (0.9, 0.999)
+    assert default_run("adam") == RunConfig("adam", (("eps", 1e-8), ("lr", 0.001)))
+    assert RunConfig("adam", (("betas", [0.9, 0.999]),)).hparam("betas") == (0.9, 0.999)
     assert ExplorerSpec(surface="ravine").surface_params == (("condition", 50.0), ("angle", 0.0))
     hash(ExplorerSpec())  # usable as a cache key
     with pytest.raises(ValueError):
-        RunSpec("adamx")
+        RunConfig("adamx")
     with pytest.raises(ValueError):
         ExplorerSpec(steps=0)
     with pytest.raises(ValueError):
-        RunSpec("adam", (("lr", -1.0),))
+        RunConfig("adam", (("lr", -1.0),))
 
 
 # ---------------------------------------------------------------- broken links
@@ -309,7 +308,7 @@ def test_each_field_falls_back_on_its_own(key, value, field, expect):
 
 
 def test_run_fields_fall_back_one_by_one():
-    spec = ExplorerSpec(runs=(RunSpec("adam", (("lr", 0.01),), "norm", 2.0, "cosine"), default_run("sgd")))
+    spec = ExplorerSpec(runs=(RunConfig("adam", (("lr", 0.01),), "norm", 2.0, "cosine"), default_run("sgd")))
     q = to_query(spec)
     got, w = from_query({**q, "r0": "adam~lr:-1~betas:0.9,0.99~eps:1e-8~weight_decay:0~bogus:1"})
     assert got.runs[0].hparam("lr") == 0.001 and got.runs[0].hparam("betas") == (0.9, 0.99)

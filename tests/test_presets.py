@@ -19,7 +19,7 @@ def test_preset_is_a_valid_link(p):
     assert len(p.link()) < 2000
     p.spec.surface_obj()
     for r in p.spec.runs:
-        optimizers.resolve(r.optimizer, **r.to_run().hparams)
+        optimizers.resolve(r.optimizer, **dict(r.hparams))
     assert p.title and p.source and len(re.findall(r"[.!?](\s|$)", p.about)) == 2  # two sentences
 
 

@@ -18,7 +18,7 @@ from training.store import SCHEMA_VERSION, RunSink, Store
 from trajectories.limits import TimeLimit, deadline
 from ui import slots
 from ui.links import to_query
-from ui.spec import ExplorerSpec, RunSpec, default_run
+from ui.spec import ExplorerSpec, RunConfig, default_run
 from ui.sweep_links import to_query as sweep_query
 from ui.sweep_spec import AxisSpec, SweepSpec
 from ui.text import plain
@@ -281,7 +281,7 @@ def test_slots_bound_heavy_computations_and_say_who_waits(public):
 def test_the_explorer_stops_an_expensive_view_at_the_deadline_and_shows_what_it_did(public):
     public.setenv("OPT_PLAYGROUND_DEADLINE_S", "0.3")
     formula = " + ".join(f"sin({i}*x)*cos({i}*y) + exp(-(x-{i})**2)*tanh(y)" for i in range(1, 9))
-    runs = tuple(RunSpec(n) for n in ("adam", "sgd", "momentum", "rmsprop"))
+    runs = tuple(RunConfig(n) for n in ("adam", "sgd", "momentum", "rmsprop"))
     spec = ExplorerSpec(surface="custom", formula=formula, runs=runs, steps=5000)
     at = AppTest.from_file(EXPLORER, default_timeout=TIMEOUT)
     for k, v in to_query(spec).items():

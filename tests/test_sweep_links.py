@@ -12,7 +12,7 @@ import optimizers
 import surfaces
 import trajectories
 from ui import links
-from ui.spec import CUSTOM, RunSpec, default_run
+from ui.spec import CUSTOM, RunConfig, default_run
 from ui.sweep_links import (
     TOP_KEYS,
     axis_text,
@@ -62,13 +62,13 @@ def runs(draw):
             v = 10 ** draw(st.floats(math.log10(h.low), math.log10(h.high))) if h.log else draw(
                 st.floats(h.low, h.high))
             try:
-                RunSpec(name, ((h.name, v),))
+                RunConfig(name, ((h.name, v),))
                 hp[h.name] = v
             except ValueError:
                 pass
     clip = draw(st.sampled_from(optimizers.clip_kinds()))
     schedule = draw(st.sampled_from(["constant", "step", "exponential", "cosine"]))
-    return RunSpec(name, tuple(hp.items()), clip, draw(st.floats(0.01, 10.0)), schedule)
+    return RunConfig(name, tuple(hp.items()), clip, draw(st.floats(0.01, 10.0)), schedule)
 
 
 @st.composite
@@ -261,10 +261,10 @@ def test_spec_checks_caps_and_axes():
         AxisSpec("lr", 0.0, 1.0, 5, True)
     with pytest.raises(ValueError, match="clip"):
         SweepSpec(y=AxisSpec("clip", 0.1, 10, 5, True))  # the runs do not clip
-    SweepSpec(runs=(RunSpec("sgd", clip="norm"),), y=AxisSpec("clip", 0.1, 10, 5, True))
-    assert "clip" in axis_targets(RunSpec("sgd", clip="norm")) and "clip" not in axis_targets(RunSpec("sgd"))
-    assert "schedule.gamma" in axis_targets(RunSpec("sgd", schedule="step"))
-    assert "schedule.step_size" not in axis_targets(RunSpec("sgd", schedule="step"))  # an int: not a tensor
+    SweepSpec(runs=(RunConfig("sgd", clip="norm"),), y=AxisSpec("clip", 0.1, 10, 5, True))
+    assert "clip" in axis_targets(RunConfig("sgd", clip="norm")) and "clip" not in axis_targets(RunConfig("sgd"))
+    assert "schedule.gamma" in axis_targets(RunConfig("sgd", schedule="step"))
+    assert "schedule.step_size" not in axis_targets(RunConfig("sgd", schedule="step"))  # an int: not a tensor
     assert hash(SweepSpec()) == hash(SweepSpec())
 
 
@@ -290,9 +290,9 @@ def test_to_sweep_calls_run_the_engine():
 @pytest.mark.parametrize("others,run,x,y", [
     ((default_run("nadam"),), default_run("adam"), AxisSpec("lr", 1e-4, 0.5, 7),
      AxisSpec("betas.0", 0.1, 0.95, 5, False)),
-    ((RunSpec("adam", clip="value"),), RunSpec("sgd", clip="norm"), AxisSpec("clip", 0.05, 20.0, 6),
+    ((RunConfig("adam", clip="value"),), RunConfig("sgd", clip="norm"), AxisSpec("clip", 0.05, 20.0, 6),
      AxisSpec("lr", 1e-4, 1e-2, 3)),
-    ((), RunSpec("momentum", schedule="step", schedule_kw=(("step_size", 20),)),
+    ((), RunConfig("momentum", schedule="step", schedule_kw=(("step_size", 20),)),
      AxisSpec("schedule.gamma", 0.1, 0.9, 4, False), None),
 ])
 def test_cell_link_opens_the_exact_run_in_the_explorer(others, run, x, y):

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from training.job import EvalRow, Job, StepRow
 from training.store import ACTIVE, RunSink, Store
 from ui.links import from_query_string
-from ui.spec import RunSpec, default_run
+from ui.spec import RunConfig, default_run
 from ui.text import plain
 from ui.train_spec import (
     compare_url,
@@ -250,7 +250,7 @@ def test_run_from_state_reads_what_the_editor_shows(db):
 
 
 def test_job_from_run_and_back_to_the_explorer():
-    run = RunSpec("adam", (("lr", 0.003),), "norm", 0.25, "cosine", (("eta_min", 1e-5),))
+    run = RunConfig("adam", (("lr", 0.003),), "norm", 0.25, "cosine", (("eta_min", 1e-5),))
     job = job_from_run("char-lstm", run, steps=400, seed=3)
     assert job.clip == ("norm", 0.25) and job.schedule[0] == "cosine" and dict(job.hparams)["lr"] == 0.003
     assert job_from_run("digits-mlp", default_run("adam")).schedule is None  # plain constant lr

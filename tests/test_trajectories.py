@@ -113,8 +113,8 @@ def test_race_rows_equal_single_runs():
             Run("adam", {"lr": 0.05}), Run("rmsprop", {"lr": 1e-2}, schedule=("cosine", {}))]
     res = trajectories.race("rosenbrock", runs, (-1.5, 2.0), 200)
     for i, r in enumerate(runs):
-        one = trajectories.simulate("rosenbrock", r.optimizer, [[-1.5, 2.0]], 200, hparams=r.hparams,
-                                    clip=r.clip, schedule=r.schedule)
+        one = trajectories.simulate("rosenbrock", r.optimizer, [[-1.5, 2.0]], 200, hparams=dict(r.hparams),
+                                    clip=r.clip_pair, schedule=(r.schedule, dict(r.schedule_kw)))
         np.testing.assert_allclose(res.xy[:, i], one.xy[:, 0], rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(res.smoothness[:, i], one.smoothness[:, 0], rtol=1e-12, equal_nan=True)
     assert not np.allclose(res.xy[-1, 1], res.xy[-1, 2]), "clipping changed the Adam run"

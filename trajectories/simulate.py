@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 
 import surfaces
+from optimizers.run import RunConfig
 
 from .engine import make_group, run, to_numpy
 from .result import Result
@@ -59,14 +59,9 @@ def simulate(surface, optimizer: str, starts, steps: int, *, hparams: dict | Non
     return as_result(out)
 
 
-@dataclass(frozen=True)
-class Run:
-    """One contestant of a race: an optimizer with its hyperparameters, clipping and schedule."""
-
-    optimizer: str
-    hparams: dict = field(default_factory=dict)  # floats (pairs as tuples); left-out ones take defaults
-    clip: tuple | None = None  # (kind, threshold)
-    schedule: tuple | None = None  # (name, kwargs)
+# One contestant of a race is the project's one run configuration (optimizers/run.py):
+# Run("adam", {"lr": 0.05}, clip=("norm", 1.0), schedule=("cosine", {})), checked when made.
+Run = RunConfig
 
 
 def race(surface, runs: list[Run], start, steps: int, *, noise: float = 0.0, seed: int = 0,
@@ -85,8 +80,8 @@ def race(surface, runs: list[Run], start, steps: int, *, noise: float = 0.0, see
     if not runs:
         raise ValueError("race() needs at least one run")
     check_steps_noise(steps, noise)
-    groups = [make_group(slice(i, i + 1), r.optimizer, dict(r.hparams), r.clip, r.schedule, steps)
-              for i, r in enumerate(runs)]
+    groups = [make_group(slice(i, i + 1), r.optimizer, dict(r.hparams), r.clip_pair,
+                         (r.schedule, dict(r.schedule_kw)), steps) for i, r in enumerate(runs)]
     out = run(s, s.bounds, groups, x0.expand(len(runs), 2), steps, noise=float(noise), seed=seed,
               smoothness=smoothness, progress=progress, deadline=deadline)
     return as_result(out)

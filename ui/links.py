@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import optimizers
 import surfaces
+from optimizers.run import RunConfig, hparam_value, schedule_value
 from optimizers.schedules import schedule_spec
 
 from .spec import (
@@ -50,9 +51,6 @@ from .spec import (
     NOISE_RANGE,
     SEED_RANGE,
     ExplorerSpec,
-    RunSpec,
-    hparam_value,
-    schedule_value,
     start_box,
     surface_names,
     surface_params,
@@ -436,7 +434,7 @@ class _Reader:
         return v
 
     # -------------------------------------------------------------- runs
-    def _runs(self) -> tuple[RunSpec, ...]:
+    def _runs(self) -> tuple[RunConfig, ...]:
         indices = sorted({i for k in self.values if (i := _run_index(k)) is not None and i < self.max_runs})
         runs = []
         for i in indices:
@@ -450,23 +448,23 @@ class _Reader:
             return self.default.runs
         return tuple(runs)
 
-    def _fallback(self, i: int) -> RunSpec:
+    def _fallback(self, i: int) -> RunConfig:
         defaults = self.default.runs
         return defaults[i % len(defaults)]
 
-    def _run(self, i: int) -> RunSpec:
+    def _run(self, i: int) -> RunConfig:
         who = f"run {i + 1}"
         fallback = self._fallback(i)
         optimizer, hparams = self._optimizer(i, who, fallback)
         clip, threshold = self._clip(i, who)
         schedule, kw = self._schedule(i, who)
         try:
-            return RunSpec(optimizer, hparams, clip, threshold, schedule, kw)
+            return RunConfig(optimizer, hparams, clip, threshold, schedule, kw)
         except ValueError as e:
             self.warn(f"{who}: invalid ({e}); used {fallback.label()}")
             return fallback
 
-    def _optimizer(self, i: int, who: str, fallback: RunSpec) -> tuple[str, tuple]:
+    def _optimizer(self, i: int, who: str, fallback: RunConfig) -> tuple[str, tuple]:
         text = self.values[f"r{i}"]
         if text is None:
             return fallback.optimizer, fallback.hparams

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .links import query_string
-from .spec import ExplorerSpec, RunSpec, default_run
+from .spec import ExplorerSpec, RunConfig, default_run
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,10 @@ class Preset:
 
 
 def _run(optimizer: str, clip: tuple[str, float] | None = None, schedule: tuple[str, dict] | None = None,
-         **hparams) -> RunSpec:
+         **hparams) -> RunConfig:
     kind, threshold = clip or ("none", 1.0)
     name, kw = schedule or ("constant", {})
-    return RunSpec(optimizer, tuple(hparams.items()), kind, threshold, name, tuple(kw.items()))
+    return RunConfig(optimizer, tuple(hparams.items()), kind, threshold, name, tuple(kw.items()))
 
 
 PRESETS: list[Preset] = [

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from . import links
 from .links import ITEM, KV, PAIR, VERSION, _items, _run_index, _show, fmt, parse_bool, parse_float, parse_int
-from .spec import NOISE_RANGE, ExplorerSpec, RunSpec
+from .spec import NOISE_RANGE, ExplorerSpec, RunConfig
 from .sweep_spec import (
     COLORS,
     MAX_AXIS,
@@ -301,7 +301,7 @@ class _SweepReader(links._Reader):
             fields[name] = use
 
     @staticmethod
-    def _axis_problem(axis: AxisSpec, runs: tuple[RunSpec, ...]) -> str | None:
+    def _axis_problem(axis: AxisSpec, runs: tuple[RunConfig, ...]) -> str | None:
         for i, r in enumerate(runs):
             try:
                 axis.check(r, f"optimizer {i + 1} ({r.optimizer})")

@@ -22,21 +22,21 @@ from typing import Any
 import optimizers
 import surfaces
 import trajectories
-from optimizers.schedules import schedule_spec
-from trajectories.limits import MAX_BASIN_CELLS, MAX_CELLS, MAX_SEEDS, check_work
-
-from .spec import (
-    ExplorerSpec,
+from optimizers.run import (
     Pairs,
-    RunSpec,
-    _as_bool,
-    _as_float,
-    _as_int,
-    _short,
+    RunConfig,
+    as_bool,
+    as_int,
+    as_real,
     default_run,
     hparam_value,
     schedule_value,
+    short,
 )
+from optimizers.schedules import schedule_spec
+from trajectories.limits import MAX_BASIN_CELLS, MAX_CELLS, MAX_SEEDS, check_work
+
+from .spec import ExplorerSpec
 
 MODES = ("map", "robustness", "basins")
 COLORS = ("final_loss", "hit_at", "diverged")
@@ -52,7 +52,7 @@ CLIP_RANGE = (0.01, 100.0)  # slider range of a clip-threshold axis (any thresho
 # ---------------------------------------------------------------- what an axis may sweep
 
 
-def axis_targets(run: RunSpec) -> list[str]:
+def axis_targets(run: RunConfig) -> list[str]:
     """What an axis may sweep for this run: its float hyperparameters ("lr", "momentum", ...),
     each element of a pair ("betas.0", "betas.1"), "clip" (the threshold) where it clips, and
     "schedule.<kw>" for the schedule's float arguments."""
@@ -77,7 +77,7 @@ def common_targets(runs) -> list[str]:
     return [t for t in axis_targets(runs[0]) if t in shared]
 
 
-def target_range(run: RunSpec, target: str) -> tuple[float, float, bool]:
+def target_range(run: RunConfig, target: str) -> tuple[float, float, bool]:
     """(low, high, log): the registry's slider range for a target (a sensible default axis)."""
     if target == "clip":
         return (*CLIP_RANGE, True)
@@ -88,11 +88,11 @@ def target_range(run: RunSpec, target: str) -> tuple[float, float, bool]:
     return float(hp.low), float(hp.high), bool(hp.log)
 
 
-def with_value(run: RunSpec, target: str, value: float) -> RunSpec:
+def with_value(run: RunConfig, target: str, value: float) -> RunConfig:
     """The run with one target set to value (ValueError where the value is out of its domain)."""
     if target not in axis_targets(run):
         raise ValueError(f"{run.optimizer} cannot sweep {target!r}; it can sweep {', '.join(axis_targets(run))}")
-    value = _as_float(value, target)
+    value = as_real(value, target)
     if target == "clip":
         return replace(run, clip_threshold=value)
     if target.startswith("schedule."):
@@ -125,9 +125,9 @@ class AxisSpec:
     def __post_init__(self) -> None:
         if not (isinstance(self.target, str) and 0 < len(self.target) <= 64):
             raise ValueError(f"axis target must be a name, got {self.target!r}")
-        low, high = _as_float(self.low, f"axis {self.target}: low"), _as_float(self.high, f"axis {self.target}: high")
-        n = _as_int(self.n, f"axis {self.target}: n")
-        _as_bool(self.log, f"axis {self.target}: log")
+        low, high = as_real(self.low, f"axis {self.target}: low"), as_real(self.high, f"axis {self.target}: high")
+        n = as_int(self.n, f"axis {self.target}: n")
+        as_bool(self.log, f"axis {self.target}: log")
         if not 1 <= n <= MAX_AXIS:
             raise ValueError(f"axis {self.target}: n must be from 1 to {MAX_AXIS}, got {n}")
         if not low < high:
@@ -144,7 +144,7 @@ class AxisSpec:
     def values(self) -> tuple[float, ...]:
         return self.axis().values
 
-    def check(self, run: RunSpec, who: str = "") -> None:
+    def check(self, run: RunConfig, who: str = "") -> None:
         """ValueError unless the run can sweep this axis over its whole range."""
         who = who or run.optimizer
         if self.target not in axis_targets(run):
@@ -180,14 +180,14 @@ def run_one(spec: SweepSpec, k: int, progress=None, deadline=None):
 
 # ---------------------------------------------------------------- the whole request
 
-DEFAULT_SWEEP_RUNS: tuple[RunSpec, ...] = (default_run("momentum"), default_run("nesterov"))
+DEFAULT_SWEEP_RUNS: tuple[RunConfig, ...] = (default_run("momentum"), default_run("nesterov"))
 DEFAULT_X = AxisSpec("lr", 1e-5, 1e-2, 60, True)
 DEFAULT_Y: AxisSpec | None = AxisSpec("momentum", 0.0, 0.99, 40, False)
 
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A sweep request: surface, start, optimizers (RunSpecs: each with its fixed hyperparameters,
+    """A sweep request: surface, start, optimizers (RunConfigs: each with its fixed hyperparameters,
     clipping and schedule), axes, colour metric, tolerance, noise and seeds, basins grid size.
 
     y None: a 1-D map. seeds: how many noise seeds (0 .. seeds-1; the median is shown).
@@ -200,7 +200,7 @@ class SweepSpec:
     formula: str = ""
     start: tuple[float, float] | None = None
     steps: int = 300
-    runs: tuple[RunSpec, ...] = DEFAULT_SWEEP_RUNS
+    runs: tuple[RunConfig, ...] = DEFAULT_SWEEP_RUNS
     x: AxisSpec = DEFAULT_X
     y: AxisSpec | None = DEFAULT_Y
     color: str = "final_loss"
@@ -213,7 +213,7 @@ class SweepSpec:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         runs = tuple(self.runs)
-        if not 1 <= len(runs) <= MAX_OPTIMIZERS or not all(isinstance(r, RunSpec) for r in runs):
+        if not 1 <= len(runs) <= MAX_OPTIMIZERS or not all(isinstance(r, RunConfig) for r in runs):
             raise ValueError(f"give 1 to {MAX_OPTIMIZERS} optimizers, got {len(runs)}")
         object.__setattr__(self, "runs", runs)
         # the surface, start, steps and noise are checked (and normalized) exactly as the explorer's
@@ -225,15 +225,15 @@ class SweepSpec:
             raise ValueError("x must be an AxisSpec and y an AxisSpec or None")
         if self.color not in COLORS:
             raise ValueError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
-        tol = _as_float(self.tol, "tol")
+        tol = as_real(self.tol, "tol")
         if not TOL_RANGE[0] <= tol <= TOL_RANGE[1]:
             raise ValueError(f"tol must lie in [{TOL_RANGE[0]:g}, {TOL_RANGE[1]:g}], got {tol!r}")
         object.__setattr__(self, "tol", tol)
-        seeds = _as_int(self.seeds, "seeds")
+        seeds = as_int(self.seeds, "seeds")
         if not SEEDS_RANGE[0] <= seeds <= SEEDS_RANGE[1]:
             raise ValueError(f"seeds must be from {SEEDS_RANGE[0]} to {SEEDS_RANGE[1]}, got {seeds}")
         object.__setattr__(self, "seeds", seeds)
-        bn = _as_int(self.basins_n, "basins grid")
+        bn = as_int(self.basins_n, "basins grid")
         if not 2 <= bn <= MAX_BASINS_N:
             raise ValueError(f"the basins grid must be from 2 to {MAX_BASINS_N} points a side, got {bn}")
         object.__setattr__(self, "basins_n", bn)
@@ -270,7 +270,7 @@ class SweepSpec:
             return (self.x,)
         return ()
 
-    def view(self, run: RunSpec | None = None) -> ExplorerSpec:
+    def view(self, run: RunConfig | None = None) -> ExplorerSpec:
         """The explorer's view of one run (by default the first) on this surface, from this start."""
         return ExplorerSpec(surface=self.surface, surface_params=self.surface_params, formula=self.formula,
                             start=self.start, runs=(run or self.runs[0],), steps=self.steps, noise=self.noise)
@@ -308,7 +308,7 @@ class SweepSpec:
                                                             axes=axes, seeds=self.seed_values(), tol=self.tol)))
         return tuple(calls)
 
-    def cell_run(self, k: int, values) -> RunSpec:
+    def cell_run(self, k: int, values) -> RunConfig:
         """Optimizer k's run at one cell: values are the cell's axis values, in axis order."""
         axes = self.axes
         values = tuple(values)
@@ -325,16 +325,16 @@ class SweepSpec:
         return rows * self.steps * len(self.runs)
 
 
-def run_title(run: RunSpec, swept=frozenset()) -> str:
+def run_title(run: RunConfig, swept=frozenset()) -> str:
     """"Adam β=0.9,0.99 · clip norm 1 · cosine": the optimizer and what differs from its defaults,
     leaving out what an axis sweeps."""
     spec = optimizers.spec(run.optimizer)
     defaults = spec.defaults()
     pairs_swept = {t.split(".", 1)[0] for t in swept if "." in t and not t.startswith("schedule.")}
-    parts = [spec.title + "".join(f" {k}={_short(v)}" for k, v in run.hparams
+    parts = [spec.title + "".join(f" {k}={short(v)}" for k, v in run.hparams
                                   if v != defaults.get(k) and k not in swept and k not in pairs_swept)]
     if run.clip != "none":
-        parts.append(f"clip {run.clip}" + ("" if "clip" in swept else f" {_short(run.clip_threshold)}"))
+        parts.append(f"clip {run.clip}" + ("" if "clip" in swept else f" {short(run.clip_threshold)}"))
     if run.schedule != "constant":
         parts.append(run.schedule)
     return " · ".join(parts)

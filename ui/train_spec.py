@@ -1,9 +1,9 @@
 """The training pages' plain helpers: widget state -> Jobs, a stored run -> an explorer link, run labels,
 and an incremental cache of the store's curves. No streamlit here (the pages call these).
 
-    run_from_state(prefix, state, fallback) -> RunSpec     # what ui.widgets.run_editor shows, from its keys
+    run_from_state(prefix, state, fallback) -> RunConfig     # what ui.widgets.run_editor shows, from its keys
     job_from_run(task, run, **settings) -> Job             # one Launch-page run as a training job
-    run_spec_from_job(job) -> RunSpec | None               # a stored run's optimizer/clip/schedule, explorer-valid
+    run_spec_from_job(job) -> RunConfig | None               # a stored run's optimizer/clip/schedule, explorer-valid
     explorer_spec(job) / explorer_url(job)                 # "Open the same settings on a 2D surface"
     compare_url(run_ids), parse_run_ids(text)              # ?runs=1,2,3
     run_label(run), progress(run)
@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 
 import optimizers
+from optimizers.run import RunConfig, default_run, hparam_value, schedule_value
 from optimizers.schedules import schedule_spec
 from training.job import Job
 from training.store import ACTIVE, Store
 
 from .links import query_string
-from .spec import MAX_RUNS, MAX_STEPS, ExplorerSpec, RunSpec, default_run, hparam_value, schedule_value
+from .spec import MAX_RUNS, MAX_STEPS, ExplorerSpec
 
 EXPLORER_PATH = "./"  # the explorer is the app's default page; relative, so a base path still works
 COMPARE_PATH = "compare"  # the Compare page's url_path (app.PAGES)
@@ -33,11 +34,11 @@ CLIP_SURFACE = "quartic"  # x**4: gradients grow with the distance, where clippi
 PLAIN_SURFACE = "rosenbrock"
 
 
-# ---------------------------------------------------------------- widget state -> RunSpec -> Job
+# ---------------------------------------------------------------- widget state -> RunConfig -> Job
 
 
-def run_from_state(prefix: str, state: Mapping, fallback: RunSpec) -> RunSpec:
-    """The RunSpec that ui.widgets.run_editor(prefix, fallback) shows, read from its widget keys.
+def run_from_state(prefix: str, state: Mapping, fallback: RunConfig) -> RunConfig:
+    """The RunConfig that ui.widgets.run_editor(prefix, fallback) shows, read from its widget keys.
 
     The Launch page builds its jobs with this both when it renders and in the Start button's
     callback (which runs before the widgets do, with their newest values). A key that is missing
@@ -69,10 +70,10 @@ def run_from_state(prefix: str, state: Mapping, fallback: RunSpec) -> RunSpec:
         if v is not None and p.kind == "int" and isinstance(v, float) and v.is_integer():
             v = int(v)
         skw.append((p.name, v))
-    return RunSpec(opt, tuple(hp), clip, thr, sched, tuple(skw))
+    return RunConfig(opt, tuple(hp), clip, thr, sched, tuple(skw))
 
 
-def job_from_run(task: str, run: RunSpec, **settings: Any) -> Job:
+def job_from_run(task: str, run: RunConfig, **settings: Any) -> Job:
     """The training Job for one run of the Launch page: the run's optimizer, every hyperparameter,
     clipping (None for "none") and schedule (None for the plain constant lr) + the page's settings
     (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, flooding, label)."""
@@ -93,8 +94,8 @@ def _job_dict(job: Job | Mapping) -> dict:
     return dict(job)
 
 
-def run_spec_from_job(job: Job | Mapping) -> RunSpec | None:
-    """The explorer's RunSpec for a stored job (a Job or its JSON dict); None for an unknown optimizer.
+def run_spec_from_job(job: Job | Mapping) -> RunConfig | None:
+    """The explorer's RunConfig for a stored job (a Job or its JSON dict); None for an unknown optimizer.
 
     Every value is checked the way the explorer's link reader checks it: a hyperparameter or a
     schedule argument it would reject is dropped (it takes its default), a clip threshold <= 0
@@ -140,7 +141,7 @@ def run_spec_from_job(job: Job | Mapping) -> RunSpec | None:
             pass
     for attempt in ((hp, skw), (hp, []), ([], [])):  # settings only valid together: drop what breaks
         try:
-            return RunSpec(opt, tuple(attempt[0]), clip, thr, sched, tuple(attempt[1]))
+            return RunConfig(opt, tuple(attempt[0]), clip, thr, sched, tuple(attempt[1]))
         except ValueError:
             continue
     try:

@@ -16,7 +16,7 @@ import deploy
 import optimizers
 from optimizers.schedules import schedule_spec
 
-from .spec import RunSpec
+from .spec import RunConfig
 from .text import md
 from .ticks import fmt, linear_range, log_options
 from .train_spec import may_control
@@ -41,8 +41,8 @@ def clear_state(prefix: str) -> None:
         del st.session_state[k]
 
 
-def seed_run_state(prefix: str, run: RunSpec) -> None:
-    """Write a RunSpec into the editor's widget keys (overwriting)."""
+def seed_run_state(prefix: str, run: RunConfig) -> None:
+    """Write a RunConfig into the editor's widget keys (overwriting)."""
     ss = st.session_state
     ss[f"{prefix}opt"] = run.optimizer
     for name, v in run.hparams:
@@ -107,8 +107,8 @@ def schedule_widgets(prefix: str, schedule: str) -> dict:
     return out
 
 
-def run_editor(prefix: str, fallback: RunSpec) -> RunSpec:
-    """The editor for one run; returns the RunSpec it shows (or `fallback`, with a message, if invalid)."""
+def run_editor(prefix: str, fallback: RunConfig) -> RunConfig:
+    """The editor for one run; returns the RunConfig it shows (or `fallback`, with a message, if invalid)."""
     names = optimizers.names()
     st.session_state.setdefault(f"{prefix}opt", fallback.optimizer)
     opt = st.selectbox("optimizer", names, key=f"{prefix}opt",
@@ -129,7 +129,7 @@ def run_editor(prefix: str, fallback: RunSpec) -> RunSpec:
                          format_func=lambda n: f"{n}: {schedule_spec(n).title}")
     skw = schedule_widgets(prefix, sched)
     try:
-        return RunSpec(opt, tuple(hp.items()), clip, thr, sched, tuple(skw.items()))
+        return RunConfig(opt, tuple(hp.items()), clip, thr, sched, tuple(skw.items()))
     except ValueError as e:
         st.error(f"{md(e)}. The run keeps its previous settings until this is fixed.")
         return fallback

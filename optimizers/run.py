@@ -1,0 +1,253 @@
+"""One optimizer run: optimizer + every hyperparameter + gradient clipping + lr schedule, as frozen data.
+
+RunConfig is the one shape of that concept across the project (docs/architecture.md): the
+explorer's contestants and links (ui), the 2D engine's races (trajectories.Run is this class),
+sweeps (a base run whose fields the axes vary) and training jobs (training.Job.run) all hold it.
+Constructing one normalizes and checks it, so a RunConfig that exists is runnable:
+  - hparams: ((name, value), ...) of ALL the optimizer's hyperparameters in the registry's order,
+    defaults filled in, each coerced to its kind (float, int, bool, pair as a tuple) and checked
+    by optimizers.resolve; a dict is accepted and normalized the same way;
+  - clip: a kind from optimizers.clip_kinds(), clip_threshold > 0 kept even for "none" (it is the
+    slider's value and a link reproduces the sliders); None or a (kind, threshold) pair is accepted;
+  - schedule: a name from optimizers.schedule_names() with ALL its arguments (None = derived, e.g.
+    cosine's T_max = the run's steps); None or a (name, kwargs) pair is accepted.
+Two configurations that mean the same run compare equal and hash alike (cache keys, links).
+Anything invalid raises ValueError. Text forms (links, CLI flags): optimizers/run_text.py.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .clipping import check_clip
+from .registry import names, resolve, spec
+from .schedules import schedule as lr_schedule
+from .schedules import schedule_names, schedule_spec
+
+Pairs = tuple[tuple[str, Any], ...]
+
+
+# ---------------------------------------------------------------- coercion to a kind
+
+
+def as_real(v: Any, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ValueError(f"{what} must be a number, got {v!r}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{what} must be finite, got {v!r}")
+    return v
+
+
+def as_int(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ValueError(f"{what} must be a whole number, got {v!r}")
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if not (math.isfinite(v) and float(v).is_integer()):
+        raise ValueError(f"{what} must be a whole number, got {v!r}")
+    return int(v)
+
+
+def as_bool(v: Any, what: str) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"{what} must be True or False, got {v!r}")
+    return v
+
+
+def coerce(kind: str, v: Any, what: str, options: tuple = ()) -> Any:
+    """v as a value of `kind` ("float", "int", "bool", "pair", "choice"); ValueError if it is not one."""
+    if kind == "float":
+        return as_real(v, what)
+    if kind == "int":
+        return as_int(v, what)
+    if kind == "bool":
+        return as_bool(v, what)
+    if kind == "pair":
+        if not (isinstance(v, (tuple, list)) and len(v) == 2):
+            raise ValueError(f"{what} must be a pair of numbers, got {v!r}")
+        return (as_real(v[0], what), as_real(v[1], what))
+    if kind == "choice":
+        if v not in options:
+            raise ValueError(f"{what} must be one of {', '.join(options)}, got {v!r}")
+        return v
+    raise ValueError(f"{what}: unknown kind {kind!r}")
+
+
+def pairs_dict(items: Any, what: str) -> dict:
+    """A tuple of (name, value) pairs (or a dict) as a dict; duplicate names raise."""
+    if isinstance(items, dict):
+        return dict(items)
+    out: dict = {}
+    for item in items:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)):
+            raise ValueError(f"{what} must be (name, value) pairs, got {item!r}")
+        if item[0] in out:
+            raise ValueError(f"{what}: {item[0]} given twice")
+        out[item[0]] = item[1]
+    return out
+
+
+# ---------------------------------------------------------------- one run
+
+
+def hparam_value(optimizer: str, name: str, value: Any) -> Any:
+    """One hyperparameter coerced to its kind and checked by the registry (optimizers.resolve)."""
+    hp = spec(optimizer).hparam(name)
+    v = coerce(hp.kind, value, f"{optimizer}: {name}")
+    resolve(optimizer, **{name: v})
+    return v
+
+
+def schedule_value(schedule: str, name: str, value: Any) -> Any:
+    """One schedule argument coerced to its kind and checked by optimizers.schedule.
+
+    None means derived (e.g. cosine's T_max = the run's steps), allowed where the default is None
+    or the schedule itself accepts None.
+    """
+    p = schedule_spec(schedule).param(name)
+    if value is None:
+        if p.default is None or p.optional:
+            return None
+        raise ValueError(f"schedule {schedule}: {name} has no automatic value")
+    v = coerce(p.kind, value, f"schedule {schedule}: {name}", p.options)
+    lr_schedule(schedule, 1.0, 1, **{name: v})  # validates (one step: cheap)
+    return v
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run: an optimizer with ALL its hyperparameters, clipping and an lr schedule (see the module doc).
+
+    RunConfig("adam") holds lr, betas, eps and weight_decay at their defaults, no clipping, a
+    constant lr. The engine's spellings are accepted too: RunConfig("adam", {"lr": 0.1},
+    clip=("norm", 1.0), schedule=("cosine", {})) equals RunConfig("adam", (("lr", 0.1),), "norm",
+    1.0, "cosine").
+    """
+
+    optimizer: str
+    hparams: Pairs = ()
+    clip: str = "none"
+    clip_threshold: float = 1.0
+    schedule: str = "constant"
+    schedule_kw: Pairs = ()
+
+    def __post_init__(self) -> None:
+        self._normalize_forms()
+        if self.optimizer not in names():
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(names())}")
+        ospec = spec(self.optimizer)
+        given = pairs_dict(self.hparams, f"{self.optimizer} hyperparameters")
+        unknown = sorted(set(given) - {hp.name for hp in ospec.hparams})
+        if unknown:
+            raise ValueError(f"{self.optimizer} has no hyperparameter {', '.join(unknown)}")
+        hp = tuple(
+            (h.name, coerce(h.kind, given.get(h.name, h.default), f"{self.optimizer}: {h.name}"))
+            for h in ospec.hparams
+        )
+        resolve(self.optimizer, **dict(hp))  # the registry's own checks
+        object.__setattr__(self, "hparams", hp)
+
+        threshold = as_real(self.clip_threshold, "clip threshold")
+        check_clip(self.clip, threshold)  # kind known (threshold ignored for "none")
+        if not threshold > 0:
+            raise ValueError(f"clip threshold must be > 0, got {threshold!r}")
+        object.__setattr__(self, "clip_threshold", threshold)
+
+        if self.schedule not in schedule_names():
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(schedule_names())}")
+        sspec = schedule_spec(self.schedule)
+        kw = pairs_dict(self.schedule_kw, f"schedule {self.schedule} arguments")
+        unknown = sorted(set(kw) - {p.name for p in sspec.params})
+        if unknown:
+            raise ValueError(f"schedule {self.schedule} has no argument {', '.join(unknown)}")
+        full = tuple((p.name, _schedule_coerce(self.schedule, p, kw.get(p.name, p.default))) for p in sspec.params)
+        lr_schedule(self.schedule, 1.0, 1, **dict(full))  # validates all together
+        object.__setattr__(self, "schedule_kw", full)
+
+    def _normalize_forms(self) -> None:
+        """The engine's spellings -> the canonical fields: clip None / (kind, threshold), schedule
+        None / (name, kwargs), hparams and schedule_kw as dicts."""
+        clip = self.clip
+        if clip is None:
+            object.__setattr__(self, "clip", "none")
+        elif isinstance(clip, (tuple, list)):
+            if len(clip) != 2 or not isinstance(clip[0], str):
+                raise ValueError(f"clip must be a kind or (kind, threshold), got {clip!r}")
+            object.__setattr__(self, "clip", clip[0])
+            object.__setattr__(self, "clip_threshold", clip[1])
+        elif not isinstance(clip, str):
+            raise ValueError(f"clip must be a kind or (kind, threshold), got {clip!r}")
+        sched = self.schedule
+        if sched is None:
+            object.__setattr__(self, "schedule", "constant")
+        elif isinstance(sched, (tuple, list)):
+            if len(sched) != 2 or not isinstance(sched[0], str):
+                raise ValueError(f"schedule must be a name or (name, arguments), got {sched!r}")
+            object.__setattr__(self, "schedule", sched[0])
+            object.__setattr__(self, "schedule_kw", sched[1] if sched[1] is not None else ())
+        elif not isinstance(sched, str):
+            raise ValueError(f"schedule must be a name or (name, arguments), got {sched!r}")
+        for name in ("hparams", "schedule_kw"):
+            v = getattr(self, name)
+            if isinstance(v, Mapping):
+                object.__setattr__(self, name, tuple(v.items()))
+
+    # -------------------------------------------------------------- views of it
+    def hparam(self, name: str) -> Any:
+        return dict(self.hparams)[name]
+
+    @property
+    def clip_pair(self) -> tuple[str, float] | None:
+        """(kind, threshold), or None without clipping: what the engine and the runner take."""
+        return None if self.clip == "none" else (self.clip, self.clip_threshold)
+
+    @property
+    def schedule_pair(self) -> tuple[str, dict] | None:
+        """(name, kwargs), or None for the plain constant lr (every argument at its default)."""
+        if self.schedule == "constant" and dict(self.schedule_kw) == schedule_spec("constant").defaults():
+            return None
+        return (self.schedule, dict(self.schedule_kw))
+
+    def label(self) -> str:
+        """The one legend entry of a run: "Adam lr=0.01 · clip norm 1 · cosine" (non-default settings
+        only, lr always). The explorer, sweeps, training pages and the command line all show it."""
+        ospec = spec(self.optimizer)
+        defaults = ospec.defaults()
+        parts = [f"{ospec.title} lr={short(self.hparam('lr'))}" if "lr" in defaults else ospec.title]
+        parts[0] += "".join(f" {k}={short(v)}" for k, v in self.hparams if k != "lr" and v != defaults.get(k))
+        if self.clip != "none":
+            parts.append(f"clip {self.clip} {short(self.clip_threshold)}")
+        sdefaults = schedule_spec(self.schedule).defaults()
+        if self.schedule != "constant" or dict(self.schedule_kw) != sdefaults:
+            changed = [f"{k}={short(v)}" for k, v in self.schedule_kw if v != sdefaults.get(k)]
+            parts.append(" ".join([self.schedule, *changed]))
+        return " · ".join(parts)
+
+
+def _schedule_coerce(schedule: str, p, v: Any) -> Any:
+    if v is None:
+        if p.default is None or p.optional:
+            return None
+        raise ValueError(f"schedule {schedule}: {p.name} has no automatic value")
+    return coerce(p.kind, v, f"schedule {schedule}: {p.name}", p.options)
+
+
+def short(v: Any) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, tuple):
+        return ",".join(short(e) for e in v)
+    return "auto" if v is None else str(v)
+
+
+def default_run(optimizer: str, **hparams: Any) -> RunConfig:
+    """A run of `optimizer` with its reference defaults (any hyperparameter may be overridden)."""
+    return RunConfig(optimizer, tuple(hparams.items()))
+
+
