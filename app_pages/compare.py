@@ -13,7 +13,7 @@ import streamlit as st
 
 from plots import training as pt
 from training import workers
-from training.cli import device_text
+from training.device import device_text
 from training.store import ACTIVE, Store
 from ui.text import md
 from ui.train_spec import (

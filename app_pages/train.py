@@ -14,8 +14,7 @@ import streamlit as st
 import deploy
 import ui
 from training import tasks, workers
-from training.cli import device_text
-from training.device import describe, pick
+from training.device import describe, device_text, pick
 from training.job import auto_smoothness_every
 from training.store import ACTIVE, Store
 from ui.text import md

@@ -1,4 +1,4 @@
-"""`python -m training ...`: see training/cli.py."""
+"""`python -m training ...`: see training/cli/."""
 import sys
 
 from training.cli import main

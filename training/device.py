@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import Any
 
 import torch
 
@@ -56,3 +57,11 @@ def describe(device: torch.device | str) -> dict:
     cpu = platform.processor() or platform.machine()
     return {"type": "cpu", "name": cpu, "threads": threads, "cores": os.cpu_count(),
             "text": f"CPU, {threads} threads"}
+
+
+def device_text(info: Any) -> str | None:
+    """'NVIDIA H100, 79 GiB' from a run's device info (the runner nests describe's dict under "device")."""
+    if not isinstance(info, dict):
+        return None
+    d = info.get("device")
+    return (d.get("text") if isinstance(d, dict) else None) or info.get("text")
