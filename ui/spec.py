@@ -25,9 +25,9 @@ import trajectories
 from optimizers.clipping import check_clip
 from optimizers.schedules import schedule_spec
 from surfaces.grammar import MAX_LENGTH as MAX_FORMULA  # the formula parser's own cap, in characters
+from trajectories.limits import MAX_EXPLORER_STEPS as MAX_STEPS  # the explorer view's step bound
 
 MAX_RUNS = 8
-MAX_STEPS = 5000
 NOISE_RANGE = (0.0, 100.0)  # standard deviation of the gradient noise, inclusive
 SEED_RANGE = (0, 2**31 - 1)  # inclusive
 CUSTOM = "custom"  # the surface name that means "the formula in `formula`"
