@@ -1,7 +1,8 @@
 """Sweeps: hyperparameter maps, robustness over the lr range, basins of attraction.
 
-Thin: widgets -> ui.SweepSpec -> cached trajectories calls -> plots.sweeps figures. The URL
-always holds the sweep that is shown (ui.sweep_links); a shared link opens it, bad fields warn.
+Thin: widgets -> ui.SweepSpec -> cached trajectories calls -> trajectories.stats summaries and
+plots.sweeps figures. The URL always holds the sweep that is shown (ui.sweep_links); a shared link
+opens it, bad fields warn.
 """
 from __future__ import annotations
 
@@ -15,16 +16,9 @@ import deploy
 import optimizers
 import surfaces
 from optimizers.schedules import schedule_spec
-from plots.sweeps import (
-    basins_figure,
-    best_cell,
-    cell_from_point,
-    cell_stats,
-    map_figure,
-    robustness,
-    robustness_figure,
-)
+from plots.sweeps import basins_figure, cell_from_point, map_figure, robustness_figure
 from trajectories.limits import TimeLimit, seconds_text
+from trajectories.stats import best_cell, cell_stats, robustness
 from ui import slots
 from ui.spec import CUSTOM, RunConfig, surface_names
 from ui.sweep_links import cell_url, from_explorer_query, from_query, is_explorer_query, to_query

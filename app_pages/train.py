@@ -15,12 +15,11 @@ import deploy
 import ui
 from training import tasks, workers
 from training.device import describe, device_text, pick
-from training.job import auto_smoothness_every
+from training.job import Job, auto_smoothness_every
 from training.store import ACTIVE, Store
 from ui.text import md
 from ui.train_spec import (
     compare_url,
-    job_from_run,
     metric_name,
     progress,
     run_from_state,
@@ -115,7 +114,7 @@ def jobs_from_state(ss) -> tuple[list, list[str]]:
     for n, i in enumerate(ss.get(key("run_ids"), [])):
         try:
             run = run_from_state(f"{P}r{i}_", ss, fallback.get(i) or ui.default_run("adam"))
-            job = job_from_run(task, run, **settings)
+            job = Job.of(task, run, **settings)
             workers.check_job(job)
         except (ValueError, KeyError, TypeError) as e:
             errors.append(f"Run {n + 1}: {e.args[0] if e.args else e}")

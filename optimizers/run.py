@@ -212,18 +212,22 @@ class RunConfig:
             return None
         return (self.schedule, dict(self.schedule_kw))
 
-    def label(self) -> str:
-        """The one legend entry of a run: "Adam lr=0.01 · clip norm 1 · cosine" (non-default settings
-        only, lr always). The explorer, sweeps, training pages and the command line all show it."""
+    def label(self, omit: frozenset[str] = frozenset()) -> str:
+        """The one legend entry of a run: "Adam lr=0.01 · clip norm 1 · cosine T_max=50" (the lr, then
+        every setting that differs from its default). The explorer, sweeps, training pages and the
+        command line all show it. omit: what not to show because something else says it (a sweep's
+        axes): hyperparameter names, "clip" (the threshold) and "schedule.<argument>"."""
         ospec = spec(self.optimizer)
         defaults = ospec.defaults()
-        parts = [f"{ospec.title} lr={short(self.hparam('lr'))}" if "lr" in defaults else ospec.title]
-        parts[0] += "".join(f" {k}={short(v)}" for k, v in self.hparams if k != "lr" and v != defaults.get(k))
+        shown = [f"{k}={short(v)}" for k, v in self.hparams
+                 if k not in omit and (k == "lr" or v != defaults.get(k))]
+        parts = [" ".join([ospec.title, *shown])]
         if self.clip != "none":
-            parts.append(f"clip {self.clip} {short(self.clip_threshold)}")
+            parts.append(f"clip {self.clip}" + ("" if "clip" in omit else f" {short(self.clip_threshold)}"))
         sdefaults = schedule_spec(self.schedule).defaults()
         if self.schedule != "constant" or dict(self.schedule_kw) != sdefaults:
-            changed = [f"{k}={short(v)}" for k, v in self.schedule_kw if v != sdefaults.get(k)]
+            changed = [f"{k}={short(v)}" for k, v in self.schedule_kw
+                       if v != sdefaults.get(k) and f"schedule.{k}" not in omit]
             parts.append(" ".join([self.schedule, *changed]))
         return " · ".join(parts)
 

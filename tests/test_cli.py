@@ -231,7 +231,7 @@ def test_list_shows_runs_written_by_the_command_line(db, capsys):
     assert cli.main(["list", "--db", db]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[2].split()[0] == str(b) and out.splitlines()[3].split()[0] == str(a)
-    assert "diverged" in out and "sgd lr=0.01 clip=norm:1" in out
+    assert "diverged" in out and "SGD lr=0.01 · clip norm 1" in out  # the run's one label (RunConfig.label)
     assert cli.main(["show", str(a), "--db", db]) == 0
     assert "CPU" in capsys.readouterr().out
 

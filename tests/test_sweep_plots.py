@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import pytest
 
 from plots import sweeps as ps
+from trajectories import stats
 
 LRS = tuple(np.geomspace(1e-4, 1e-1, 6))
 MOM = tuple(np.linspace(0.0, 0.9, 4))
@@ -144,14 +145,14 @@ def test_robustness_fraction_and_interval():
     hit = np.array([[-1, 5, 5, 5, -1, 5, 5, -1, -1]])
     div = np.array([[-1, -1, -1, -1, -1, -1, -1, 3, 2]])
     r = fake(np.ones((1, 9)), hit, div, axes=(("lr", lrs),))
-    rb = ps.robustness(r)
+    rb = stats.robustness(r)
     assert rb.fraction == pytest.approx(5 / 9)
     assert rb.interval == (lrs[1], lrs[3]) and rb.decades == pytest.approx(1.0)
     fig = ps.robustness_figure([("A", r), ("B", r)])
     bars = [t for t in fig.data if isinstance(t, go.Bar)]
     assert len(bars) == 2 and bars[0].x[0] == pytest.approx(5 / 9)
     assert fig.layout.xaxis2.type == "log"
-    assert ps.robustness(r, stable_only=True).fraction == pytest.approx(7 / 9)
+    assert stats.robustness(r, stable_only=True).fraction == pytest.approx(7 / 9)
 
 
 def test_basins_categories_minima_and_fractions():
@@ -176,7 +177,7 @@ def test_basins_categories_minima_and_fractions():
     assert len(marks) == 2 and list(marks[0].x) == [-1.0, 1.0]
     title = fig.layout.annotations[0].text
     assert "min 1 33%" in title and "min 2 33%" in title and "diverged 17%" in title
-    np.testing.assert_allclose(ps.basins_fractions(label, 2), [2 / 6, 2 / 6, 1 / 6, 1 / 6])
+    np.testing.assert_allclose(stats.basins_fractions(label, 2), [2 / 6, 2 / 6, 1 / 6, 1 / 6])
 
 
 def test_with_the_engine():

@@ -3,6 +3,7 @@
 Real workers and a real CLI run (digits-mlp, a handful of steps); no wall-clock asserts, only
 generous timeouts for 2 busy cores.
 """
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from training.job import EvalRow, Job, StepRow
+from training.job import EvalRow, Job, StepRow, run_of
 from training.store import ACTIVE, RunSink, Store
 from ui.links import from_query_string
 from ui.spec import RunConfig, default_run
@@ -21,11 +22,9 @@ from ui.train_spec import (
     compare_url,
     explorer_spec,
     explorer_url,
-    job_from_run,
     parse_run_ids,
     run_from_state,
     run_label,
-    run_spec_from_job,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,12 +250,12 @@ def test_run_from_state_reads_what_the_editor_shows(db):
 
 def test_job_from_run_and_back_to_the_explorer():
     run = RunConfig("adam", (("lr", 0.003),), "norm", 0.25, "cosine", (("eta_min", 1e-5),))
-    job = job_from_run("char-lstm", run, steps=400, seed=3)
+    job = Job.of("char-lstm", run, steps=400, seed=3)
     assert job.clip == ("norm", 0.25) and job.schedule[0] == "cosine" and dict(job.hparams)["lr"] == 0.003
-    assert job_from_run("digits-mlp", default_run("adam")).schedule is None  # plain constant lr
-    assert job_from_run("digits-mlp", default_run("adam")).clip is None
-    back = run_spec_from_job(Job.from_json(job.to_json()))
-    assert back == run
+    assert Job.of("digits-mlp", default_run("adam")).schedule is None  # plain constant lr
+    assert Job.of("digits-mlp", default_run("adam")).clip is None
+    back = Job.from_json(job.to_json())
+    assert back.run == run and run_of(back) == run and run_of(json.loads(back.to_json())) == run
     spec = explorer_spec(job)
     assert spec.surface == "quartic" and spec.steps == 400 and spec.runs == (run,)
     _, warnings = from_query_string(explorer_url(job).removeprefix("./?"))
@@ -285,7 +284,8 @@ def test_small_helpers():
     assert compare_url([2, 7]) == "compare?runs=2,7"
     r = {"id": 4, "task": "digits-mlp", "optimizer": "adam", "status": "done", "label": "",
          "job": {"hparams": [], "clip": ["norm", 1.0], "schedule": ["cosine", []]}}
-    assert run_label(r) == "#4 digits-mlp adam lr=0.001 clip norm:1 cosine done"
+    assert run_label(r) == "#4 digits-mlp · Adam lr=0.001 · clip norm 1 · cosine · done"
+    assert run_label(r | {"optimizer": "gone", "label": "mine"}) == "#4 digits-mlp · gone · “mine” · done"
 
 
 def test_curve_cache_reads_only_new_rows_and_matches_the_store(db):

@@ -7,8 +7,13 @@ pages build Jobs and hand them to worker processes (training/workers.py).
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # importing the optimizers loads torch: the command line's --help does without
+    from optimizers.run import RunConfig
 
 SMOOTHNESS_POINTS = 40  # (L0, L1) points a run measures by default: one extra backward each
 
@@ -21,6 +26,11 @@ def auto_smoothness_every(steps: int) -> int:
 
 @dataclass(frozen=True)
 class Job:
+    """One training run: a run configuration (optimizer, hyperparameters, clipping, schedule; see
+    `run` and `Job.of`) on a task, with the training settings. Stored as JSON in these flat fields
+    (the store's format since version 1): hparams holds the values given (left-out ones take the
+    defaults), clip None means none, schedule None the plain constant lr."""
+
     task: str  # a name from training.tasks.names(): "digits-mlp", "char-lstm", ...
     optimizer: str = "adam"  # a name from optimizers.names()
     hparams: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs; left-out ones take defaults
@@ -37,6 +47,21 @@ class Job:
     smoothness_every: int = 0  # 0: never; else estimate local smoothness every N steps
     flooding: float | None = None  # Ishida et al. 2020: train on |loss - b| + b
     label: str = ""  # a person's name for the run
+
+    @classmethod
+    def of(cls, task: str, run: RunConfig, **settings: Any) -> Job:
+        """The job that trains `run` on `task` (every hyperparameter written out) + the settings
+        (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, flooding, label)."""
+        sched = run.schedule_pair
+        return cls(task=task, optimizer=run.optimizer, hparams=tuple(run.hparams), clip=run.clip_pair,
+                   schedule=None if sched is None else (sched[0], tuple(sched[1].items())), **settings)
+
+    @property
+    def run(self) -> RunConfig:
+        """The job's run configuration, checked (ValueError, one readable line, where it is invalid)."""
+        from optimizers.run import RunConfig
+
+        return RunConfig(self.optimizer, self.hparams_dict(), self.clip, schedule=self.schedule_tuple())
 
     def hparams_dict(self) -> dict:
         return {k: tuple(v) if isinstance(v, list) else v for k, v in self.hparams}
@@ -56,6 +81,76 @@ class Job:
         if d.get("schedule") is not None:
             d["schedule"] = (d["schedule"][0], tuple((k, v) for k, v in d["schedule"][1]))
         return Job(**d)
+
+
+def job_dict(job: Job | Mapping) -> dict:
+    """A Job, or the JSON dict of one as the store keeps it, as a plain dict."""
+    return json.loads(job.to_json()) if isinstance(job, Job) else dict(job)
+
+
+def run_of(job: Job | Mapping) -> RunConfig | None:
+    """The run configuration of a stored job (a Job or its JSON dict), never raising: None for an
+    optimizer this version does not have; otherwise the job's run, with any hyperparameter,
+    threshold or schedule argument this version would refuse (a run stored by an older version)
+    dropped to its default, so its label and its explorer link still show what can be shown."""
+    import optimizers
+    from optimizers.run import RunConfig, default_run, hparam_value, schedule_value
+
+    d = job_dict(job)
+    opt = d.get("optimizer")
+    if opt not in optimizers.names():
+        return None
+    try:
+        return Job(task="", optimizer=opt, hparams=tuple((k, tuple(v) if isinstance(v, list) else v)
+                                                          for k, v in d.get("hparams") or ()),
+                   clip=_clip_of(d.get("clip")), schedule=d.get("schedule")).run
+    except (ValueError, TypeError, KeyError):
+        pass
+    known = {h.name for h in optimizers.spec(opt).hparams}
+    hp = []
+    for item in d.get("hparams") or ():
+        try:
+            k, v = item
+            if k in known:
+                hp.append((k, hparam_value(opt, k, tuple(v) if isinstance(v, list) else v)))
+        except (ValueError, TypeError, KeyError):
+            continue
+    clip = _clip_of(d.get("clip"))
+    sched, skw = "constant", []
+    try:
+        name, kw = d.get("schedule") or ("constant", ())
+        if name in optimizers.schedule_names():
+            sched = name
+            for k, v in kw or ():
+                try:
+                    skw.append((k, schedule_value(name, k, v)))
+                except (ValueError, TypeError, KeyError):
+                    pass
+    except (ValueError, TypeError):
+        pass
+    for h, kw in ((hp, skw), (hp, []), ([], [])):  # settings only valid together: drop what breaks
+        try:
+            return RunConfig(opt, tuple(h), clip, schedule=(sched, tuple(kw)))
+        except ValueError:
+            continue
+    try:
+        return default_run(opt)
+    except ValueError:
+        return None
+
+
+def _clip_of(clip: Any) -> tuple[str, float] | None:
+    """A stored (kind, threshold) as a valid one, or None (an unknown kind, a threshold <= 0 -> 1)."""
+    import optimizers
+
+    try:
+        kind, t = clip
+        t = float(t)
+    except (ValueError, TypeError):
+        return None
+    if kind not in optimizers.clip_kinds():
+        return None
+    return (kind, t if math.isfinite(t) and t > 0 else 1.0)
 
 
 @dataclass

@@ -98,7 +98,6 @@ def check_job(job: Job) -> None:
     import deploy
     import optimizers
     from optimizers.base import shown
-    from optimizers.clipping import check_clip
 
     from . import tasks
 
@@ -109,11 +108,9 @@ def check_job(job: Job) -> None:
     except KeyError as e:
         raise ValueError(e.args[0]) from None
     try:
-        _, h = optimizers.resolve(job.optimizer, **job.hparams_dict())
-    except KeyError as e:
-        raise ValueError(e.args[0]) from None
-    if job.clip is not None:
-        check_clip(job.clip[0], job.clip[1])
+        run = job.run  # the run configuration's own checks: optimizer, hyperparameters, clipping, schedule
+    except TypeError as e:  # a field of the wrong shape (a hand-written job)
+        raise ValueError(f"the job's run configuration is malformed: {e}") from None
     ceilings = {"steps": limits.max_train_steps, "batch_size": limits.max_batch, "eval_every": MAX_INTERVAL,
                 "smoothness_every": MAX_INTERVAL, "seed": MAX_SEED}
     for name, ceiling in ceilings.items():
@@ -133,10 +130,10 @@ def check_job(job: Job) -> None:
         raise ValueError(f"the label has {len(job.label)} characters; at most {MAX_LABEL}")
     if job.flooding is not None and not (math.isfinite(job.flooding) and job.flooding >= 0):
         raise ValueError(f"flooding must be a number >= 0, got {job.flooding!r}")
-    if job.schedule is not None:
+    if job.schedule is not None:  # the schedule over the run's real length (RunConfig checks one step)
         name, kw = job.schedule_tuple()
         total = job.steps or task.steps
-        optimizers.schedule(name, float(h.get("lr", 1e-3)), max(1, total), **kw)
+        optimizers.schedule(name, float(dict(run.hparams).get("lr", 1e-3)), max(1, total), **kw)
     if not _DEVICE_RE.match(job.device):
         raise ValueError(f"unknown device {job.device!r}; use auto, cpu, cuda, cuda:N or mps")
     from .device import pick

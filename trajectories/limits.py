@@ -10,7 +10,17 @@ import time
 
 import deploy
 
-MAX_STEPS = 5_000  # steps of one sweep or basins request
+# Three step bounds, each for its own kind of request. They differ because the work differs:
+# - simulate() and race() are the library's entry points (scripts, tests, benchmarks, the explorer's
+#   engine); they record full histories, already bounded by rows x steps (simulate.MAX_RECORDED), so
+#   their step bound is only a sanity ceiling.
+# - a sweep or basins request is what a visitor asks of the Sweeps page: up to 10^6 rows, so its
+#   steps are capped low, next to the cells, rows and work caps below (check_work).
+# - the explorer's view (ui.spec.ExplorerSpec, its links and widgets) races up to 8 runs with full
+#   histories and draws every step; it has its own bound, equal to the sweeps' today but not tied to it.
+MAX_SIMULATE_STEPS = 100_000  # steps of one simulate() or race() call: the engine's hard bound
+MAX_SWEEP_STEPS = 5_000  # steps of one sweep or basins request (trajectories.MAX_STEPS, the old name)
+MAX_EXPLORER_STEPS = 5_000  # steps of the explorer's view (ui.spec.MAX_STEPS; a Sweeps spec is checked by it too)
 MAX_CELLS = 300 * 300  # cells of one hyperparameter map (per optimizer)
 MAX_BASIN_CELLS = 400 * 400  # start points of one basins map
 MAX_SEEDS = 16
@@ -38,8 +48,8 @@ def check_work(rows: int, steps: int, cells: int, max_cells: int, what: str, tot
     rows x steps is one call's work; total (default: the same) is the whole request's, e.g. a
     sweeps page request of four optimizers is four calls whose work adds up.
     """
-    if not (1 <= steps <= MAX_STEPS):
-        raise ValueError(f"steps must be from 1 to {MAX_STEPS}, got {steps}")
+    if not (1 <= steps <= MAX_SWEEP_STEPS):
+        raise ValueError(f"steps must be from 1 to {MAX_SWEEP_STEPS}, got {steps}")
     if cells > max_cells:
         raise ValueError(f"{what} has {cells:,} cells; the limit is {max_cells:,}: use a coarser grid")
     if rows > MAX_ROWS:

@@ -9,9 +9,9 @@ import surfaces
 from optimizers.run import RunConfig
 
 from .engine import make_group, run, to_numpy
+from .limits import MAX_SIMULATE_STEPS
 from .result import Result
 
-MAX_STEPS = 100_000
 MAX_RECORDED = 2 * 10**7  # rows x steps with full histories (~72 bytes each): sweeps use sweep()
 
 
@@ -93,7 +93,7 @@ def as_result(out: dict) -> Result:
 
 
 def check_steps_noise(steps, noise) -> None:
-    if not isinstance(steps, int) or isinstance(steps, bool) or not (1 <= steps <= MAX_STEPS):
-        raise ValueError(f"steps must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or not (1 <= steps <= MAX_SIMULATE_STEPS):
+        raise ValueError(f"steps must be an integer from 1 to {MAX_SIMULATE_STEPS}, got {steps!r}")
     if not (isinstance(noise, (int, float)) and 0 <= noise < float("inf")):
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")

@@ -2,7 +2,8 @@
 
 An axis names what varies ("lr", "momentum", "betas.0", "clip" for the clip threshold,
 "schedule.gamma" for a schedule argument) and its values; the grid is their product, times
-the seeds. Rows are simulated in chunks so memory stays bounded for 10^6 rows.
+the seeds. Rows are simulated in chunks so memory stays bounded for 10^6 rows. Target.parse is
+the one reader of those names (the Sweeps page's spec and the plots' axis titles use it too).
 """
 from __future__ import annotations
 
@@ -20,8 +21,50 @@ from .simulate import as_starts, as_surface
 
 
 @dataclass(frozen=True)
+class Target:
+    """What an axis varies, read from its name (Axis.target); str() gives the name back.
+
+        "lr", "momentum", ...  a hyperparameter           Target("hparam", "lr")
+        "betas.0"              one element of a pair       Target("pair", "betas", 0)
+        "clip"                 the clipping threshold      Target("clip", "clip")
+        "schedule.gamma"       a schedule's argument       Target("schedule", "gamma")
+
+    Only the grammar: whether the optimizer, its clipping or its schedule has that name is checked
+    where the axis is applied (apply_axes) or offered (ui.sweep_spec.axis_targets).
+    """
+
+    kind: str  # "hparam", "pair", "clip" or "schedule"
+    name: str  # the hyperparameter, the pair, "clip", or the schedule's argument
+    index: int | None = None  # the element of a pair
+
+    @staticmethod
+    def parse(target: str) -> Target:
+        if target == "clip":
+            return Target("clip", "clip")
+        if target.startswith("schedule."):
+            return Target("schedule", target.split(".", 1)[1])
+        if "." in target:
+            base, idx = target.split(".", 1)
+            try:
+                index = int(idx)
+            except ValueError:
+                raise ValueError(f"axis {target}: {idx!r} is not the index of a pair's element") from None
+            return Target("pair", base, index)
+        return Target("hparam", target)
+
+    def __str__(self) -> str:
+        if self.kind == "clip":
+            return "clip"
+        if self.kind == "schedule":
+            return f"schedule.{self.name}"
+        if self.kind == "pair":
+            return f"{self.name}.{self.index}"
+        return self.name
+
+
+@dataclass(frozen=True)
 class Axis:
-    target: str  # "lr", any hyperparameter, "betas.0" (one element of a pair), "clip", "schedule.<kw>"
+    target: str  # what varies, read by Target.parse: "lr", any hyperparameter, "betas.0", "clip", "schedule.<kw>"
     values: tuple[float, ...]
 
     @staticmethod
@@ -56,23 +99,22 @@ def apply_axes(axes: Sequence[Axis], grids: list[torch.Tensor], hparams: dict, c
     """Put each axis's (rows,) values where simulate() takes them; returns (hparams, clip, schedule)."""
     h, sched_kw = dict(hparams), dict(schedule[1] or {}) if schedule else None
     for ax, vals in zip(axes, grids, strict=True):
-        name = ax.target
-        if name == "clip":
+        t = Target.parse(ax.target)
+        if t.kind == "clip":
             if clip is None or clip[0] == "none":
                 raise ValueError("a clip-threshold axis needs a clipping kind (norm, smooth or value)")
             clip = (clip[0], vals)
-        elif name.startswith("schedule."):
+        elif t.kind == "schedule":
             if schedule is None:
-                raise ValueError(f"axis {name} needs a schedule")
-            sched_kw[name.split(".", 1)[1]] = vals
-        elif "." in name:
-            base, idx = name.split(".", 1)
-            pair = list(h.get(base, optimizers.spec(optimizer).hparam(base).default))
-            pair[int(idx)] = vals
-            h[base] = tuple(pair)
+                raise ValueError(f"axis {ax.target} needs a schedule")
+            sched_kw[t.name] = vals
+        elif t.kind == "pair":
+            pair = list(h.get(t.name, optimizers.spec(optimizer).hparam(t.name).default))
+            pair[t.index] = vals
+            h[t.name] = tuple(pair)
         else:
-            optimizers.spec(optimizer).hparam(name)  # KeyError naming the valid ones
-            h[name] = vals
+            optimizers.spec(optimizer).hparam(t.name)  # KeyError naming the valid ones
+            h[t.name] = vals
     return h, clip, (schedule[0], sched_kw) if schedule else None
 
 

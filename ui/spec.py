@@ -21,9 +21,9 @@ import surfaces
 import trajectories
 from optimizers.run import Pairs, RunConfig, as_bool, as_int, as_real, default_run, pairs_dict
 from surfaces.grammar import MAX_LENGTH as MAX_FORMULA  # the formula parser's own cap, in characters
+from trajectories.limits import MAX_EXPLORER_STEPS as MAX_STEPS  # the explorer view's step bound
 
 MAX_RUNS = 8
-MAX_STEPS = 5000
 NOISE_RANGE = (0.0, 100.0)  # standard deviation of the gradient noise, inclusive
 SEED_RANGE = (0, 2**31 - 1)  # inclusive
 CUSTOM = "custom"  # the surface name that means "the formula in `formula`"

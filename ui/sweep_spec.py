@@ -31,10 +31,10 @@ from optimizers.run import (
     default_run,
     hparam_value,
     schedule_value,
-    short,
 )
 from optimizers.schedules import schedule_spec
-from trajectories.limits import MAX_BASIN_CELLS, MAX_CELLS, MAX_SEEDS, check_work
+from trajectories.limits import MAX_BASIN_CELLS, MAX_CELLS, MAX_SEEDS, MAX_SWEEP_STEPS, check_work
+from trajectories.sweep import Target
 
 from .spec import ExplorerSpec
 
@@ -45,7 +45,7 @@ MAX_AXIS = 300  # cells along one axis of a map
 MAX_BASINS_N = 400  # start points along one side of a basins map
 TOL_RANGE = (1e-12, 1e6)  # inclusive
 SEEDS_RANGE = (1, MAX_SEEDS)
-STEPS_RANGE = (1, trajectories.MAX_STEPS)
+STEPS_RANGE = (1, MAX_SWEEP_STEPS)
 CLIP_RANGE = (0.01, 100.0)  # slider range of a clip-threshold axis (any threshold > 0 is valid)
 
 
@@ -55,17 +55,17 @@ CLIP_RANGE = (0.01, 100.0)  # slider range of a clip-threshold axis (any thresho
 def axis_targets(run: RunConfig) -> list[str]:
     """What an axis may sweep for this run: its float hyperparameters ("lr", "momentum", ...),
     each element of a pair ("betas.0", "betas.1"), "clip" (the threshold) where it clips, and
-    "schedule.<kw>" for the schedule's float arguments."""
+    "schedule.<kw>" for the schedule's float arguments (the grammar of trajectories.sweep.Target)."""
     out = []
     for hp in optimizers.spec(run.optimizer).hparams:
         if hp.kind == "float":
-            out.append(hp.name)
+            out.append(Target("hparam", hp.name))
         elif hp.kind == "pair":
-            out += [f"{hp.name}.0", f"{hp.name}.1"]
+            out += [Target("pair", hp.name, 0), Target("pair", hp.name, 1)]
     if run.clip != "none":
-        out.append("clip")
-    out += [f"schedule.{p.name}" for p in schedule_spec(run.schedule).params if p.kind == "float"]
-    return out
+        out.append(Target("clip", "clip"))
+    out += [Target("schedule", p.name) for p in schedule_spec(run.schedule).params if p.kind == "float"]
+    return [str(t) for t in out]
 
 
 def common_targets(runs) -> list[str]:
@@ -79,12 +79,13 @@ def common_targets(runs) -> list[str]:
 
 def target_range(run: RunConfig, target: str) -> tuple[float, float, bool]:
     """(low, high, log): the registry's slider range for a target (a sensible default axis)."""
-    if target == "clip":
+    t = Target.parse(target)
+    if t.kind == "clip":
         return (*CLIP_RANGE, True)
-    if target.startswith("schedule."):
-        p = schedule_spec(run.schedule).param(target.split(".", 1)[1])
+    if t.kind == "schedule":
+        p = schedule_spec(run.schedule).param(t.name)
         return float(p.low), float(p.high), bool(p.log)
-    hp = optimizers.spec(run.optimizer).hparam(target.split(".", 1)[0])
+    hp = optimizers.spec(run.optimizer).hparam(t.name)  # a pair's range is its elements'
     return float(hp.low), float(hp.high), bool(hp.log)
 
 
@@ -93,20 +94,19 @@ def with_value(run: RunConfig, target: str, value: float) -> RunConfig:
     if target not in axis_targets(run):
         raise ValueError(f"{run.optimizer} cannot sweep {target!r}; it can sweep {', '.join(axis_targets(run))}")
     value = as_real(value, target)
-    if target == "clip":
+    t = Target.parse(target)
+    if t.kind == "clip":
         return replace(run, clip_threshold=value)
-    if target.startswith("schedule."):
-        name = target.split(".", 1)[1]
-        v = schedule_value(run.schedule, name, value)
-        return replace(run, schedule_kw=tuple((k, v if k == name else old) for k, old in run.schedule_kw))
-    if "." in target:
-        base, idx = target.split(".", 1)
-        pair = list(run.hparam(base))
-        pair[int(idx)] = value
-        v = hparam_value(run.optimizer, base, tuple(pair))
-        return replace(run, hparams=tuple((k, v if k == base else old) for k, old in run.hparams))
-    v = hparam_value(run.optimizer, target, value)
-    return replace(run, hparams=tuple((k, v if k == target else old) for k, old in run.hparams))
+    if t.kind == "schedule":
+        v = schedule_value(run.schedule, t.name, value)
+        return replace(run, schedule_kw=tuple((k, v if k == t.name else old) for k, old in run.schedule_kw))
+    if t.kind == "pair":
+        pair = list(run.hparam(t.name))
+        pair[t.index] = value
+        v = hparam_value(run.optimizer, t.name, tuple(pair))
+    else:
+        v = hparam_value(run.optimizer, t.name, value)
+    return replace(run, hparams=tuple((k, v if k == t.name else old) for k, old in run.hparams))
 
 
 # ---------------------------------------------------------------- one axis
@@ -326,18 +326,12 @@ class SweepSpec:
 
 
 def run_title(run: RunConfig, swept=frozenset()) -> str:
-    """"Adam β=0.9,0.99 · clip norm 1 · cosine": the optimizer and what differs from its defaults,
-    leaving out what an axis sweeps."""
-    spec = optimizers.spec(run.optimizer)
-    defaults = spec.defaults()
-    pairs_swept = {t.split(".", 1)[0] for t in swept if "." in t and not t.startswith("schedule.")}
-    parts = [spec.title + "".join(f" {k}={short(v)}" for k, v in run.hparams
-                                  if v != defaults.get(k) and k not in swept and k not in pairs_swept)]
-    if run.clip != "none":
-        parts.append(f"clip {run.clip}" + ("" if "clip" in swept else f" {short(run.clip_threshold)}"))
-    if run.schedule != "constant":
-        parts.append(run.schedule)
-    return " · ".join(parts)
+    """The run's one label (RunConfig.label), leaving out what an axis sweeps: a swept pair element
+    hides the pair, a swept clip threshold the threshold, a swept schedule argument that argument."""
+    omit = set()
+    for t in map(Target.parse, swept):
+        omit.add("clip" if t.kind == "clip" else f"schedule.{t.name}" if t.kind == "schedule" else t.name)
+    return run.label(omit=frozenset(omit))
 
 
 # ---------------------------------------------------------------- results as a CSV file

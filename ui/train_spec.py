@@ -2,8 +2,6 @@
 and an incremental cache of the store's curves. No streamlit here (the pages call these).
 
     run_from_state(prefix, state, fallback) -> RunConfig     # what ui.widgets.run_editor shows, from its keys
-    job_from_run(task, run, **settings) -> Job             # one Launch-page run as a training job
-    run_spec_from_job(job) -> RunConfig | None               # a stored run's optimizer/clip/schedule, explorer-valid
     explorer_spec(job) / explorer_url(job)                 # "Open the same settings on a 2D surface"
     compare_url(run_ids), parse_run_ids(text)              # ?runs=1,2,3
     run_label(run), progress(run)
@@ -11,7 +9,6 @@ and an incremental cache of the store's curves. No streamlit here (the pages cal
 """
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -19,9 +16,9 @@ from typing import Any
 import numpy as np
 
 import optimizers
-from optimizers.run import RunConfig, default_run, hparam_value, schedule_value
+from optimizers.run import RunConfig
 from optimizers.schedules import schedule_spec
-from training.job import Job
+from training.job import Job, job_dict, run_of
 from training.store import ACTIVE, Store
 
 from .links import query_string
@@ -73,83 +70,6 @@ def run_from_state(prefix: str, state: Mapping, fallback: RunConfig) -> RunConfi
     return RunConfig(opt, tuple(hp), clip, thr, sched, tuple(skw))
 
 
-def job_from_run(task: str, run: RunConfig, **settings: Any) -> Job:
-    """The training Job for one run of the Launch page: the run's optimizer, every hyperparameter,
-    clipping (None for "none") and schedule (None for the plain constant lr) + the page's settings
-    (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, flooding, label)."""
-    clip = None if run.clip == "none" else (run.clip, float(run.clip_threshold))
-    plain = run.schedule == "constant" and dict(run.schedule_kw) == schedule_spec("constant").defaults()
-    schedule = None if plain else (run.schedule, tuple(run.schedule_kw))
-    return Job(task=task, optimizer=run.optimizer, hparams=tuple(run.hparams), clip=clip, schedule=schedule,
-               **settings)
-
-
-# ---------------------------------------------------------------- a stored run -> the explorer
-
-
-def _job_dict(job: Job | Mapping) -> dict:
-    if isinstance(job, Job):
-        return {"optimizer": job.optimizer, "hparams": job.hparams, "clip": job.clip, "schedule": job.schedule,
-                "steps": job.steps, "task": job.task}
-    return dict(job)
-
-
-def run_spec_from_job(job: Job | Mapping) -> RunConfig | None:
-    """The explorer's RunConfig for a stored job (a Job or its JSON dict); None for an unknown optimizer.
-
-    Every value is checked the way the explorer's link reader checks it: a hyperparameter or a
-    schedule argument it would reject is dropped (it takes its default), a clip threshold <= 0
-    becomes 1, so the link decodes without a warning.
-    """
-    d = _job_dict(job)
-    opt = d.get("optimizer")
-    if opt not in optimizers.names():
-        return None
-    known = {h.name for h in optimizers.spec(opt).hparams}
-    hp = []
-    for item in d.get("hparams") or ():
-        try:
-            k, v = item
-            if k in known:
-                hp.append((k, hparam_value(opt, k, tuple(v) if isinstance(v, list) else v)))
-        except (ValueError, TypeError, KeyError):
-            continue
-    clip, thr = "none", 1.0
-    if d.get("clip"):
-        try:
-            kind, t = d["clip"]
-            if kind in optimizers.clip_kinds():
-                clip = kind
-                t = float(t)
-                thr = t if math.isfinite(t) and t > 0 else 1.0
-        except (ValueError, TypeError):
-            pass
-    sched, skw = "constant", []
-    if d.get("schedule"):
-        try:
-            name, kw = d["schedule"]
-            if name in optimizers.schedule_names():
-                sched = name
-                params = {p.name for p in schedule_spec(name).params}
-                for k, v in kw or ():
-                    if k in params:
-                        try:
-                            skw.append((k, schedule_value(name, k, v)))
-                        except (ValueError, TypeError):
-                            pass
-        except (ValueError, TypeError):
-            pass
-    for attempt in ((hp, skw), (hp, []), ([], [])):  # settings only valid together: drop what breaks
-        try:
-            return RunConfig(opt, tuple(attempt[0]), clip, thr, sched, tuple(attempt[1]))
-        except ValueError:
-            continue
-    try:
-        return default_run(opt)
-    except ValueError:
-        return None
-
-
 def explorer_spec(job: Job | Mapping, total_steps: int | None = None) -> ExplorerSpec | None:
     """The explorer's view of a run's settings as one run on a 2D surface (None where impossible).
 
@@ -157,10 +77,10 @@ def explorer_spec(job: Job | Mapping, total_steps: int | None = None) -> Explore
     gradients, `rosenbrock` otherwise. Steps: the run's own (so a schedule has the same shape),
     within the explorer's range.
     """
-    run = run_spec_from_job(job)
+    run = run_of(job)
     if run is None:
         return None
-    d = _job_dict(job)
+    d = job_dict(job)
     steps = total_steps or d.get("steps") or _task_steps(d.get("task")) or 300
     steps = int(min(max(int(steps), SURFACE_STEPS[0]), SURFACE_STEPS[1]))
     surface = CLIP_SURFACE if run.clip != "none" else PLAIN_SURFACE
@@ -223,34 +143,27 @@ def parse_run_ids(text: Any) -> list[int]:
     return out
 
 
-def _g(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
+def _run_text(run: Mapping) -> str:
+    """The run's one label (RunConfig.label) from a run dict of Store.list_runs; the bare optimizer
+    name where this version does not know it."""
+    job = dict(run.get("job") or {})
+    job.setdefault("optimizer", run.get("optimizer"))
+    config = run_of(job)
+    return config.label() if config is not None else str(run.get("optimizer", ""))
 
 
 def run_label(run: Mapping) -> str:
-    """"#12 digits-mlp adam lr=0.001 clip norm:1 cosine done" (a run dict from Store.list_runs)."""
-    job = run.get("job") or {}
-    hp = dict(job.get("hparams") or ())
-    opt = str(run.get("optimizer", ""))
-    if "lr" not in hp and opt in optimizers.names():  # left out: the optimizer's default
-        hp["lr"] = optimizers.spec(opt).defaults().get("lr")
-    parts = [f"#{run['id']}", str(run.get("task", "")), opt]
-    if hp.get("lr") is not None:
-        parts.append(f"lr={_g(hp['lr'])}")
-    clip = job.get("clip")
-    parts.append(f"clip {clip[0]}:{_g(float(clip[1]))}" if clip else "no clip")
-    sched = job.get("schedule")
-    parts.append(sched[0] if sched else "constant")
+    """"#12 digits-mlp · Adam lr=0.001 · clip norm 1 · cosine · “name” · done" (a run dict from Store.list_runs)."""
+    parts = [f"#{run['id']} {run.get('task', '')}", _run_text(run)]
     if run.get("label"):
         parts.append(f"“{run['label']}”")
     parts.append(str(run.get("status", "")))
-    return " ".join(parts)
+    return " · ".join(parts)
 
 
 def short_label(run: Mapping) -> str:
-    """A legend entry: "#12 adam lr=0.001 clip norm:1 cosine" (no task, no status)."""
-    words = run_label(run).split(" ")
-    return " ".join([words[0], *words[2:-1]])
+    """A legend entry: "#12 Adam lr=0.001 · clip norm 1 · cosine" (no task, no status)."""
+    return f"#{run['id']} {_run_text(run)}"
 
 
 def may_control(run: Mapping, owner: str | None, public: bool) -> bool:
@@ -348,7 +261,7 @@ class CurveCache:
                 del self._data[k]
 
 
-__all__ = ["MAX_RUNS", "CurveCache", "compare_url", "explorer_spec", "explorer_url", "job_from_run", "may_control",
+__all__ = ["MAX_RUNS", "CurveCache", "compare_url", "explorer_spec", "explorer_url", "may_control",
            "metric_name",
-           "parse_run_ids", "progress", "run_from_state", "run_label", "run_spec_from_job", "short_label",
+           "parse_run_ids", "progress", "run_from_state", "run_label", "short_label",
            "task_info"]

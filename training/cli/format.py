@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..job import Job
+from ..job import Job, job_dict
 from ..store import Store
 
 
@@ -59,23 +59,13 @@ def _looks_numeric(s: str) -> bool:
         return False
 
 
-def describe_job(job: dict | Job, keys: Sequence[str] | None = None) -> str:
-    """'adam lr=0.001 clip=norm:1 one_cycle' (keys: only these hyperparameters)."""
-    d = job if isinstance(job, dict) else _job_dict(job)
-    hps = dict(d.get("hparams") or ())
-    parts = [d["optimizer"]]
-    parts += [f"{k}={_fmt_hp(v)}" for k, v in hps.items() if keys is None or k in keys]
-    if d.get("clip"):
-        parts.append(f"clip={d['clip'][0]}:{d['clip'][1]:g}")
-    if d.get("schedule"):
-        parts.append(d["schedule"][0])
-    return " ".join(parts)
+def describe_job(job: dict | Job) -> str:
+    """The run's one label, 'Adam lr=0.001 · clip norm 1 · one_cycle' (RunConfig.label); the bare
+    optimizer name where this version does not know it."""
+    from ..job import run_of
 
-
-def _job_dict(job: Job) -> dict:
-    import json
-
-    return json.loads(job.to_json())
+    config = run_of(job)
+    return config.label() if config is not None else str(job_dict(job).get("optimizer", ""))
 
 
 def _fmt_hp(v: Any) -> str:
