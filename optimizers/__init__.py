@@ -7,12 +7,19 @@ from importlib import import_module
 
 from .base import HParam, Rule, Spec  # noqa: F401
 from .clipping import check_clip, clip_, clip_kinds, clip_with_coef_  # noqa: F401
-from .registry import build, names, register, resolve, spec  # noqa: F401
+from .registry import build, names, register, resolve, set_order, spec  # noqa: F401
 from .schedules import schedule, schedule_at, schedule_names, schedule_spec  # noqa: F401
 
-# importing a rule module registers its optimizers; this order (the lineage) is the order of names()
+# importing a rule module registers its optimizers (docs/architecture.md: adding an optimizer)
 RULE_MODULES = ("sgd", "adaptive", "adam", "adam_variants", "adabound", "swats", "lion", "lookahead", "schedulefree")
 for _m in RULE_MODULES:
     import_module(f"{__name__}.rules.{_m}")
+
+# the order of names(), as the pages list them: the lineage, roughly as published (an explicit
+# list, not the import order; a registered optimizer missing here fails at import)
+ORDER = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "amsgrad", "adamw", "nadam",
+         "radam", "adamax", "adabound", "amsbound", "swats", "lion", "lookahead", "adamw_schedulefree",
+         "sgd_schedulefree")
+set_order(ORDER)
 
 from .run import RunConfig  # noqa: E402, F401  (after the rules: RunConfig checks against the registry)

@@ -17,8 +17,23 @@ def register(spec: Spec) -> Spec:
     return spec
 
 
+_ORDER: tuple[str, ...] = ()
+
+
+def set_order(order: tuple[str, ...]) -> None:
+    """Fix the order of names() (optimizers.ORDER); every registered name must be in it once, and
+    only those: a new optimizer is added to the list on purpose, where it belongs in the lineage."""
+    global _ORDER
+    missing, unknown = set(_SPECS) - set(order), set(order) - set(_SPECS)
+    if missing or unknown or len(set(order)) != len(order):
+        raise ValueError(f"optimizers.ORDER must list every registered optimizer once: missing {sorted(missing)}, "
+                         f"not registered {sorted(unknown)}")
+    _ORDER = tuple(order)
+
+
 def names() -> list[str]:
-    return list(_SPECS)
+    """Every optimizer's name, in optimizers.ORDER (the lineage, as the pages list them)."""
+    return list(_ORDER) if _ORDER else list(_SPECS)
 
 
 def spec(name: str) -> Spec:

@@ -32,7 +32,6 @@ silently replacing their work. ExplorerSpec.surface_obj() raises FormulaError fo
 """
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -41,6 +40,18 @@ from urllib.parse import parse_qs, quote, urlencode
 import optimizers
 import surfaces
 from optimizers.run import RunConfig, hparam_value, schedule_value
+from optimizers.run_text import (
+    AUTO,
+    LINK,
+    PAIR,
+    format_items,
+    format_value,
+    parse_bool,
+    parse_float,
+    parse_int,
+    split_items,
+)
+from optimizers.run_text import parse_value as parse_kind
 from optimizers.schedules import schedule_spec
 
 from .spec import (
@@ -57,13 +68,10 @@ from .spec import (
 )
 
 VERSION = 1
-ITEM, KV, PAIR = "~", ":", ","  # run items, name:value, the two numbers of a pair or a point
-AUTO = "auto"  # a start or schedule argument left to its derived default
+ITEM, KV = LINK.item, LINK.kv  # run items, name:value (optimizers/run_text.py: the link spelling)
 MAX_VALUE = 4000  # characters; a longer value is not read at all (a formula is capped lower)
 TOP_KEYS = ("v", "s", "sp", "f", "x0", "n", "noise", "seed", "3d", "arrows")
 RUN_KEY = re.compile(r"(r|c|sch)(0|[1-9][0-9]*)", re.ASCII)
-NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-INTEGER = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
 NAMES = {"v": "link version", "s": "surface", "sp": "surface parameters", "f": "formula", "x0": "start", "n": "steps",
          "noise": "noise", "seed": "seed", "3d": "3D view", "arrows": "arrows"}
 
@@ -71,26 +79,12 @@ NAMES = {"v": "link version", "s": "surface", "sp": "surface parameters", "f": "
 # ---------------------------------------------------------------- writing
 
 
-def fmt(v: Any) -> str:
-    """A value as link text: floats in their shortest round-trip form, bools 1/0, pairs a,b."""
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, float):
-        if v.is_integer() and abs(v) < 1e16:
-            return str(int(v))
-        mantissa, e, exponent = repr(v).partition("e")
-        return f"{mantissa}e{int(exponent)}" if e else mantissa
-    if isinstance(v, (tuple, list)):
-        return PAIR.join(fmt(e) for e in v)
-    if v is None:
-        return AUTO
-    return str(v)
+fmt = format_value  # a value as link text (optimizers/run_text.py)
 
 
 def _items(pairs: Iterable[tuple[str, Any]], head: str | None = None) -> str:
     """"head~a:1~b:2" (or "a:1~b:2" without a head)."""
-    items = [f"{k}{KV}{fmt(v)}" for k, v in pairs]
-    return ITEM.join(items if head is None else [head, *items])
+    return format_items(pairs, head, LINK)
 
 
 def to_query(spec: ExplorerSpec) -> dict[str, str]:
@@ -145,55 +139,9 @@ def _show(text: str, n: int = 40) -> str:
     return repr(text if len(text) <= n else text[:n] + "…")
 
 
-def parse_float(text: str) -> float | None:
-    """A finite float written in plain decimal/exponent form (no nan, inf, underscores), else None."""
-    if len(text) > 64 or not NUMBER.fullmatch(text):
-        return None
-    v = float(text)
-    return v if math.isfinite(v) else None
-
-
-def parse_int(text: str) -> int | None:
-    """A whole number ("300", also "3e2" or "300.0"), else None."""
-    if INTEGER.fullmatch(text):
-        return int(text)
-    v = parse_float(text)
-    return int(v) if v is not None and v.is_integer() and abs(v) < 2**53 else None
-
-
-def parse_bool(text: str) -> bool | None:
-    return {"1": True, "0": False, "true": True, "false": False, "on": True, "off": False,
-            "yes": True, "no": False}.get(text.strip().lower())
-
-
-def parse_kind(kind: str, text: str, options: tuple = ()) -> Any:
-    """Link text as a value of a registry kind (float, int, bool, pair, choice); None if it is not one."""
-    if kind == "float":
-        return parse_float(text)
-    if kind == "int":
-        return parse_int(text)
-    if kind == "bool":
-        return parse_bool(text)
-    if kind == "pair":
-        parts = text.split(PAIR)
-        vals = [parse_float(p) for p in parts] if len(parts) == 2 else [None]
-        return None if None in vals else tuple(vals)
-    if kind == "choice":
-        return text if text in options else None
-    return None
-
-
 def _split_items(text: str) -> tuple[str, list[tuple[str, str]], list[str]]:
     """"head~a:1~b:2" -> ("head", [("a", "1"), ("b", "2")], [items without a colon])."""
-    head, *rest = text.split(ITEM)
-    pairs, bad = [], []
-    for item in rest:
-        k, sep, v = item.partition(KV)
-        if sep:
-            pairs.append((k, v))
-        elif item:
-            bad.append(item)
-    return head, pairs, bad
+    return split_items(text, LINK)
 
 
 def _run_index(key: str) -> int | None:

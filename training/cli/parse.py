@@ -4,29 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
+# the grammar of run values; optimizers/run_text.py is plain Python, but importing it through the
+# optimizers package would load torch, which `python -m training --help` does without
+_RT = "optimizers.run_text"
+NUMBER_TEXT = "a number (finite, like 0.001 or 1e-3)"
+
+
+def _rt():
+    import importlib
+
+    return importlib.import_module(_RT)
+
+
+def _derivable(p) -> bool:
+    """A schedule argument that "auto" (or "none") leaves to its derived value, as links allow."""
+    return p.default is None or p.optional
+
 
 class UsageError(Exception):
     """A bad argument: printed as one line, exit status 2."""
 
 
 def _bool(text: str) -> bool:
-    t = text.strip().lower()
-    if t in ("1", "true", "yes", "on"):
-        return True
-    if t in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true or false, got {text!r}")
+    v = _rt().parse_bool(text)
+    if v is None:
+        raise ValueError(f"expected true or false, got {text!r}")
+    return v
 
 
 def _number(text: str, kind: str = "float") -> int | float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise ValueError(f"expected a number, got {text!r}") from None
+    """A number in the one grammar of run values (optimizers/run_text.py): finite, plain decimal or
+    exponent form; kind "int": a whole one."""
+    v = _rt().parse_float(text.strip())
+    if v is None:
+        raise ValueError(f"expected {NUMBER_TEXT}, got {text!r}")
     if kind == "int":
         if not v.is_integer():
             raise ValueError(f"expected an integer, got {text!r}")
-        return int(v)
+        return _rt().parse_int(text.strip())
     return v
 
 
@@ -53,17 +68,17 @@ def parse_hp(optimizer: str, name: str, text: str) -> Any:
         hp = optimizers.spec(optimizer).hparam(name)
     except KeyError:
         return _guess(text)  # unknown optimizer or name: optimizers.resolve says which, later
-    try:
-        if hp.kind == "bool":
-            return _bool(text)
-        if hp.kind == "pair":
-            parts = text.split(",")
-            if len(parts) != 2:
-                raise ValueError(f"expected two numbers like 0.9,0.999, got {text!r}")
-            return tuple(_number(p) for p in parts)
-        return _number(text, "int" if hp.kind == "int" else "float")
-    except ValueError as e:
-        raise UsageError(f"{optimizer}: {name}: {e}") from None
+    if hp.kind == "bool":
+        v = _rt().parse_bool(text)
+    elif hp.kind == "pair":
+        v = _rt().parse_value("pair", text.replace(" ", ""))
+    else:
+        v = _rt().parse_value(hp.kind, text.strip())
+    if v is None:
+        what = {"bool": "true or false", "pair": "two numbers like 0.9,0.999", "int": "an integer"}
+        raise UsageError(f"{optimizer}: {name}: expected {what.get(hp.kind, NUMBER_TEXT)}, "
+                         f"got {text!r}")
+    return v
 
 
 def parse_clip(text: str) -> tuple[str, float] | None:
@@ -71,7 +86,7 @@ def parse_clip(text: str) -> tuple[str, float] | None:
     from optimizers.clipping import check_clip, clip_kinds
 
     text = text.strip()
-    kind, _, threshold = text.partition(":")
+    kind, _, threshold = text.partition(_rt().FLAGS.clip)
     if kind not in clip_kinds():
         raise UsageError(f"unknown clipping {kind!r} in --clip {text}; use none or KIND:THRESHOLD with KIND one of "
                          f"{', '.join(k for k in clip_kinds() if k != 'none')}")
@@ -103,30 +118,21 @@ def parse_schedule(text: str) -> tuple[str, tuple[tuple[str, Any], ...]] | None:
         spec = schedule_spec(name)
     except (KeyError, ValueError) as e:
         raise UsageError(e.args[0]) from None
+    _, items, bad = _rt().split_items(text, _rt().FLAGS)
+    if bad:
+        raise UsageError(f"--schedule {text}: expected name=value, got {bad[0].strip()!r}")
     kw = []
-    for item in filter(None, (s.strip() for s in rest.split(","))):
-        k, eq, v = item.partition("=")
-        if not eq:
-            raise UsageError(f"--schedule {text}: expected name=value, got {item!r}")
-        k = k.strip()
+    for k, v in items:
         try:
             p = spec.param(k)
         except KeyError:
             kw.append((k, _guess(v)))  # optimizers.schedule names the valid ones
             continue
-        try:
-            if p.optional and v.strip().lower() == "none":
-                val: Any = None
-            elif p.kind == "int":
-                val = _number(v, "int")
-            elif p.kind == "float":
-                val = _number(v)
-            elif p.kind == "bool":
-                val = _bool(v)
-            else:
-                val = v.strip()
-        except ValueError as e:
-            raise UsageError(f"--schedule {text}: {k}: {e}") from None
+        auto = _derivable(p) and _rt().is_auto(v)
+        val = None if auto else _rt().parse_value(p.kind, v.strip(), p.options)
+        if val is None and not auto:
+            what = {"int": "an integer", "bool": "true or false", "choice": f"one of {', '.join(p.options)}"}
+            raise UsageError(f"--schedule {text}: {k}: expected {what.get(p.kind, NUMBER_TEXT)}, got {v!r}")
         kw.append((k, val))
     return (name, tuple(kw))
 
