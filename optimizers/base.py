@@ -1,7 +1,7 @@
 """What every optimizer is made of: its hyperparameters, its update rule and its spec.
 
 An update rule is tensor math on a tensor whose last dimension holds one model's
-parameters and whose leading dimensions index independent models (see DESIGN.md).
+parameters and whose leading dimensions index independent models (see docs/architecture.md).
 Hyperparameters reach the rule as Python floats or as tensors that broadcast against
 the parameters, e.g. lr of shape (N, 1) beside parameters of shape (N, 2): one lr per row.
 The rule is written once; the torch.optim adapter, the 2D engine and the training runner

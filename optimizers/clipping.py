@@ -1,7 +1,7 @@
 """Gradient clipping, per row: norms reduce over the last dimension only.
 
 A gradient is a tensor (..., D): the leading dimensions index independent models, the last
-holds one model's parameters (DESIGN.md). On a surface a (N, 2) gradient is N points and
+holds one model's parameters (docs/architecture.md). On a surface a (N, 2) gradient is N points and
 every point is clipped on its own; in training the runner flattens a whole model's gradients
 into one buffer (P,), so the same line of code clips by the model's global norm, exactly as
 torch.nn.utils.clip_grad_norm_(model.parameters(), threshold) does.
@@ -124,7 +124,7 @@ def clip_with_coef_(grad: Tensor, kind: str, threshold, *, validate: bool = True
 def clip_(grad: Tensor, kind: str, threshold) -> Tensor:
     """Clip grad (..., D) in place, per row; return the pre-clip norms, shape grad.shape[:-1].
 
-    The public contract (DESIGN.md). See the module docstring for the kinds; a 1-D grad
+    The public contract (docs/architecture.md). See the module docstring for the kinds; a 1-D grad
     (a whole model flattened into one buffer) is one row and gives a 0-d norm.
     """
     return clip_with_coef_(grad, kind, threshold)[0]

@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md: math never imports streamlit or plotly; pages never do tensor math."""
+"""The layering of docs/architecture.md: math never imports streamlit or plotly; pages never do tensor math."""
 import ast
 from pathlib import Path
 

@@ -1,6 +1,6 @@
 """A model's parameters in ONE contiguous buffer (P,), the module's parameters views into it.
 
-DESIGN.md: in training a model is one row. After flatten_(model) the optimizer gets a single
+docs/architecture.md: in training a model is one row. After flatten_(model) the optimizer gets a single
 tensor, `fp.flat` (P,), whose .grad is a single buffer (P,) too, so
   - optimizers.clip_with_coef_(fp.flat.grad, kind, threshold) clips by the whole-model norm
     (a 1-D tensor is one row), exactly torch.nn.utils.clip_grad_norm_(model.parameters(), ...);

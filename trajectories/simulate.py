@@ -1,4 +1,4 @@
-"""simulate(): the public entry point of the 2D engine (see DESIGN.md's contract)."""
+"""simulate(): the public entry point of the 2D engine (docs/architecture.md: the public contract)."""
 from __future__ import annotations
 
 from collections.abc import Callable
