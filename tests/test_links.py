@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 import optimizers
 import surfaces
 from optimizers.run import hparam_value, schedule_value
+from optimizers.run_text import format_value as fmt
+from optimizers.run_text import parse_float
 from optimizers.schedules import schedule_spec
 from ui import (
     CUSTOM,
@@ -26,7 +28,6 @@ from ui import (
     query_string,
     to_query,
 )
-from ui.links import fmt, parse_float
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

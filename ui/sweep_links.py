@@ -25,11 +25,11 @@ k at one cell of the map: that exact run, one click away.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
 
-from . import links
-from .links import ITEM, KV, PAIR, VERSION, _items, _run_index, _show, fmt, parse_bool, parse_float, parse_int
+from . import codec, links
+from .codec import ITEM, Choice, Number, Runs, SurfaceFields, _show, fmt, parse_bool, parse_float, parse_int
 from .spec import NOISE_RANGE, ExplorerSpec, RunConfig
 from .sweep_spec import (
     COLORS,
@@ -50,12 +50,9 @@ EXPLORER_PATH = "./"  # the explorer is the app's default page ("/"); relative, 
 SWEEPS_PATH = "sweeps"  # the sweeps page's url_path
 NONE = "none"
 LOG, LIN = "log", "lin"
-TOP_KEYS = ("v", "m", "s", "sp", "f", "x0", "n", "ax", "ay", "color", "tol", "noise", "seeds", "bn")
-NAMES = {**links.NAMES, "m": "mode", "ax": "x axis", "ay": "y axis", "color": "colour", "tol": "tolerance",
-         "seeds": "seeds", "bn": "basins grid", "n": "steps"}
 
 
-# ---------------------------------------------------------------- writing
+# ---------------------------------------------------------------- the axes, and the table
 
 
 def axis_text(a: AxisSpec | None) -> str:
@@ -65,27 +62,162 @@ def axis_text(a: AxisSpec | None) -> str:
     return ITEM.join([a.target, fmt(a.low), fmt(a.high), str(a.n), LOG if a.log else LIN])
 
 
+def read_axis(r: codec.Reader, key: str, default: AxisSpec | None, allow_none: bool = False) -> AxisSpec | None:
+    """One axis, part by part: a bad part takes the default axis's value, with a warning."""
+    what = r.name(key)
+    shown = "none" if default is None else axis_text(default)
+    text = r.get(key, shown)
+    if text is None:
+        return default
+    if text == NONE:
+        if allow_none:
+            return None
+        r.warn(f"{what}: the x axis cannot be none; used {shown}")
+        return default
+    parts = text.split(ITEM)
+    if len(parts) != 5:
+        r.warn(f"{what}: {_show(text)} is not target~low~high~cells~log|lin; used {shown}")
+        return default
+    base = default or AxisSpec()
+    target, lo, hi, n, scale = parts
+    if not (0 < len(target) <= 64):
+        r.warn(f"{what}: {_show(target, 20)} is not a target; used {base.target}")
+        target = base.target
+    low, high = parse_float(lo), parse_float(hi)
+    if low is None:
+        r.warn(f"{what}: low {_show(lo)} is not a number; used {fmt(base.low)}")
+        low = base.low
+    if high is None:
+        r.warn(f"{what}: high {_show(hi)} is not a number; used {fmt(base.high)}")
+        high = base.high
+    cells = parse_int(n)
+    if cells is None or not 1 <= cells <= MAX_AXIS:
+        r.warn(f"{what}: cells {_show(n)} is not a whole number from 1 to {MAX_AXIS}; used {base.n}")
+        cells = base.n
+    log = {LOG: True, LIN: False}.get(scale, parse_bool(scale))
+    if log is None:
+        r.warn(f"{what}: scale {_show(scale, 10)} is not log or lin; used {LOG if base.log else LIN}")
+        log = base.log
+    try:
+        return AxisSpec(target, low, high, cells, log)
+    except ValueError as e:
+        r.warn(f"{what}: {e}; used {shown}")
+        return default
+
+
+
+@dataclass(frozen=True)
+class Axis(codec.Field):
+    """An axis field: "lr~1e-5~0.01~60~log", or "none" where allowed (the y axis)."""
+
+    allow_none: bool = False
+
+    def write(self, spec: Any) -> dict[str, str]:
+        return {self.key: axis_text(getattr(spec, self.attr))}
+
+    def read(self, r: codec.Reader, fields: dict) -> None:
+        default = getattr(r.default, self.attr)
+        axis = read_axis(r, self.key, default, self.allow_none)
+        fields[self.attr] = axis if axis is not None or self.allow_none else default
+
+
+def fit_axes(r: codec.Reader, fields: dict) -> None:
+    """Axes the optimizers cannot sweep (only where the mode sweeps them) fall back, with a warning."""
+    d = r.default
+    runs = fields["runs"]
+    if fields["mode"] == "robustness":
+        x = fields["x"]
+        if x.target != "lr" or not x.log:
+            lr = d.x if d.x.target == "lr" else AxisSpec()
+            r.warn(f"x axis (ax): a robustness curve sweeps lr on a log axis; used {axis_text(lr)}")
+            fields["x"] = lr
+        return
+    if fields["mode"] != "map":
+        return
+    for key, name, fallback in (("ax", "x", d.x), ("ay", "y", d.y)):
+        axis = fields[name]
+        if axis is None:
+            continue
+        problem = axis_problem(axis, runs)
+        if problem is None and name == "y" and axis.target == fields["x"].target:
+            problem = f"the same as the x axis ({axis.target})"
+        if problem is None:
+            continue
+        if fallback is not None and axis_problem(fallback, runs) is None and (
+                name == "x" or fallback.target != fields["x"].target):
+            use, shown = fallback, axis_text(fallback)
+        elif name == "x":
+            use = AxisSpec()  # lr: every optimizer has one
+            use, shown = use, axis_text(use)
+        else:
+            use, shown = None, NONE
+        r.warn(f"{r.name(key)}: {problem}; used {shown}")
+        fields[name] = use
+
+def axis_problem(axis: AxisSpec, runs: tuple[RunConfig, ...]) -> str | None:
+    for i, r in enumerate(runs):
+        try:
+            axis.check(r, f"optimizer {i + 1} ({r.optimizer})")
+        except ValueError as e:
+            return str(e)
+    return None
+
+def within_caps(r: codec.Reader, fields: dict) -> tuple[SweepSpec, list[str]]:
+    """Build the spec; a request over the engine's caps is reduced field by field, with a warning each."""
+    d = r.default
+    reductions = [("seeds", "seeds", d.seeds), ("n", "steps", d.steps), ("bn", "basins_n", d.basins_n),
+                  ("ay", "y", None), ("ax", "x", d.x)]
+    try:
+        SweepSpec(**dict(fields, **{name: value for _, name, value in reductions}))
+    except ValueError as e:  # not a matter of size: nothing to reduce
+        r.warn(f"the link's sweep is invalid ({e}); showing the default sweep")
+        return d, r.warnings
+    error: Exception | None = None
+    for key, name, value in [(None, None, None), *reductions]:
+        if key is not None:
+            if fields[name] == value:
+                continue
+            shown = fmt(value) if not isinstance(value, AxisSpec) else axis_text(value)
+            r.warn(f"{r.name(key)}: reduced to {shown if value is not None else NONE} "
+                      f"to stay within the limits ({error})")
+            fields[name] = value
+        try:
+            return SweepSpec(**fields), r.warnings
+        except ValueError as e:
+            error = e
+    r.warn(f"the link's sweep is invalid ({error}); showing the default sweep")
+    return d, r.warnings
+
+
+def _finish(r: codec.Reader, fields: dict) -> tuple[SweepSpec, list[str]]:
+    fit_axes(r, fields)
+    return within_caps(r, fields)
+
+
+SWEEP = codec.View(
+    spec=SweepSpec,
+    entries=(Choice("m", "mode", "mode", MODES), SurfaceFields(), Number("n", "steps", "steps", "int", *STEPS_RANGE),
+             Runs(), Axis("ax", "x", "x axis"), Axis("ay", "y", "y axis", allow_none=True),
+             Choice("color", "color", "colour", COLORS), Number("tol", "tol", "tolerance", "float", *TOL_RANGE),
+             Number("noise", "noise", "noise", "float", *NOISE_RANGE),
+             Number("seeds", "seeds", "seeds", "int", *SEEDS_RANGE),
+             Number("bn", "basins_n", "basins grid", "int", 2, MAX_BASINS_N)),
+    link="a sweep link", fallback="sweep", run_word="optimizer", max_runs=MAX_OPTIMIZERS,
+    run_key_name=lambda i, what: f"optimizer {i + 1}" + ("" if what == "optimizer" else f" {what}"),
+    finish=_finish,
+)
+TOP_KEYS = SWEEP.top_keys
+NAMES = SWEEP.names
+
+
 def to_query(spec: SweepSpec) -> dict[str, str]:
     """Every field of the request as query parameters (see the module docstring for the format)."""
-    q = {"v": str(VERSION), "m": spec.mode, "s": spec.surface}
-    if spec.surface_params:
-        q["sp"] = _items(spec.surface_params)
-    if spec.formula:
-        q["f"] = spec.formula
-    q["x0"] = links.AUTO if spec.start is None else fmt(spec.start)
-    q["n"] = str(spec.steps)
-    for i, r in enumerate(spec.runs):
-        q[f"r{i}"] = _items(r.hparams, r.optimizer)
-        q[f"c{i}"] = f"{r.clip}{PAIR}{fmt(r.clip_threshold)}"
-        q[f"sch{i}"] = _items(r.schedule_kw, r.schedule)
-    q |= {"ax": axis_text(spec.x), "ay": axis_text(spec.y), "color": spec.color, "tol": fmt(spec.tol),
-          "noise": fmt(spec.noise), "seeds": str(spec.seeds), "bn": str(spec.basins_n)}
-    return q
+    return codec.to_query(SWEEP, spec)
 
 
 def query_string(spec: SweepSpec) -> str:
     """to_query urlencoded (without the leading "?"); ~ : , stay readable."""
-    return urlencode(to_query(spec), safe=ITEM + KV + PAIR, quote_via=quote)
+    return codec.query_string(SWEEP, spec)
 
 
 def cell_spec(spec: SweepSpec, k: int, values: Iterable[float]) -> ExplorerSpec:
@@ -143,11 +275,7 @@ def from_explorer_query(params: Mapping) -> SweepSpec:
 
 def from_query_string(qs: str, **kw: Any) -> tuple[SweepSpec, list[str]]:
     """from_query on a raw query string ("v=1&m=map..." with or without the leading "?")."""
-    try:
-        params = parse_qs(str(qs).lstrip("?"), keep_blank_values=True)
-    except Exception as e:  # a link must never break the page
-        return SweepSpec(), [f"the link could not be read ({type(e).__name__}); showing the default sweep"]
-    return from_query(params, **kw)
+    return codec.from_query_string(SWEEP, qs, **kw)
 
 
 def from_query(params: Mapping[str, str | list[str]], *, ignore: Iterable[str] = ()) -> tuple[SweepSpec, list[str]]:
@@ -155,189 +283,4 @@ def from_query(params: Mapping[str, str | list[str]], *, ignore: Iterable[str] =
 
     Never raises: bad fields fall back to their defaults, one by one (see the module docstring).
     """
-    try:
-        return _SweepReader(params, ignore).read()
-    except Exception as e:  # the last resort: a link must never break the page
-        return SweepSpec(), [f"the link could not be read ({type(e).__name__}); showing the default sweep"]
-
-
-class _SweepReader(links._Reader):
-    """The explorer's reader (surface, formula, start, runs read the same way) over the sweep's fields."""
-
-    max_runs = MAX_OPTIMIZERS  # the explorer's run reader, its warnings naming optimizers
-
-    def __init__(self, params: Any, ignore: Iterable[str]) -> None:
-        super().__init__(params, ignore)
-        self.default = SweepSpec()
-
-    def _name(self, key: str) -> str:
-        m = links.RUN_KEY.fullmatch(key)
-        if m:
-            i = _run_index(key)
-            if i is None or i >= MAX_OPTIMIZERS:
-                return _show(key, 10)
-            return f"optimizer {i + 1}" + {"r": "", "c": " clipping", "sch": " schedule"}[m.group(1)] + f" ({key})"
-        if key in NAMES:
-            return key if NAMES[key] == key else f"{NAMES[key]} ({key})"
-        return _show(key, 30)
-
-    def read(self) -> tuple[SweepSpec, list[str]]:
-        keys = set(self.values)
-        if not keys:
-            return self.default, self.warnings
-        self.versioned = "v" in keys
-        self._version()
-        for key in sorted(keys - set(TOP_KEYS)):
-            i = _run_index(key) if links.RUN_KEY.fullmatch(key) else None
-            if links.RUN_KEY.fullmatch(key) is None:
-                self.warn(f"{_show(key, 30)}: not part of a sweep link; ignored")
-            elif i is None or i >= MAX_OPTIMIZERS:
-                self.warn(f"{_show(key, 10)}: at most {MAX_OPTIMIZERS} optimizers (r0 to r{MAX_OPTIMIZERS - 1}); "
-                          "ignored")
-
-        d = self.default
-        fields: dict[str, Any] = {}
-        fields["mode"] = self._choice("m", MODES, d.mode)
-        surface, fell_back = self._surface()
-        formula, surface = self._formula(surface)
-        fields |= dict(surface=surface, formula=formula)
-        fields["surface_params"] = self._surface_params(surface, quiet=fell_back)
-        fields["start"] = self._start(self._surface_obj(surface, fields["surface_params"], formula))
-        fields["steps"] = self._number("n", parse_int, d.steps, *STEPS_RANGE, "a whole number")
-        fields["runs"] = self._runs()
-        fields["x"] = self._axis("ax", d.x) or d.x
-        fields["y"] = self._axis("ay", d.y, allow_none=True)
-        fields["color"] = self._choice("color", COLORS, d.color)
-        fields["tol"] = self._number("tol", parse_float, d.tol, *TOL_RANGE, "a number")
-        fields["noise"] = self._number("noise", parse_float, d.noise, *NOISE_RANGE, "a number")
-        fields["seeds"] = self._number("seeds", parse_int, d.seeds, *SEEDS_RANGE, "a whole number")
-        fields["basins_n"] = self._number("bn", parse_int, d.basins_n, 2, MAX_BASINS_N, "a whole number")
-        self._fit_axes(fields)
-        return self._within_caps(fields)
-
-    # -------------------------------------------------------------- sweep fields
-    def _choice(self, key: str, options: tuple, default: str) -> str:
-        text = self.get(key, default)
-        if text is None:
-            return default
-        if text not in options:
-            self.warn(f"{self._name(key)}: {_show(text, 20)} is not one of {', '.join(options)}; used {default}")
-            return default
-        return text
-
-    def _axis(self, key: str, default: AxisSpec | None, allow_none: bool = False) -> AxisSpec | None:
-        """One axis, part by part: a bad part takes the default axis's value, with a warning."""
-        what = self._name(key)
-        shown = "none" if default is None else axis_text(default)
-        text = self.get(key, shown)
-        if text is None:
-            return default
-        if text == NONE:
-            if allow_none:
-                return None
-            self.warn(f"{what}: the x axis cannot be none; used {shown}")
-            return default
-        parts = text.split(ITEM)
-        if len(parts) != 5:
-            self.warn(f"{what}: {_show(text)} is not target~low~high~cells~log|lin; used {shown}")
-            return default
-        base = default or AxisSpec()
-        target, lo, hi, n, scale = parts
-        if not (0 < len(target) <= 64):
-            self.warn(f"{what}: {_show(target, 20)} is not a target; used {base.target}")
-            target = base.target
-        low, high = parse_float(lo), parse_float(hi)
-        if low is None:
-            self.warn(f"{what}: low {_show(lo)} is not a number; used {fmt(base.low)}")
-            low = base.low
-        if high is None:
-            self.warn(f"{what}: high {_show(hi)} is not a number; used {fmt(base.high)}")
-            high = base.high
-        cells = parse_int(n)
-        if cells is None or not 1 <= cells <= MAX_AXIS:
-            self.warn(f"{what}: cells {_show(n)} is not a whole number from 1 to {MAX_AXIS}; used {base.n}")
-            cells = base.n
-        log = {LOG: True, LIN: False}.get(scale, parse_bool(scale))
-        if log is None:
-            self.warn(f"{what}: scale {_show(scale, 10)} is not log or lin; used {LOG if base.log else LIN}")
-            log = base.log
-        try:
-            return AxisSpec(target, low, high, cells, log)
-        except ValueError as e:
-            self.warn(f"{what}: {e}; used {shown}")
-            return default
-
-    def _fit_axes(self, fields: dict) -> None:
-        """Axes the optimizers cannot sweep (only where the mode sweeps them) fall back, with a warning."""
-        d = self.default
-        runs = fields["runs"]
-        if fields["mode"] == "robustness":
-            x = fields["x"]
-            if x.target != "lr" or not x.log:
-                lr = d.x if d.x.target == "lr" else AxisSpec()
-                self.warn(f"x axis (ax): a robustness curve sweeps lr on a log axis; used {axis_text(lr)}")
-                fields["x"] = lr
-            return
-        if fields["mode"] != "map":
-            return
-        for key, name, fallback in (("ax", "x", d.x), ("ay", "y", d.y)):
-            axis = fields[name]
-            if axis is None:
-                continue
-            problem = self._axis_problem(axis, runs)
-            if problem is None and name == "y" and axis.target == fields["x"].target:
-                problem = f"the same as the x axis ({axis.target})"
-            if problem is None:
-                continue
-            if fallback is not None and self._axis_problem(fallback, runs) is None and (
-                    name == "x" or fallback.target != fields["x"].target):
-                use, shown = fallback, axis_text(fallback)
-            elif name == "x":
-                use = AxisSpec()  # lr: every optimizer has one
-                use, shown = use, axis_text(use)
-            else:
-                use, shown = None, NONE
-            self.warn(f"{self._name(key)}: {problem}; used {shown}")
-            fields[name] = use
-
-    @staticmethod
-    def _axis_problem(axis: AxisSpec, runs: tuple[RunConfig, ...]) -> str | None:
-        for i, r in enumerate(runs):
-            try:
-                axis.check(r, f"optimizer {i + 1} ({r.optimizer})")
-            except ValueError as e:
-                return str(e)
-        return None
-
-    def _within_caps(self, fields: dict) -> tuple[SweepSpec, list[str]]:
-        """Build the spec; a request over the engine's caps is reduced field by field, with a warning each."""
-        d = self.default
-        reductions = [("seeds", "seeds", d.seeds), ("n", "steps", d.steps), ("bn", "basins_n", d.basins_n),
-                      ("ay", "y", None), ("ax", "x", d.x)]
-        try:
-            SweepSpec(**dict(fields, **{name: value for _, name, value in reductions}))
-        except ValueError as e:  # not a matter of size: nothing to reduce
-            self.warn(f"the link's sweep is invalid ({e}); showing the default sweep")
-            return d, self.warnings
-        error: Exception | None = None
-        for key, name, value in [(None, None, None), *reductions]:
-            if key is not None:
-                if fields[name] == value:
-                    continue
-                shown = fmt(value) if not isinstance(value, AxisSpec) else axis_text(value)
-                self.warn(f"{self._name(key)}: reduced to {shown if value is not None else NONE} "
-                          f"to stay within the limits ({error})")
-                fields[name] = value
-            try:
-                return SweepSpec(**fields), self.warnings
-            except ValueError as e:
-                error = e
-        self.warn(f"the link's sweep is invalid ({error}); showing the default sweep")
-        return d, self.warnings
-
-    def warn(self, text: str) -> None:
-        for was, now in (("run ", "optimizer "), ("runs: the link has none; used the default runs",
-                                                  "optimizers: the link has none; used the default optimizers")):
-            text = now + text[len(was):] if text.startswith(was) else text
-        super().warn(text)
-
+    return codec.from_query(SWEEP, params, ignore)
