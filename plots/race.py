@@ -118,6 +118,9 @@ def _axes(has_distance: bool, known_min: bool) -> tuple[dict, list]:
     return layout, notes
 
 
+ON_MAP = {"type": "scatter", "xaxis": "x", "yaxis": "y"}  # a trace drawn on the map
+
+
 def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=None, max_frames: int = 200,
                 arrows: bool = False, height: int = 640) -> dict:
     """The animated race as a plain figure dict.
@@ -133,61 +136,15 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     (x0, x1), (y0, y1) = bounds or ((g.xs[0], g.xs[-1]), (g.ys[0], g.ys[-1]))
     diag = diagnostics(race, min_value, minima)
     layout, notes = _axes(diag[3] is not None, min_value is not None)
-    data: list[dict] = []
-    on_map = {"type": "scatter", "xaxis": "x", "yaxis": "y"}
-
-    # the click grid: invisible but selectable, so a click anywhere on the map sets the start
-    cx, cy = np.meshgrid(np.linspace(x0, x1, CLICK_GRID), np.linspace(y0, y1, CLICK_GRID))
-    data.append({**on_map, "x": rounded(cx.ravel()), "y": rounded(cy.ravel()), "mode": "markers",
-                 "showlegend": False, "marker": {"size": 14, "opacity": 0}, "hoverinfo": "none",
-                 "name": "click to start here"})
     stride = max(1, -(-(steps + 1) // MAX_LINE_POINTS))
     shown = np.arange(0, steps + 1, stride)
-    last = race.last_position
-    for r in range(n):  # trails, drawn once; a diverged run's trail ends at its last finite point
-        idx = shown[shown <= last[r]]
-        if idx[-1] != last[r]:
-            idx = np.append(idx, last[r])
-        data.append({**on_map, "x": rounded(race.xy[idx, r, 0]), "y": rounded(race.xy[idx, r, 1]),
-                     "mode": "lines", "line": {"color": cols[r], "width": 2}, "opacity": 0.8,
-                     "name": race.labels[r], "legendgroup": f"r{r}",
-                     "customdata": [[int(i), v] for i, v in zip(idx.tolist(), rounded(race.loss[idx, r]),
-                                                               strict=True)],
-                     "hovertemplate": "step %{customdata[0]}<br>x=%{x}, y=%{y}<br>loss %{customdata[1]}"
-                                      "<extra>%{fullData.name}</extra>"})
-    mark = {"color": START_COLOUR, "line": {"color": OUTLINE, "width": 1.5}}
-    if start is not None:
-        data.append({**on_map, "x": [float(start[0])], "y": [float(start[1])], "mode": "markers", "name": "start",
-                     "showlegend": False, "marker": {"symbol": "star", "size": 16, **mark},
-                     "hovertemplate": "start (%{x}, %{y})<extra></extra>"})
-    if len(minima):
-        m = np.asarray(minima, dtype=np.float64).reshape(-1, 2)
-        data.append({**on_map, "x": m[:, 0].tolist(), "y": m[:, 1].tolist(), "mode": "markers",
-                     "name": "minimum", "showlegend": False,
-                     "marker": {"symbol": "x", "size": 11, **mark, "color": MINIMUM_COLOUR},
-                     "hovertemplate": "minimum (%{x}, %{y})<extra></extra>"})
-    dead = np.nonzero(race.diverged_at > 0)[0]
-    if dead.size:
-        k = race.diverged_at[dead]
-        dc = [cols[r] for r in dead]
-        data.append({**on_map, "x": rounded(race.xy[k - 1, dead, 0]), "y": rounded(race.xy[k - 1, dead, 1]),
-                     "mode": "markers+text", "text": ["diverged"] * dead.size, "textposition": "top center",
-                     "showlegend": False, "name": "diverged",
-                     "marker": {"symbol": "x-thin", "size": 18, "color": dc, "line": {"width": 3, "color": dc}},
-                     "hovertext": [f"{race.labels[r]}: diverged at step {race.diverged_at[r]}: "
-                                   "try a lower lr or clipping" for r in dead], "hoverinfo": "text"})
-    for p, values in enumerate(diag):  # diagnostics curves, drawn once (x implicit: x0 + i * dx)
-        if values is None:
-            continue
-        for r in range(n):
-            data.append({"type": "scatter", "xaxis": f"x{p + 2}", "yaxis": f"y{p + 2}", "x0": 0, "dx": int(stride),
-                         "y": rounded(values[shown, r]), "mode": "lines", "line": {"color": cols[r], "width": 1.5},
-                         "showlegend": False, "legendgroup": f"r{r}", "name": race.labels[r],
-                         "hovertemplate": "step %{x}: %{y}<extra>%{fullData.name}</extra>"})
+
+    data = [_click_grid(x0, x1, y0, y1), *_trails(race, cols, shown), *_marks(race, cols, start, minima),
+            *_curves(race, cols, diag, shown, stride)]
 
     # the moving marks: heads on the map, the current step on each panel, optional arrows
     head_idx = len(data)
-    data.append({**on_map, "x": rounded(race.xy[0, :, 0]), "y": rounded(race.xy[0, :, 1]), "mode": "markers",
+    data.append({**ON_MAP, "x": rounded(race.xy[0, :, 0]), "y": rounded(race.xy[0, :, 1]), "mode": "markers",
                  "showlegend": False, "name": "current point", "text": list(race.labels),
                  "marker": {"size": 13, "color": cols, "line": {"color": OUTLINE, "width": 1.5}},
                  "hovertemplate": "%{text}<br>(%{x}, %{y})<extra></extra>"})
@@ -204,14 +161,100 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     if arrows and race.grad is not None:
         for colour_, name in ((GRAD_ARROW, "−gradient (direction)"), (UPDATE_ARROW, "update")):
             arrow_idx.append(len(data))
-            data.append({**on_map, "x": [], "y": [], "mode": "lines", "name": name, "hoverinfo": "skip",
+            data.append({**ON_MAP, "x": [], "y": [], "mode": "lines", "name": name, "hoverinfo": "skip",
                          "line": {"color": colour_, "width": 2.5}})
     arrow_at = _arrows(race, 0.08 * span) if arrow_idx else None
 
+    frames, slider_steps = _frames(race, max_frames, head_idx, marker_idx, arrow_idx, arrow_at)
+    if arrow_at is not None:  # the arrows of step 0 before anything plays
+        for i, d in zip(arrow_idx, arrow_at(0), strict=True):
+            data[i].update(x=d["x"], y=d["y"])
+
+    layout["xaxis"]["range"] = [float(x0), float(x1)]
+    layout["yaxis"]["range"] = [float(y0), float(y1)]
+    layout.update(
+        height=height, margin={"l": 50, "r": 20, "t": 50, "b": 60}, template=TEMPLATE, hovermode="closest",
+        images=[surface_image(g).layout_image()], annotations=notes,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
+        **_controls(slider_steps),
+    )
+    return {"data": data, "layout": layout, "frames": frames}
+
+
+def _click_grid(x0, x1, y0, y1) -> dict:
+    """The click grid: invisible but selectable, so a click anywhere on the map sets the start."""
+    cx, cy = np.meshgrid(np.linspace(x0, x1, CLICK_GRID), np.linspace(y0, y1, CLICK_GRID))
+    return {**ON_MAP, "x": rounded(cx.ravel()), "y": rounded(cy.ravel()), "mode": "markers",
+            "showlegend": False, "marker": {"size": 14, "opacity": 0}, "hoverinfo": "none",
+            "name": "click to start here"}
+
+
+def _trails(race, cols: list, shown: np.ndarray) -> list[dict]:
+    """One trail per run at the steps shown, drawn once; a diverged run's trail ends at its last finite point."""
+    data = []
+    last = race.last_position
+    for r in range(race.runs):
+        idx = shown[shown <= last[r]]
+        if idx[-1] != last[r]:
+            idx = np.append(idx, last[r])
+        data.append({**ON_MAP, "x": rounded(race.xy[idx, r, 0]), "y": rounded(race.xy[idx, r, 1]),
+                     "mode": "lines", "line": {"color": cols[r], "width": 2}, "opacity": 0.8,
+                     "name": race.labels[r], "legendgroup": f"r{r}",
+                     "customdata": [[int(i), v] for i, v in zip(idx.tolist(), rounded(race.loss[idx, r]),
+                                                               strict=True)],
+                     "hovertemplate": "step %{customdata[0]}<br>x=%{x}, y=%{y}<br>loss %{customdata[1]}"
+                                      "<extra>%{fullData.name}</extra>"})
+    return data
+
+
+def _marks(race, cols: list, start, minima) -> list[dict]:
+    """The fixed marks on the map: the start, the known minima, where runs diverged (each where there is one)."""
+    data = []
+    mark = {"color": START_COLOUR, "line": {"color": OUTLINE, "width": 1.5}}
+    if start is not None:
+        data.append({**ON_MAP, "x": [float(start[0])], "y": [float(start[1])], "mode": "markers", "name": "start",
+                     "showlegend": False, "marker": {"symbol": "star", "size": 16, **mark},
+                     "hovertemplate": "start (%{x}, %{y})<extra></extra>"})
+    if len(minima):
+        m = np.asarray(minima, dtype=np.float64).reshape(-1, 2)
+        data.append({**ON_MAP, "x": m[:, 0].tolist(), "y": m[:, 1].tolist(), "mode": "markers",
+                     "name": "minimum", "showlegend": False,
+                     "marker": {"symbol": "x", "size": 11, **mark, "color": MINIMUM_COLOUR},
+                     "hovertemplate": "minimum (%{x}, %{y})<extra></extra>"})
+    dead = np.nonzero(race.diverged_at > 0)[0]
+    if dead.size:
+        k = race.diverged_at[dead]
+        dc = [cols[r] for r in dead]
+        data.append({**ON_MAP, "x": rounded(race.xy[k - 1, dead, 0]), "y": rounded(race.xy[k - 1, dead, 1]),
+                     "mode": "markers+text", "text": ["diverged"] * dead.size, "textposition": "top center",
+                     "showlegend": False, "name": "diverged",
+                     "marker": {"symbol": "x-thin", "size": 18, "color": dc, "line": {"width": 3, "color": dc}},
+                     "hovertext": [f"{race.labels[r]}: diverged at step {race.diverged_at[r]}: "
+                                   "try a lower lr or clipping" for r in dead], "hoverinfo": "text"})
+    return data
+
+
+def _curves(race, cols: list, diag: list, shown: np.ndarray, stride: int) -> list[dict]:
+    """Per diagnostics panel one curve per run, drawn once (x implicit: x0 + i * dx)."""
+    data = []
+    for p, values in enumerate(diag):
+        if values is None:
+            continue
+        for r in range(race.runs):
+            data.append({"type": "scatter", "xaxis": f"x{p + 2}", "yaxis": f"y{p + 2}", "x0": 0, "dx": int(stride),
+                         "y": rounded(values[shown, r]), "mode": "lines", "line": {"color": cols[r], "width": 1.5},
+                         "showlegend": False, "legendgroup": f"r{r}", "name": race.labels[r],
+                         "hovertemplate": "step %{x}: %{y}<extra>%{fullData.name}</extra>"})
+    return data
+
+
+def _frames(race, max_frames: int, head_idx: int, marker_idx: list, arrow_idx: list, arrow_at) -> tuple[list, list]:
+    """(frames, slider steps): each frame moves the heads, the panels' markers and the arrows (where drawn)."""
+    n = race.runs
     frames, slider_steps = [], []
     xy_r = round_sig(race.xy)  # rounded once, sliced per frame
     marks_r = [round_sig(v) for _, v in marker_idx]
-    for t in frame_steps(steps, max_frames).tolist():
+    for t in frame_steps(race.steps, max_frames).tolist():
         fdata = [{"type": "scatter", "x": xy_r[t, :, 0].tolist(), "y": xy_r[t, :, 1].tolist()}]
         fdata += [{"type": "scatter", "x": [t] * n, "y": as_list(v[t])} for v in marks_r]
         traces = [head_idx, *(i for i, _ in marker_idx)]
@@ -221,28 +264,23 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
         frames.append({"name": str(t), "data": fdata, "traces": traces})
         slider_steps.append({"method": "animate", "label": str(t), "args": [[str(t)], {
             "mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}]})
-    if arrow_at is not None:  # the arrows of step 0 before anything plays
-        for i, d in zip(arrow_idx, arrow_at(0), strict=True):
-            data[i].update(x=d["x"], y=d["y"])
+    return frames, slider_steps
 
-    layout["xaxis"]["range"] = [float(x0), float(x1)]
-    layout["yaxis"]["range"] = [float(y0), float(y1)]
+
+def _controls(slider_steps: list) -> dict:
+    """The layout's play and pause buttons (updatemenus) and the step slider (sliders)."""
     play = {"label": "Play", "method": "animate", "args": [None, {
         "frame": {"duration": 40, "redraw": False}, "fromcurrent": True, "transition": {"duration": 0},
         "mode": "immediate"}]}
     pause = {"label": "Pause", "method": "animate", "args": [[None], {
         "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}, "mode": "immediate"}]}
-    layout.update(
-        height=height, margin={"l": 50, "r": 20, "t": 50, "b": 60}, template=TEMPLATE, hovermode="closest",
-        images=[surface_image(g).layout_image()], annotations=notes,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
-        updatemenus=[{"type": "buttons", "direction": "left", "buttons": [play, pause], "x": 0.0, "y": -0.07,
-                      "xanchor": "left", "yanchor": "top", "pad": {"t": 0, "r": 10}, "showactive": False}],
-        sliders=[{"active": 0, "steps": slider_steps, "x": 0.13, "y": -0.05, "len": 0.42, "xanchor": "left",
-                  "yanchor": "top", "currentvalue": {"prefix": "step ", "visible": True}, "pad": {"t": 0, "b": 0},
-                  "transition": {"duration": 0}}],
-    )
-    return {"data": data, "layout": layout, "frames": frames}
+    return {
+        "updatemenus": [{"type": "buttons", "direction": "left", "buttons": [play, pause], "x": 0.0, "y": -0.07,
+                         "xanchor": "left", "yanchor": "top", "pad": {"t": 0, "r": 10}, "showactive": False}],
+        "sliders": [{"active": 0, "steps": slider_steps, "x": 0.13, "y": -0.05, "len": 0.42, "xanchor": "left",
+                     "yanchor": "top", "currentvalue": {"prefix": "step ", "visible": True}, "pad": {"t": 0, "b": 0},
+                     "transition": {"duration": 0}}],
+    }
 
 
 def _arrows(race, length: float):

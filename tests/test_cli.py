@@ -97,6 +97,7 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, db, capsys):
     assert not Store(db).list_runs()  # nothing was started
 
 
+@pytest.mark.slow  # ~2 s: two subprocesses
 def test_bad_arguments_through_the_real_entry_point(db):
     p = cli_proc("run", "--task", "digits-mlp", "--optimizer", "adam", "--hp", "nope=1", "--db", db)
     assert p.returncode == 2
@@ -166,6 +167,7 @@ def test_run_in_the_foreground_writes_the_store(db, capsys):
     assert "step 40/40" in err and "steps/s" in err  # the progress bar
 
 
+@pytest.mark.slow  # ~5 s: four runs in worker processes
 def test_compare_in_parallel_workers(db, capsys):
     code = cli.main(["compare", "--task", "digits-mlp", "--optimizer", "adam,sgd", "--lr", "0.1,0.01", "--steps",
                      "30", "--parallel", "2", "--db", db, "--target", FAKE])
@@ -179,6 +181,7 @@ def test_compare_in_parallel_workers(db, capsys):
     assert [line.split()[1] for line in lines[2:]] == ["adam", "adam", "sgd", "sgd"]
 
 
+@pytest.mark.slow  # ~2 s: a subprocess
 def test_ctrl_c_stops_a_foreground_run_cleanly(db):
     cmd = [sys.executable, "-m", "training", "run", "--task", "digits-mlp", "--steps", "100000", "--db", db,
            "--target", FAKE]
@@ -205,6 +208,7 @@ def test_ctrl_c_stops_a_foreground_run_cleanly(db):
 # ---------------------------------------------------------------- the real thing
 
 
+@pytest.mark.slow  # ~7 s: trains digits-mlp in a subprocess
 @needs_runner
 def test_run_a_real_task_through_the_command_line(db):
     p = cli_proc("run", "--task", "digits-mlp", "--optimizer", "adam", "--lr", "3e-3", "--clip", "norm:1",
@@ -247,6 +251,7 @@ def test_cancel_and_delete_commands(db, capsys):
     assert [r["id"] for r in store.list_runs()] == [queued]
 
 
+@pytest.mark.slow  # ~5 s: trains digits-mlp twice
 @needs_runner
 def test_compare_a_real_task_one_run_after_another(db, capsys):
     code = cli.main(["compare", "--task", "digits-mlp", "--optimizer", "adam,sgd", "--lr", "0.01", "--steps", "15",

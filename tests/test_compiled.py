@@ -37,6 +37,7 @@ def _rel(a, b) -> float:
     return float((a - b).abs().max() / a.abs().max())
 
 
+@pytest.mark.slow  # ~3 s: torch.compile
 def test_compiled_adam_equals_eager_and_torch_without_recompiling():
     a, b, oa, ob = _pair("adam", weight_decay=1e-2)
     x0 = a.detach().clone()

@@ -157,6 +157,7 @@ def test_presets_round_trip(p):
     assert from_query_string(p.link()) == (p.spec, [])
 
 
+@pytest.mark.slow  # ~2.5 s: 150 examples
 @SPECS
 @given(explorer_specs())
 def test_any_spec_round_trips_exactly(spec):
@@ -214,6 +215,7 @@ def names_field(warnings, key):
     return any(re.search(rf"(^|\W){re.escape(key)}(\W|$)", w) for w in warnings)
 
 
+@pytest.mark.slow  # ~1.5 s: 250 examples
 @FUZZ
 @given(st.dictionaries(
     st.one_of(st.sampled_from(KEYS), TEXT),
@@ -241,6 +243,7 @@ FIELDS = ["surface", "surface_params", "formula", "start", "runs", "steps", "noi
 CLEARLY_BAD = ["abc", "nan", "inf", "-inf", "1e999", "", "∞", "x" * 5000, "nan,nan", "-1e999,0", "🙂"]
 
 
+@pytest.mark.slow  # ~4 s: 250 examples
 @FUZZ
 @given(explorer_specs(), st.data())
 def test_one_bad_field_warns_by_name_and_keeps_the_rest(spec, data):
@@ -263,6 +266,7 @@ def test_one_bad_field_warns_by_name_and_keeps_the_rest(spec, data):
         assert getattr(got, f) == getattr(spec, f), (key, bad, f)
 
 
+@pytest.mark.slow  # ~4 s: 250 examples
 @FUZZ
 @given(explorer_specs(), st.data())
 def test_mangled_links_never_raise(spec, data):

@@ -119,7 +119,8 @@ def run_pair(name, hp, steps=30, groups=None, scheduler=None):
     return model_a
 
 
-@pytest.mark.parametrize("name,i", CASE_IDS, ids=[f"{n}-{i}" for n, i in CASE_IDS])
+@pytest.mark.parametrize("name,i", [pytest.param(n, i, id=f"{n}-{i}", marks=[pytest.mark.slow] if i else [])
+                                    for n, i in CASE_IDS])  # the fast lane: each optimizer's first case
 def test_model_matches_torch(name, i):
     model = run_pair(name, CASES[name][i])
     start, _, _ = problem()
@@ -193,7 +194,9 @@ def descend(opt, xy, steps):
         opt.step()
 
 
-@pytest.mark.parametrize("name,base,second", ROW_CASES, ids=ROW_IDS)
+@pytest.mark.parametrize("name,base,second", [  # the fast lane: each optimizer with only lr per row
+    pytest.param(*case, id=i, marks=[pytest.mark.slow] if case[2] else [])
+    for case, i in zip(ROW_CASES, ROW_IDS, strict=True)])
 def test_rows_match_separate_torch_runs(name, base, second):
     batched, per_row = row_hparams(name, base, second)
     xy = torch.tensor(STARTS, requires_grad=True)  # (N, 2): N independent points

@@ -221,6 +221,7 @@ def test_locally_every_run_can_be_cancelled(local, db):
 # ---------------------------------------------------------------- compute: deadline, request-wide cap, slots
 
 
+@pytest.mark.slow  # ~1.5 s
 def test_a_race_past_its_deadline_keeps_the_steps_it_did():
     full = trajectories.race("rosenbrock", [trajectories.Run("adam", {"lr": 0.01})], (1.0, 1.0), 3000)
     cut = trajectories.race("rosenbrock", [trajectories.Run("adam", {"lr": 0.01})], (1.0, 1.0), 3000,
@@ -254,6 +255,7 @@ def test_the_work_cap_counts_every_optimizer_of_a_request(local):
                            [x.axis(), trajectories.Axis.span("momentum", 0, 0.9, 300)])
 
 
+@pytest.mark.slow  # ~1 s of real waits
 def test_slots_bound_heavy_computations_and_say_who_waits(public):
     public.setenv("OPT_PLAYGROUND_SLOTS", "1")
     release, inside, waits = threading.Event(), threading.Event(), []
@@ -278,6 +280,7 @@ def test_slots_bound_heavy_computations_and_say_who_waits(public):
     assert slots.busy() == (0, 1)
 
 
+@pytest.mark.slow  # ~4 s
 def test_the_explorer_stops_an_expensive_view_at_the_deadline_and_shows_what_it_did(public):
     public.setenv("OPT_PLAYGROUND_DEADLINE_S", "0.3")
     formula = " + ".join(f"sin({i}*x)*cos({i}*y) + exp(-(x-{i})**2)*tanh(y)" for i in range(1, 9))
@@ -304,6 +307,7 @@ BIG = dict(runs=(default_run("momentum"), default_run("nesterov")), x=AxisSpec("
            y=AxisSpec("momentum", 0.0, 0.99, 300, False), steps=500)
 
 
+@pytest.mark.slow  # ~1 s
 def test_the_sweeps_page_stops_at_the_deadline_with_a_message(public):
     public.setenv("OPT_PLAYGROUND_DEADLINE_S", "0.2")
     at = sweeps_page(SweepSpec(**BIG))
@@ -312,6 +316,7 @@ def test_the_sweeps_page_stops_at_the_deadline_with_a_message(public):
     assert any(t.startswith("Stopped:") and "0.2 s of computation" in t for t in texts), texts
 
 
+@pytest.mark.slow  # ~2 s
 def test_the_sweeps_page_keeps_the_optimizers_that_finished_before_the_deadline(public):
     real = slots.compute
 
@@ -346,6 +351,7 @@ def slow_then_raise(seconds: float, progress=None, deadline=None):
     raise ValueError("surface exploded")
 
 
+@pytest.mark.slow  # ~1 s: a worker process
 def test_heavy_computations_run_in_a_niced_worker_process_and_errors_come_back(public):
     pid, nice, threads, limited = slots.compute(worker_facts, seconds=5)
     assert pid != os.getpid() and nice >= os.nice(0) + slots.NICE and threads == 1 and limited

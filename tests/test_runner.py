@@ -348,6 +348,7 @@ def test_torch_compile_runs_on_the_cpu_and_matches_eager():
     assert "optimizer step: adam's rule through torch.compile on cpu" in summary["notes"]
 
 
+@pytest.mark.slow  # ~3 s: torch.compile
 def test_the_step_compiles_where_it_pays_and_says_when_the_rule_runs_eager(monkeypatch):
     import training.runner as runner
 

@@ -274,6 +274,7 @@ def test_worker_runs_a_job_in_its_own_process_and_session(store):
     assert workers.running(store.path) == []
 
 
+@pytest.mark.slow  # ~2 s: a worker process
 def test_killed_worker_keeps_its_flushed_rows_and_is_reaped(store):
     run_id = workers.launch(fake_job(steps=100_000, delay=0.02, flush=10), store.path, target=FAKE, validate=False)
     wait_for(lambda: n_steps(store, run_id) >= 50, what="rows from the worker")
@@ -293,6 +294,7 @@ def test_killed_worker_keeps_its_flushed_rows_and_is_reaped(store):
     assert store.reap() == []  # once
 
 
+@pytest.mark.slow  # ~2 s: a worker process
 def test_cancel_stops_a_cooperative_worker(store):
     run_id = workers.launch(fake_job(steps=100_000, delay=0.02), store.path, target=FAKE, validate=False)
     wait_for(lambda: n_steps(store, run_id) >= 20, what="rows from the worker")
@@ -302,6 +304,7 @@ def test_cancel_stops_a_cooperative_worker(store):
     assert r["error"] is None
 
 
+@pytest.mark.slow  # ~3 s: waits out the grace period
 def test_cancel_terminates_a_worker_that_ignores_it(store):
     run_id = workers.launch(fake_job(), store.path, target=STUBBORN, validate=False)
     wait_for(lambda: n_steps(store, run_id) >= 3, what="rows from the worker")
@@ -311,6 +314,7 @@ def test_cancel_terminates_a_worker_that_ignores_it(store):
     assert store.integrity_check() == "ok"
 
 
+@pytest.mark.slow  # ~10 s: three workers, 1 500 steps each
 def test_concurrent_writers_lose_nothing(store):
     ids = [workers.launch(fake_job(steps=1500, flush=3), store.path, target=FAKE, validate=False) for _ in range(3)]
     statuses = workers.wait(ids, store.path, timeout=TIMEOUT * 2)
@@ -324,6 +328,7 @@ def test_concurrent_writers_lose_nothing(store):
     wait_for(lambda: workers.running(store.path) == [], what="the workers to exit")
 
 
+@pytest.mark.slow  # ~4 s: a script that launches a worker
 def test_a_worker_starts_from_any_cwd_and_an_unguarded_script(tmp_path):
     # no `if __name__ == "__main__":` guard, another working directory: spawn must not re-run the script
     script = tmp_path / "launch.py"

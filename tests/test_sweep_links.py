@@ -125,6 +125,7 @@ def test_default_round_trips_without_warnings():
     assert from_query({}) == (spec, [])
 
 
+@pytest.mark.slow  # ~2.5 s: 120 examples
 @SPECS
 @given(sweep_specs())
 def test_any_spec_round_trips_exactly(spec):
@@ -155,6 +156,7 @@ def test_fuzzed_query_strings_never_raise(qs):
     assert all(isinstance(w, str) for w in warnings)
 
 
+@pytest.mark.slow  # ~2.5 s: 200 examples
 @FUZZ
 @given(st.dictionaries(
     st.one_of(st.sampled_from([*TOP_KEYS, "r0", "c0", "sch0", "r3", "r4", "c9", "zz"]), TEXT),
@@ -178,6 +180,7 @@ NAMED = {"m": "mode", "s": "surface", "x0": "start", "n": "steps", "ax": "x axis
 CLEARLY_BAD = ["abc", "nan", "inf", "1e999", "", "🙂", "x" * 5000, "-1,-1e999"]
 
 
+@pytest.mark.slow  # ~1.5 s: 200 examples
 @FUZZ
 @given(st.sampled_from(sorted(AFFECTS)), st.sampled_from(CLEARLY_BAD))
 def test_one_bad_field_warns_by_name_and_keeps_the_rest(key, bad):

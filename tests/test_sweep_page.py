@@ -1,6 +1,7 @@
 """The sweeps page under Streamlit's AppTest: renders, runs, reads links, and never shows a traceback."""
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from ui.sweep_links import from_query, to_query
@@ -55,6 +56,7 @@ def test_pressing_run_with_a_small_grid_shows_it():
     assert any("explorer" in str(c.value) for c in at.caption)
 
 
+@pytest.mark.slow  # ~1 s
 def test_robustness_and_basins_from_links():
     spec = SweepSpec(mode="robustness", steps=60, x=AxisSpec("lr", 1e-4, 1.0, 12, True), seeds=2, noise=0.1)
     at = app(to_query(spec))
@@ -108,6 +110,7 @@ def test_a_custom_formula_that_does_not_parse_is_shown_inline():
     assert any("does not parse" in e for e in texts(at.error))
 
 
+@pytest.mark.slow  # ~2 s: a 300 x 300 map
 def test_a_big_map_shows_progress_then_comes_from_the_cache():
     # 2 optimizers x 90 000 cells: big enough for the progress bar (fed from inside the engine, outside st.cache_data)
     spec = SweepSpec(steps=30, x=AxisSpec("lr", 1e-5, 1e-2, 300, True), y=AxisSpec("momentum", 0.0, 0.99, 300, False))
@@ -120,6 +123,7 @@ def test_a_big_map_shows_progress_then_comes_from_the_cache():
     assert any("(cached)" in c for c in texts(at.caption))
 
 
+@pytest.mark.slow  # ~1.5 s
 def test_arriving_from_the_explorer_sweeps_its_runs():
     app_py = str(Path(PAGE).parent.parent / "app.py")
     if not Path(app_py).exists():

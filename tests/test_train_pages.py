@@ -93,6 +93,7 @@ def test_both_pages_render_on_an_empty_store(db):
 # ---------------------------------------------------------------- a CLI run on the Compare page
 
 
+@pytest.mark.slow  # ~7 s: trains digits-mlp in a subprocess
 def test_a_run_from_the_command_line_appears_on_compare(db):
     p = subprocess.run([sys.executable, "-m", "training", "run", "--task", "digits-mlp", "--steps", "20",
                         "--smoothness-every", "5", "--clip", "norm:1", "--db", db, "-q"],
@@ -119,6 +120,7 @@ def test_a_run_from_the_command_line_appears_on_compare(db):
 # ---------------------------------------------------------------- Start: launches once, in a worker
 
 
+@pytest.mark.slow  # ~5 s: trains in a worker process
 def test_start_launches_one_worker_and_a_rerun_launches_nothing(db):
     at = page(TRAIN)
     at.number_input(key="tr_steps.digits-mlp").set_value(10)
@@ -324,6 +326,7 @@ def test_compare_says_which_runs_have_no_smoothness_instead_of_dropping_them(db)
     assert len(notes) == 1 and f"run(s) #{b}:" in notes[0] and f"#{a}" not in notes[0]
 
 
+@pytest.mark.slow  # ~5 s: waits for the run to stop
 def test_cancel_returns_at_once_and_the_run_stops_in_the_background(db):
     """The Cancel callback sets the run's flag and returns (it used to wait up to the grace period,
     freezing the page); the run is then stopped in the background. Each status is shown once."""

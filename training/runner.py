@@ -195,119 +195,135 @@ class _Run:
     # ------------------------------------------------------------------ the loop
     def run(self) -> tuple[str, dict]:
         self.setup()
-        job, task, fp, opt, dev = self.job, self.task, self.fp, self.opt, self.dev
-        self.sink.start(job, str(dev), self.info())
-
-        t_start = time.perf_counter()
-        self.eval_s = 0.0
-        buf = torch.zeros(self.buffer_steps, 3, device=dev)  # per step: loss, grad_norm, clip_coef
-        pending: list[tuple[int, float, float]] = []  # per buffered step: (step, lr, wall)
-        pending_evals: list[dict] = []
-        self.evals: list[EvalRow] = []
-        self.step_rows, self.diverged_at = 0, None
-        items, items_since, train_since = 0, 0, 0.0  # for throughput
-        last_eval_t = time.perf_counter()
-        last_flush = time.perf_counter()
-        every_s = job.smoothness_every
-        lrs = self.lrs
-
-        def flush() -> bool:
-            """Send buffered rows; True when the run must stop (diverged or cancelled)."""
-            nonlocal last_flush
-            rows = []
-            if pending:
-                values = buf[: len(pending)].tolist()  # the one host sync of the hot loop
-                for (i, lr, wall), (loss, norm, coef) in zip(pending, values, strict=True):
-                    rows.append(StepRow(i, loss, lr, norm, coef, wall))
-                    if not math.isfinite(loss):
-                        self.diverged_at = i
-                        break
-                pending.clear()
-            if rows:
-                self.sink.steps(rows)
-                self.step_rows += len(rows)
-            if pending_evals:
-                measured = [e for e in pending_evals if e["smoothness_t"] is not None]
-                if measured:  # one host sync for all estimates since the last flush
-                    vals = torch.stack([t for e in measured for t in (e["smoothness_t"], e["grad_norm_t"])])
-                    vals = vals.tolist()
-                    for j, e in enumerate(measured):
-                        e["smoothness"], e["grad_norm"] = vals[2 * j], vals[2 * j + 1]
-                rows_e = [EvalRow(**{k: v for k, v in e.items() if not k.endswith("_t")}) for e in pending_evals
-                          if self.diverged_at is None or e["step"] <= self.diverged_at]
-                pending_evals.clear()
-                if rows_e:
-                    self.sink.evals(rows_e)
-                    self.evals.extend(rows_e)
-            last_flush = time.perf_counter()
-            if self.diverged_at is not None:
-                return True
-            return bool(self.sink.cancelled())
-
-        def eval_row(k: int) -> dict:
-            nonlocal items_since, train_since, last_eval_t
-            _sync(dev)
-            now = time.perf_counter()
-            train_since += now - last_eval_t
-            val_loss, metric, secs = self.evaluate()
-            self.eval_s += secs
-            thr = items_since / train_since if items_since and train_since > 0 else NAN
-            items_since, train_since = 0, 0.0
-            last_eval_t = time.perf_counter()
-            return {"step": k, "val_loss": val_loss, "metric": metric, "throughput": thr,
-                    "wall": last_eval_t - t_start, "smoothness_t": None, "grad_norm_t": None}
-
+        self.sink.start(self.job, str(self.dev), self.info())
+        self.start_log()
         stop = False
         for i in range(self.steps):
-            row = eval_row(i) if i % self.eval_every == 0 else None
-            if lrs is not None:
-                for group in opt.param_groups:
-                    group["lr"] = lrs[i]
-            batch = task.batch(self.data, i, self.batch_size, self.generator)
-            n_items = batch[1].numel()
-            fp.zero_grad()
-            loss, obj = self.objective(batch)
-            self.backward(obj)
-            measure = bool(every_s) and i % every_s == 0
-            if measure:  # x_i and g(x_i) before clipping: the step's start and its gradient
-                x0, g0 = fp.flat.detach().clone(), fp.grad.clone()
-            norm, coef = clip_with_coef_(fp.grad, self.clip_kind, self.clip_threshold, validate=False)
-            if self.scaler is not None:
-                self.scaler.step(opt)
-                self.scaler.update()
-            else:
-                opt.step()
-            if measure:
-                est, gnorm = self.smoothness(batch, x0, g0)
-                if row is None:
-                    row = {"step": i, "val_loss": NAN, "metric": NAN, "throughput": NAN,
-                           "wall": time.perf_counter() - t_start, "smoothness_t": None, "grad_norm_t": None}
-                row["smoothness_t"], row["grad_norm_t"] = est, gnorm
-            buf[len(pending)] = torch.stack([loss.detach().float(), norm.float(), coef.float()])
-            pending.append((i, lrs[i] if lrs is not None else _lr(opt), time.perf_counter() - t_start))
-            items += n_items
-            items_since += n_items
+            row = self.eval_row(i) if i % self.eval_every == 0 else None
+            row = self.update(i, row)
             is_eval = row is not None and not math.isnan(row["val_loss"])
             if row is not None:
-                pending_evals.append(row)
-            if (len(pending) == self.buffer_steps or is_eval
-                    or time.perf_counter() - last_flush >= self.flush_every):
-                stop = flush()
+                self.pending_evals.append(row)
+            if (len(self.pending) == self.buffer_steps or is_eval
+                    or time.perf_counter() - self.last_flush >= self.flush_every):
+                stop = self.flush()
                 if stop:
                     break
         if not stop:
-            stop = flush()
+            stop = self.flush()
         status = "diverged" if self.diverged_at is not None else "cancelled" if stop else "done"
         done = self.step_rows  # updates made and logged (up to the first non-finite loss)
         last = self.evals[-1] if self.evals else None
         if status != "diverged" and (last is None or last.step != done or math.isnan(last.val_loss)):
-            pending_evals.append(eval_row(done))
-            flush()
+            self.pending_evals.append(self.eval_row(done))
+            self.flush()
             if self.diverged_at is not None:
                 status = "diverged"
-        _sync(dev)
-        wall = time.perf_counter() - t_start
-        return status, self.summary(status, done, items, wall)
+        _sync(self.dev)
+        wall = time.perf_counter() - self.t_start
+        return status, self.summary(status, done, self.items, wall)
+
+    def start_log(self) -> None:
+        """The loop's bookkeeping: the step buffer, rows not sent yet, throughput counters, clocks."""
+        self.t_start = time.perf_counter()
+        self.eval_s = 0.0
+        self.buf = torch.zeros(self.buffer_steps, 3, device=self.dev)  # per step: loss, grad_norm, clip_coef
+        self.pending: list[tuple[int, float, float]] = []  # per buffered step: (step, lr, wall)
+        self.pending_evals: list[dict] = []
+        self.evals: list[EvalRow] = []
+        self.step_rows, self.diverged_at = 0, None
+        self.items, self.items_since, self.train_since = 0, 0, 0.0  # for throughput
+        self.last_eval_t = time.perf_counter()
+        self.last_flush = time.perf_counter()
+
+    def update(self, i: int, row: dict | None) -> dict | None:
+        """Update i, its step row buffered; returns `row` (made here if there was none) with the
+        smoothness estimate where update i measures it."""
+        fp, opt, lrs, every_s = self.fp, self.opt, self.lrs, self.job.smoothness_every
+        if lrs is not None:
+            for group in opt.param_groups:
+                group["lr"] = lrs[i]
+        batch = self.task.batch(self.data, i, self.batch_size, self.generator)
+        n_items = batch[1].numel()
+        fp.zero_grad()
+        loss, obj = self.objective(batch)
+        self.backward(obj)
+        measure = bool(every_s) and i % every_s == 0
+        if measure:  # x_i and g(x_i) before clipping: the step's start and its gradient
+            x0, g0 = fp.flat.detach().clone(), fp.grad.clone()
+        norm, coef = clip_with_coef_(fp.grad, self.clip_kind, self.clip_threshold, validate=False)
+        if self.scaler is not None:
+            self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            opt.step()
+        if measure:
+            est, gnorm = self.smoothness(batch, x0, g0)
+            if row is None:
+                row = {"step": i, "val_loss": NAN, "metric": NAN, "throughput": NAN,
+                       "wall": time.perf_counter() - self.t_start, "smoothness_t": None, "grad_norm_t": None}
+            row["smoothness_t"], row["grad_norm_t"] = est, gnorm
+        self.buf[len(self.pending)] = torch.stack([loss.detach().float(), norm.float(), coef.float()])
+        self.pending.append((i, lrs[i] if lrs is not None else _lr(opt), time.perf_counter() - self.t_start))
+        self.items += n_items
+        self.items_since += n_items
+        return row
+
+    def flush(self) -> bool:
+        """Send buffered rows; True when the run must stop (diverged or cancelled)."""
+        self.flush_steps()
+        self.flush_evals()
+        self.last_flush = time.perf_counter()
+        if self.diverged_at is not None:
+            return True
+        return bool(self.sink.cancelled())
+
+    def flush_steps(self) -> None:
+        """Send the buffered step rows, up to and including the first non-finite loss."""
+        pending = self.pending
+        rows = []
+        if pending:
+            values = self.buf[: len(pending)].tolist()  # the one host sync of the hot loop
+            for (i, lr, wall), (loss, norm, coef) in zip(pending, values, strict=True):
+                rows.append(StepRow(i, loss, lr, norm, coef, wall))
+                if not math.isfinite(loss):
+                    self.diverged_at = i
+                    break
+            pending.clear()
+        if rows:
+            self.sink.steps(rows)
+            self.step_rows += len(rows)
+
+    def flush_evals(self) -> None:
+        """Send the evaluation rows made since the last flush (none after a divergence)."""
+        pending_evals = self.pending_evals
+        if not pending_evals:
+            return
+        measured = [e for e in pending_evals if e["smoothness_t"] is not None]
+        if measured:  # one host sync for all estimates since the last flush
+            vals = torch.stack([t for e in measured for t in (e["smoothness_t"], e["grad_norm_t"])])
+            vals = vals.tolist()
+            for j, e in enumerate(measured):
+                e["smoothness"], e["grad_norm"] = vals[2 * j], vals[2 * j + 1]
+        rows_e = [EvalRow(**{k: v for k, v in e.items() if not k.endswith("_t")}) for e in pending_evals
+                  if self.diverged_at is None or e["step"] <= self.diverged_at]
+        pending_evals.clear()
+        if rows_e:
+            self.sink.evals(rows_e)
+            self.evals.extend(rows_e)
+
+    def eval_row(self, k: int) -> dict:
+        """Evaluate after k updates: the row, with the training throughput since the last evaluation."""
+        _sync(self.dev)
+        now = time.perf_counter()
+        self.train_since += now - self.last_eval_t
+        val_loss, metric, secs = self.evaluate()
+        self.eval_s += secs
+        thr = self.items_since / self.train_since if self.items_since and self.train_since > 0 else NAN
+        self.items_since, self.train_since = 0, 0.0
+        self.last_eval_t = time.perf_counter()
+        return {"step": k, "val_loss": val_loss, "metric": metric, "throughput": thr,
+                "wall": self.last_eval_t - self.t_start, "smoothness_t": None, "grad_norm_t": None}
 
     def summary(self, status: str, done: int, items: int, wall: float) -> dict:
         task = self.task

@@ -117,15 +117,7 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
     eps_noise = noise_table(noise, seed, n, steps)
     lo, hi = box(bounds)
 
-    x = x0.to(torch.float64).clone()
-    loss, g = loss_and_grad(f, x)
-    alive = torch.isfinite(loss) & torch.isfinite(g).all(-1)
-    diverged_at = torch.where(alive, -1, 0)
-    hit_at = torch.full((n,), -1, dtype=torch.int64)
-    if target is not None:
-        hit_at = torch.where(alive & (loss <= target), 0, hit_at)
-    for gr in groups:
-        gr.state = gr.rule.init(x[gr.rows], gr.h)
+    x, loss, g, alive, diverged_at, hit_at = initial_state(f, groups, x0, target)
 
     # histories as lists of per-step tensors, stacked once at the end (cheaper than indexed writes)
     xs, losses, grads, smooth = [x], [loss], [], []  # smooth: g at each step's midpoint
@@ -146,11 +138,7 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
         if eps_noise is not None:
             gn.add_(eps_noise(t))  # the gradient the optimizers see
         x_new.copy_(x)
-        if clip_all is not None:
-            norm, coef = clip_with_coef_(gn, *clip_all, validate=False)
-        else:
-            parts = [clip_with_coef_(gv, gr.clip_kind, gr.threshold, validate=False) for gr, _, gv in views]
-            norm, coef = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        norm, coef = clip_rows(gn, clip_all, views)
         for i, (gr, xv, gv) in enumerate(views):
             gr.h["lr"] = lr_t = gr.lr_at(t)
             gr.rule.update(xv, gv, gr.state, gr.h, t + 1)  # in place on the view and the state
@@ -189,14 +177,46 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
     out = dict(final_xy=x, final_loss=loss, diverged_at=diverged_at, hit_at=hit_at, stopped_at=stopped_at)
     if record:
         done = steps if stopped_at is None else stopped_at
-        xy = torch.stack(xs)
-        grad = torch.stack(grads) if grads else torch.empty(0, n, 2, dtype=torch.float64)
-        stack = lambda v: torch.stack(v) if v else torch.empty(0, n, dtype=torch.float64)
-        out.update(xy=xy, loss=torch.stack(losses), grad=grad, grad_norm=stack(norms),
-                   clip_coef=stack(coefs), lr=per_row(lrs, groups, n, done),
-                   smoothness=smoothness_estimate(xy, grad, torch.stack(smooth), diverged_at) if smooth
-                   else torch.full((done, n), float("nan"), dtype=torch.float64))
+        out.update(histories(xs, losses, grads, smooth, norms, coefs, lrs, groups, diverged_at, done))
     return out
+
+
+def initial_state(f, groups: list[Group], x0: Tensor, target: float | None) -> tuple[Tensor, ...]:
+    """Step 0 of run: (x, loss, g, alive, diverged_at, hit_at) at the start points; each group's
+    optimizer state made for its rows."""
+    n = x0.shape[0]
+    x = x0.to(torch.float64).clone()
+    loss, g = loss_and_grad(f, x)
+    alive = torch.isfinite(loss) & torch.isfinite(g).all(-1)
+    diverged_at = torch.where(alive, -1, 0)
+    hit_at = torch.full((n,), -1, dtype=torch.int64)
+    if target is not None:
+        hit_at = torch.where(alive & (loss <= target), 0, hit_at)
+    for gr in groups:
+        gr.state = gr.rule.init(x[gr.rows], gr.h)
+    return x, loss, g, alive, diverged_at, hit_at
+
+
+def clip_rows(gn: Tensor, clip_all, views: list) -> tuple[Tensor, Tensor]:
+    """(norm, coef), (N,) each: gn clipped in place, in one call where every group clips alike
+    (clip_all from one_clip), else group by group on its view."""
+    if clip_all is not None:
+        return clip_with_coef_(gn, *clip_all, validate=False)
+    parts = [clip_with_coef_(gv, gr.clip_kind, gr.threshold, validate=False) for gr, _, gv in views]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def histories(xs: list, losses: list, grads: list, smooth: list, norms: list, coefs: list, lrs: dict,
+              groups: list[Group], diverged_at: Tensor, done: int) -> dict:
+    """run's per-step lists stacked into its recorded tensors (done: the steps taken)."""
+    n = diverged_at.shape[0]
+    xy = torch.stack(xs)
+    grad = torch.stack(grads) if grads else torch.empty(0, n, 2, dtype=torch.float64)
+    stack = lambda v: torch.stack(v) if v else torch.empty(0, n, dtype=torch.float64)
+    return dict(xy=xy, loss=torch.stack(losses), grad=grad, grad_norm=stack(norms),
+                clip_coef=stack(coefs), lr=per_row(lrs, groups, n, done),
+                smoothness=smoothness_estimate(xy, grad, torch.stack(smooth), diverged_at) if smooth
+                else torch.full((done, n), float("nan"), dtype=torch.float64))
 
 
 def one_clip(groups: list[Group], n: int) -> tuple[str, float | Tensor] | None:
