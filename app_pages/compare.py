@@ -18,13 +18,14 @@ from training.store import ACTIVE, Store
 from ui.text import md
 from ui.train_spec import (
     CurveCache,
+    compare_url,
     explorer_url,
     parse_run_ids,
     run_label,
     short_label,
     task_info,
 )
-from ui.widgets import may_change
+from ui.widgets import may_change, share_box
 
 P = "cmp_"  # every widget key of this page starts with it
 LIST_LIMIT = 1000  # runs offered in the picker (newest first)
@@ -258,6 +259,9 @@ def main() -> None:
     ids = st.multiselect("Runs", list(by_id), key=P + "runs", format_func=lambda i: run_label(by_id[i]),
                          placeholder="pick runs to compare", help="runs in the store, newest first")
     write_selection(ids)
+    if ids:
+        with st.popover("Share"):
+            share_box(compare_url(ids).split("?", 1)[1], "comparison")
     c1, c2 = st.columns([1, 2])
     x = c1.radio("x axis", ["step", "wall"], key=P + "x", horizontal=True,
                  format_func={"step": "step", "wall": "wall time"}.get)

@@ -16,7 +16,7 @@ from trajectories.limits import deadline, seconds_text
 from ui import slots
 from ui.spec import CUSTOM, surface_names
 from ui.text import md
-from ui.widgets import clear_state, number, run_editor, seed_run_state
+from ui.widgets import clear_state, link_message, number, run_editor, seed_run_state, share_box, within_limits
 
 P = "ex_"  # every widget key of this page starts with it
 GRID = 200  # contour image resolution
@@ -30,7 +30,7 @@ def load_spec(spec: ui.ExplorerSpec, preset: str = "") -> None:
     clear_state(P)
     ss = st.session_state
     ss[P + "loaded"] = True
-    ss[P + "preset"] = preset
+    ss[P + "preset"] = preset or spec.preset
     ss[P + "surface"] = spec.surface
     for name, v in spec.surface_params:
         ss[f"{P}sp.{spec.surface}.{name}"] = v
@@ -173,14 +173,14 @@ def sidebar() -> tuple[str, tuple, str, tuple | None, int, float, int, bool, boo
                        "Gaussian noise added to every gradient component: minibatch noise. "
                        "Every run sees the same noise sequence (a fair race).")
         ss.setdefault(P + "seed", 0)
-        seed = int(st.number_input("noise seed", min_value=ui.SEED_RANGE[0], max_value=ui.SEED_RANGE[1], step=1,
-                                   key=P + "seed"))
+        seed = int(within_limits("noise seed", st.number_input("noise seed", step=1, key=P + "seed"),
+                                 *ui.SEED_RANGE))
         st.header("View")
         view3d = st.checkbox("3D surface view", key=P + "view3d")
         arrows = st.checkbox("gradient and update arrows", key=P + "arrows")
         st.header("Presets")
         for p in ui.PRESETS:
-            st.button(p.title, key=f"{P}preset_{p.name}", on_click=load_spec, args=(p.spec, p.name),
+            st.button(p.title, key=f"{P}preset_{p.name}", on_click=load_spec, args=(p.view(),),
                       help=p.about, width="stretch")
     return surface, params, formula, start, steps, noise, seed, view3d, arrows
 
@@ -206,30 +206,53 @@ def runs_editor() -> tuple[ui.RunConfig, ...]:
 
 
 # ---------------------------------------------------------------- the page
+def restore_preset(name: str) -> None:
+    preset = next((p for p in ui.PRESETS if p.name == name), None)
+    if preset is not None:
+        load_spec(preset.view())
+
+
+def story(spec: ui.ExplorerSpec) -> None:
+    """The preset's story box: what to look at; once the view departs from the preset, it says so."""
+    preset = next((p for p in ui.PRESETS if p.name == spec.preset), None)
+    if preset is None:
+        return
+    if preset.shows(spec):
+        st.info(f"**{md(preset.title)}.** {md(preset.about)} ({md(preset.source)})")
+        return
+    with st.container(border=True):
+        st.markdown(f"**Changed from the preset “{md(preset.title)}”.** What it describes may no longer "
+                    f"show with your changes: {md(preset.about)}")
+        st.button("restore the preset", key=P + "restore", on_click=restore_preset, args=(preset.name,))
+
+
 def main() -> None:
     ss = st.session_state
     if not ss.get(P + "loaded"):
         spec, warnings = ui.from_query(st.query_params.to_dict())
         load_spec(spec)
-        ss[P + "link_warnings"] = warnings
-    for w in ss.get(P + "link_warnings", []):
-        st.warning(f"Link: {md(w)}")
+        ss[P + "link_read"] = (spec, tuple(warnings))  # the view the link gave, and what fell back
+    note = st.empty()  # the link's one message, filled once the view is known
 
     st.title("Optimizer explorer")
     st.caption("Optimizers race on a loss surface. Change a knob, watch why they differ. "
-               "The address bar always holds this whole view: copy it to share it.")
-    preset = next((p for p in ui.PRESETS if p.name == ss.get(P + "preset")), None)
-    if preset:
-        st.info(f"**{preset.title}.** {preset.about} ({preset.source})")
+               "The address bar always holds this whole view: copy it to share it (Share, below the map).")
+    story_box = st.container()
 
     surface, params, formula, start, steps, noise, seed, view3d, arrows = sidebar()
     runs = runs_editor()
     try:
-        spec = ui.ExplorerSpec(surface, params, formula, start, runs, steps, noise, seed, view3d, arrows)
+        spec = ui.ExplorerSpec(surface, params, formula, start, runs, steps, noise, seed, view3d, arrows,
+                               preset=ss.get(P + "preset") or "")
     except ValueError as e:
         st.error(f"{md(e)}. Showing the default view instead.")
         spec = ui.ExplorerSpec()
     st.query_params.from_dict(ui.to_query(spec))
+    with note:
+        link_message(P, spec)
+    with story_box:
+        story(spec)
+    spec_shared, spec = spec, spec.without_preset()  # the computation and its caches do not depend on the story
 
     try:
         spec.surface_obj()  # parses a custom formula
@@ -260,12 +283,15 @@ def main() -> None:
 
     st.plotly_chart(figs["race"], key=P + "map", on_select=set_start_from_click, selection_mode="points",
                     config={"displaylogo": False})
-    st.caption("Press Play, or drag the step slider. Click any point on the map to start there.")
+    c1, c2 = st.columns([4, 1])
+    c1.caption("Press Play, or drag the step slider. Click any point on the map to start there.")
+    with c2.popover("Share", width="stretch"):
+        share_box(ui.query_string(spec_shared), "view")
 
     st.subheader("Summary")
     st.dataframe(figs["summary"], hide_index=True, width="stretch")
 
-    tabs = st.tabs(["(L0, L1) smoothness", "3D view", "Export and share"])
+    tabs = st.tabs(["(L0, L1) smoothness", "3D view", "Export"])
     with tabs[0]:
         st.plotly_chart(figs["smooth"], config={"displaylogo": False})
         st.caption("Local smoothness (how fast the gradient changes along each step) against the gradient norm. "
@@ -285,8 +311,7 @@ def main() -> None:
                            file_name="trajectories.csv", mime="text/csv")
         c2.download_button("animation (HTML)", lambda: plots.figure_html(figs["race"]), file_name="race.html",
                            mime="text/html")
-        st.caption("This view as a link (the address bar holds it too):")
-        st.code("?" + ui.query_string(spec), language=None, wrap_lines=True)
+        st.caption("To share this view, use Share under the map: its link reproduces it exactly.")
 
 
 main()

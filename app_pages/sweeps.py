@@ -21,7 +21,7 @@ from trajectories.limits import TimeLimit, seconds_text
 from trajectories.stats import best_cell, cell_stats, robustness
 from ui import slots
 from ui.spec import CUSTOM, RunConfig, surface_names
-from ui.sweep_links import cell_url, from_explorer_query, from_query, is_explorer_query, to_query
+from ui.sweep_links import cell_url, from_explorer_query, from_query, is_explorer_query, query_string, to_query
 from ui.sweep_spec import (
     COLORS,
     MAX_AXIS,
@@ -38,6 +38,7 @@ from ui.sweep_spec import (
     target_range,
 )
 from ui.text import md
+from ui.widgets import link_message, share_box, within_limits
 
 MODE_TITLES = {"map": "Hyperparameter map", "robustness": "Robustness over the lr range",
                "basins": "Basins of attraction"}
@@ -49,11 +50,11 @@ PROGRESS_WORK = 2_000_000  # run-steps: roughly a second of simulation; bigger r
 # ---------------------------------------------------------------- state: the link and the last sweep run
 
 
-def load_link() -> list[str]:
+def load_link() -> None:
     """Read the URL into the submitted spec at the start of a session, or when a new link is opened."""
     current = st.query_params.to_dict()
     if "sw_submitted" in st.session_state and (not current or current == st.session_state.get("sw_written")):
-        return st.session_state.get("sw_link_warnings", [])
+        return
     if is_explorer_query(current):  # arrived from the explorer: sweep what it showed
         spec, warnings = from_explorer_query(current), []
     else:
@@ -61,8 +62,8 @@ def load_link() -> list[str]:
     for key in [k for k in st.session_state if str(k).startswith(W)]:
         del st.session_state[key]  # the widgets start from the link
     st.session_state["sw_submitted"] = spec
-    st.session_state["sw_link_warnings"] = warnings
-    return warnings
+    st.session_state["sw_link_read"] = (spec, tuple(warnings))  # one calm message (ui.widgets.link_message)
+    st.session_state.pop("sw_link_dismissed", None)
 
 
 def write_link(spec: SweepSpec) -> None:
@@ -157,9 +158,11 @@ def compute(spec: SweepSpec) -> tuple[list, str | None]:
 # ---------------------------------------------------------------- widgets
 
 
-def number(label: str, key: str, value, **kw):
+def number(label: str, key: str, value, min_value=None, max_value=None, **kw):
+    """A number input whose limits are checked here, not in the browser: a value outside them is kept in
+    the box and reported, and the limit is used (the browser would keep the old value without a word)."""
     init(key, value)
-    return st.number_input(label, key=key, **kw)
+    return within_limits(label, st.number_input(label, key=key, **kw), min_value, max_value)
 
 
 def float_input(label: str, key: str, value: float, help: str | None = None) -> float:
@@ -239,7 +242,8 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
     # what the form holds depends on these, so they rerun the page at once (nothing is simulated until Run)
     mode = sb.radio("Show", MODES, format_func=MODE_TITLES.get, key=init(f"{W}mode", spec.mode))
     surface = sb.selectbox("Surface", surface_names(), key=init(f"{W}surface", spec.surface))
-    count = int(sb.number_input("Optimizers", 1, MAX_OPTIMIZERS, key=init(f"{W}count", len(spec.runs)), step=1))
+    with sb:
+        count = int(number("Optimizers", f"{W}count", len(spec.runs), min_value=1, max_value=MAX_OPTIMIZERS, step=1))
     runs = []
     for k in range(count):
         base = spec.runs[k] if k < len(spec.runs) else spec.runs[0]
@@ -417,8 +421,8 @@ def main() -> None:
     st.title("Sweeps")
     st.caption("Every configuration is one row of one batched simulation: whole maps of hyperparameters, "
                "not one tuned point per optimizer.")
-    for w in load_link():
-        st.warning(md(w))
+    load_link()
+    note = st.empty()
     spec: SweepSpec = st.session_state["sw_submitted"]
     new = sidebar(spec)
     error = st.session_state.pop("sw_error", None)
@@ -426,8 +430,9 @@ def main() -> None:
         st.error(f"Not run: {md(error)}")
     if new is not None:
         spec = st.session_state["sw_submitted"] = new
-        st.session_state["sw_link_warnings"] = []
     write_link(spec)
+    with note:
+        link_message("sw_", spec)
 
     if spec.surface == CUSTOM:
         try:
@@ -437,7 +442,10 @@ def main() -> None:
             st.error(f"The formula does not parse: {md(e)}")
             return
     axes = " × ".join(f"{a.target} ({a.n})" for a in spec.axes)
-    st.subheader(MODE_TITLES[spec.mode] + (f": {md(axes)}" if spec.mode == "map" else ""))
+    c1, c2 = st.columns([4, 1])
+    c1.subheader(MODE_TITLES[spec.mode] + (f": {md(axes)}" if spec.mode == "map" else ""))
+    with c2.popover("Share", width="stretch"):
+        share_box(query_string(spec), "sweep")
     t0 = time.perf_counter()
     try:
         results, stopped = compute(spec)

@@ -74,8 +74,54 @@ def test_a_link_round_trips_to_the_same_spec():
         q = dict(parse_qsl(preset.link()))
         at = app(q)
         assert not at.exception
-        assert not [w for w in at.warning if w.value.startswith("Link:")]
-        assert url_spec(at) == preset.spec
+        assert not [w for w in at.warning if "opened in part" in w.value]
+        assert url_spec(at) == preset.view()  # the preset's id travels with its view
+        assert any(preset.title in i.value for i in at.info)  # ... and so its story box opens
+
+
+def link_notes(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning if "opened in part" in w.value]
+
+
+def test_a_preset_link_opens_its_story_and_says_when_the_view_departs_from_it():
+    preset = ui.preset("clipping_quartic")
+    at = app(dict(parse_qsl(preset.link())))
+    assert any(preset.title in i.value for i in at.info) and not link_notes(at)
+    at.slider(key="ex_steps").set_value(120).run()  # the person changes the view
+    assert not at.exception
+    assert not any(preset.title in i.value for i in at.info)  # it no longer claims the preset's story
+    changed = [m.value for m in at.markdown if "Changed from the preset" in m.value]
+    assert changed and preset.title in changed[0]
+    assert url_spec(at).preset == preset.name and url_spec(at).steps == 120  # the link still says where from
+    at.button(key="ex_restore").click().run()
+    assert url_spec(at) == preset.view() and any(preset.title in i.value for i in at.info)
+
+
+def test_a_partial_link_shows_one_calm_message_that_goes_once_the_view_changes():
+    at = app({"v": "1", "s": "quartic"})  # a short link: its left-out fields are defaults, silently
+    assert not at.exception and not link_notes(at) and url_spec(at).surface == "quartic"
+    at = app({"v": "1", "s": "rosenbrock", "n": "999999", "r0": "adam~lr:-5", "zz": "1"})
+    assert not at.exception
+    (note,) = link_notes(at)  # one message, not one banner per field
+    assert "3 of its settings" in note
+    listed = [t.value for t in at.text if t.value.startswith("• ")]
+    assert len(listed) == 3 and any("steps (n)" in t for t in listed) and any("lr" in t for t in listed)
+    assert url_spec(at).steps == 300 and url_spec(at).runs[0].optimizer == "adam"  # the rest kept
+    at.run()
+    assert len(link_notes(at)) == 1  # a rerun alone keeps it
+    at.slider(key="ex_steps").set_value(200).run()
+    assert not link_notes(at)  # gone once the view changes
+    again = app({"v": "1", "n": "0"})
+    again.button(key="ex_link_dismiss").click().run()
+    assert not link_notes(again) and not again.exception
+
+
+def test_the_share_box_holds_a_link_that_reproduces_the_view():
+    at = app({"v": "1", "s": "himmelblau", "n": "77"})
+    (code,) = [c.value for c in at.code if "s=himmelblau" in c.value]
+    query = code.split("?", 1)[1]
+    got, warnings = ui.from_query_string(query)
+    assert warnings == [] and got == url_spec(at) and got.steps == 77
 
 
 @pytest.mark.slow  # ~3 s: the first custom surface
@@ -93,7 +139,7 @@ def test_presets_load_with_one_click():
     at = app()
     at.button(key="ex_preset_clipping_quartic").click().run()
     assert not at.exception
-    assert url_spec(at) == ui.preset("clipping_quartic").spec
+    assert url_spec(at) == ui.preset("clipping_quartic").view()
     assert any("diverged" in w.value for w in at.warning)
 
 

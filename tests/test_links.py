@@ -366,8 +366,9 @@ def test_versions_and_unknown_keys():
     # a hand-typed link without v: left-out fields are simply defaults
     got, w = from_query({"s": "himmelblau", "n": "80"})
     assert (got.surface, got.steps, w) == ("himmelblau", 80, [])
-    # but a versioned link that lost fields says so
-    assert any("missing" in x for x in from_query({"v": "1", "s": "himmelblau"})[1])
+    # and so in a versioned link: a short link is normal, its left-out fields take their defaults silently
+    got, w = from_query({"v": "1", "s": "quartic"})
+    assert (got.surface, got.steps, got.runs, w) == ("quartic", 300, ExplorerSpec().runs, [])
     # repeated keys: the last counts
     got, w = from_query({**q, "n": ["100", "200"]})
     assert got.steps == 200 and any("2 times" in x for x in w)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.sweep_links import from_query, to_query
+from ui.sweep_links import from_query, from_query_string, to_query
 from ui.sweep_spec import AxisSpec, SweepSpec
 from ui.text import plain
 
@@ -83,11 +83,24 @@ def test_a_garbage_link_warns_and_still_renders():
     at = app({"v": "1", "m": "mapp", "ax": "lr~abc~1~99999~log", "seeds": "nan", "r0": "adamx~lr:-1", "zz": "🙂",
               "n": "12"})
     assert not at.exception
-    warnings = texts(at.warning)
-    assert len(warnings) >= 4
-    assert any("mode (m)" in w for w in warnings) and any("x axis (ax)" in w for w in warnings)
-    assert any("optimizer 1 (r0)" in w for w in warnings)
+    (note,) = [w for w in texts(at.warning) if "opened in part" in w]  # one calm message, not a banner each
+    listed = [t.value for t in at.text if t.value.startswith("• ")]
+    assert len(listed) >= 4 and f"{len(listed)} of its settings" in note
+    assert any("mode (m)" in w for w in listed) and any("x axis (ax)" in w for w in listed)
+    assert any("optimizer 1 (r0)" in w for w in listed)
     assert len(charts(at)) == 1
+    (code,) = [c.value for c in at.code if "m=map" in c.value]  # the share box: a link to this sweep
+    assert from_query_string(code.split("?", 1)[1]) == (at.session_state["sw_submitted"], [])
+
+
+def test_a_value_over_a_limit_is_reported_and_the_limit_used():
+    at = app()
+    at.number_input(key="sw_w_x_lr_n").set_value(301)
+    at = run_button(at).click().run()
+    assert not at.exception
+    assert any("cells: 301 is more than 300" in w and "using 300" in w for w in texts(at.warning))
+    assert at.session_state["sw_submitted"].x.n == 300  # what Run used, as said
+    assert at.number_input(key="sw_w_x_lr_n").value == 301  # the person's text stays in the box
 
 
 def test_a_request_over_the_caps_shows_an_error_not_an_exception():
@@ -106,7 +119,7 @@ def test_a_request_over_the_caps_shows_an_error_not_an_exception():
 def test_a_custom_formula_that_does_not_parse_is_shown_inline():
     at = app({"s": "custom", "f": "x**"})
     assert not at.exception
-    assert any("formula" in w for w in texts(at.warning))
+    assert any("formula" in t.value for t in at.text if t.value.startswith("• "))
     assert any("does not parse" in e for e in texts(at.error))
 
 

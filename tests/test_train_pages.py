@@ -202,6 +202,8 @@ def test_compare_selects_runs_from_the_link_and_deletes_with_confirmation(db):
     clean(at)
     assert any("different tasks" in plain(w.value) for w in at.warning)
     assert at.query_params["runs"] in (f"{a},{b},{c}", [f"{a},{b},{c}"])
+    (code,) = [x.value for x in at.code if "runs=" in x.value]  # the share box: this comparison's link
+    assert parse_run_ids(code.split("runs=", 1)[1]) == [a, b, c]
     # delete asks first, then deletes
     at = at.button(key=f"cmp_del{b}").click().run()
     clean(at)

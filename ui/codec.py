@@ -6,10 +6,10 @@ Writing: every field of the table in order, defaults included ("v=1" first), so 
 in the code never changes what an old link shows. Values in the link spelling of the run grammar
 (optimizers/run_text.py).
 
-Reading never raises: each field is read on its own; a bad, missing or outdated field falls back
-to its default with a warning that names it (a link without "v", typed by hand, may leave fields
-out silently; one with "v" was written whole, so a missing field is reported); unknown keys are
-named and ignored; a newer "v" is read as far as this version understands it. A view may finish
+Reading never raises: each field is read on its own; a bad or outdated field falls back to its
+default with a warning that names it; a field the link leaves out takes its default silently (a
+short hand-written link is normal: `?s=quartic` is a whole view); unknown keys are named and
+ignored; a newer "v" is read as far as this version understands it. A view may finish
 with its own cross-field checks (the sweeps page brings requests within the engine's caps).
 """
 from __future__ import annotations
@@ -100,6 +100,29 @@ class Choice(Field):
             fields[self.attr] = default
         else:
             fields[self.attr] = text
+
+
+@dataclass(frozen=True)
+class Preset(Field):
+    """The preset a view started from: written only where there is one; an unknown name is named and
+    dropped (the runs, surface and the rest of the link still open)."""
+
+    def write(self, spec: Any) -> dict[str, str]:
+        name = getattr(spec, self.attr)
+        return {self.key: name} if name else {}
+
+    def read(self, r: Reader, fields: dict) -> None:
+        from .presets import PRESETS  # presets are views themselves: imported when a link is read
+
+        text = r.get(self.key)
+        names = [p.name for p in PRESETS]
+        if text is None or text == "":
+            fields[self.attr] = ""
+        elif text in names:
+            fields[self.attr] = text
+        else:
+            r.warn(f"{r.name(self.key)}: there is no preset {_show(text, 30)}; opened the view without its story")
+            fields[self.attr] = ""
 
 
 class SurfaceFields:
@@ -322,12 +345,8 @@ class Reader:
             self.values[key] = value
 
     def get(self, key: str, default: Any = "the default") -> str | None:
-        """The field's text, or None where it is missing (with a warning in a versioned link) or unreadable."""
-        if key not in self.values:
-            if self.versioned:
-                self.warn(f"{self.name(key)}: missing from the link; used {fmt(default)}")
-            return None
-        return self.values[key]
+        """The field's text, or None where it is missing (it takes its default, silently) or unreadable."""
+        return self.values.get(key)
 
     # -------------------------------------------------------------- the whole link
     def _version(self) -> None:
@@ -376,8 +395,6 @@ class Reader:
                 self.warn(f"surface parameters (sp): {surface} has none; ignored {_show(text)}")
             return ()
         if text is None:
-            if not quiet:
-                self.get("sp", "the defaults")  # warns in a versioned link
             return surface_params(surface)
         head, pairs, bad = _split_items(ITEM + text)
         chosen: dict[str, float] = {}
@@ -403,9 +420,6 @@ class Reader:
                           f"used {fmt(p.default)}")
                 continue
             chosen[k] = x
-        missing = [p.name for p in s.params if p.name not in chosen]
-        if missing and self.versioned and not quiet:
-            self.warn(f"surface parameters (sp): {', '.join(missing)} missing; used the defaults")
         return surface_params(surface, chosen)
 
     def _surface_obj(self, surface: str, params: tuple, formula: str) -> surfaces.Surface | None:
@@ -464,8 +478,6 @@ class Reader:
                 continue
             runs.append(self._run(i))
         if not runs:
-            if self.versioned:
-                self.warn(f"{self.view.run_word}s: the link has none; used the default {self.view.run_word}s")
             return self.default.runs
         return tuple(runs)
 
@@ -514,9 +526,6 @@ class Reader:
             except ValueError:
                 domain = _domain(hp.kind, *hp.valid, hp.open_high)
                 self.warn(f"{who} (r{i}): {k} {_show(v)} is not {domain}; used {fmt(hp.default)}")
-        missing = [hp.name for hp in spec.hparams if hp.name not in chosen]
-        if missing and self.versioned:
-            self.warn(f"{who} (r{i}): {', '.join(missing)} missing; used the defaults")
         return name, tuple(chosen.items())
 
     def _clip(self, i: int, who: str) -> tuple[str, float]:
@@ -562,7 +571,4 @@ class Reader:
                 chosen[k] = schedule_value(name, k, x)
             except ValueError as e:
                 self.warn(f"{who} schedule (sch{i}): {k} {_show(v)} is invalid ({e}); used {fmt(p.default)}")
-        missing = [p.name for p in schedule_spec(name).params if p.name not in chosen]
-        if missing and self.versioned:
-            self.warn(f"{who} schedule (sch{i}): {', '.join(missing)} missing; used the defaults")
         return name, tuple(chosen.items())

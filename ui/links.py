@@ -21,11 +21,13 @@ integers as "300" and exponents as "1e-8"); booleans as 1/0. The separators ~ : 
 escaping in a query (RFC 3986), so query_string() leaves them readable.
 
 The table of fields is EXPLORER (ui/codec.py reads and writes any view's table). Reading
-(`from_query`) never raises: each field is read on its own, and a bad, missing or
-outdated field falls back to its default with a warning that names it; every other field is
-kept. Unknown keys are ignored with a warning. A link without `v` (typed by hand) may leave
-fields out silently; a link with `v` was written whole, so a missing field there is reported.
-A newer `v` is read as far as this version understands it, with a warning.
+(`from_query`) never raises: each field is read on its own, and a bad or outdated field falls
+back to its default with a warning that names it; every other field is kept. A field the link
+leaves out takes its default silently (`?s=quartic` is a whole view). Unknown keys are ignored
+with a warning. A newer `v` is read as far as this version understands it, with a warning.
+
+    p=clipping_quartic                    the preset the view started from (absent: none); its
+                                          story box opens with the link
 
 A custom formula that does not parse is KEPT (surface "custom", text as typed) with the
 parser's message as a warning: the page shows the person's text beside the error instead of
@@ -37,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import codec
-from .codec import AUTO, ITEM, KV, PAIR, RUN_KEY, VERSION, Flag, Number, Runs, SurfaceFields, fmt  # noqa: F401
+from .codec import AUTO, ITEM, KV, PAIR, RUN_KEY, VERSION, Flag, Number, Preset, Runs, SurfaceFields, fmt  # noqa: F401
 from .spec import MAX_RUNS, MAX_STEPS, NOISE_RANGE, SEED_RANGE, ExplorerSpec
 
 EXPLORER = codec.View(
@@ -45,7 +47,7 @@ EXPLORER = codec.View(
     entries=(SurfaceFields(), Number("n", "steps", "steps", "int", 1, MAX_STEPS),
              Number("noise", "noise", "noise", "float", *NOISE_RANGE),
              Number("seed", "seed", "seed", "int", *SEED_RANGE), Flag("3d", "view3d", "3D view"),
-             Flag("arrows", "arrows", "arrows"), Runs()),
+             Flag("arrows", "arrows", "arrows"), Runs(), Preset("p", "preset", "preset")),
     link="an explorer link", fallback="view", run_word="run", max_runs=MAX_RUNS,
     run_key_name=lambda i, what: f"run {i + 1} {what}",
 )

@@ -5,9 +5,9 @@ comments are what the race gives (tests/test_presets.py checks them).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from .links import query_string
 from .spec import ExplorerSpec, RunConfig, default_run
 
 
@@ -22,8 +22,19 @@ class Preset:
     spec: ExplorerSpec
 
     def link(self) -> str:
-        """The preset as a query string (without "?"): the explorer opens it like any shared link."""
-        return query_string(self.spec)
+        """The preset as a query string (without "?"): the explorer opens it, story box included, like
+        any shared link."""
+        from .links import query_string
+
+        return query_string(self.view())
+
+    def view(self) -> ExplorerSpec:
+        """The preset's view, marked as coming from it (the `p` field of its link)."""
+        return dataclasses.replace(self.spec, preset=self.name)
+
+    def shows(self, spec: ExplorerSpec) -> bool:
+        """Whether `spec` still shows what this preset describes (anything changed: it does not)."""
+        return spec.without_preset() == self.spec
 
 
 def _run(optimizer: str, clip: tuple[str, float] | None = None, schedule: tuple[str, dict] | None = None,

@@ -13,6 +13,7 @@ No streamlit here: the page turns widgets into a spec and a spec into a race.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,7 @@ class ExplorerSpec:
     seed: int = 0
     view3d: bool = False
     arrows: bool = False
+    preset: str = ""  # the preset this view started from ("": none); ui.presets, the story box
 
     def __post_init__(self) -> None:
         if not isinstance(self.formula, str) or len(self.formula) > MAX_FORMULA:
@@ -109,6 +111,9 @@ class ExplorerSpec:
         object.__setattr__(self, "seed", seed)
         as_bool(self.view3d, "view3d")
         as_bool(self.arrows, "arrows")
+        if not (isinstance(self.preset, str) and len(self.preset) <= 64 and
+                all(c.isascii() and (c.isalnum() or c == "_") for c in self.preset)):
+            raise ValueError(f"preset must be a preset's name, got {self.preset!r}")
 
     def surface_obj(self) -> surfaces.Surface:
         """The Surface to draw: the catalog entry with its parameters, or the parsed formula.
@@ -123,6 +128,11 @@ class ExplorerSpec:
             return self.start
         x, y = self.surface_obj().start
         return (float(x), float(y))
+
+    def without_preset(self) -> ExplorerSpec:
+        """The same view with no preset: what a preset's own view is compared with, and the cache key
+        of the race (the preset changes the story box, not the computation)."""
+        return dataclasses.replace(self, preset="") if self.preset else self
 
     def race(self, **kw: Any) -> trajectories.Result:
         """trajectories.race for this view (kw: smoothness=, progress=); row i is runs[i]."""

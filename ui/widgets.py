@@ -133,3 +133,51 @@ def run_editor(prefix: str, fallback: RunConfig) -> RunConfig:
     except ValueError as e:
         st.error(f"{md(e)}. The run keeps its previous settings until this is fixed.")
         return fallback
+
+
+# ---------------------------------------------------------------- links: one calm message, a link to copy
+
+
+def link_message(prefix: str, spec: Any) -> None:
+    """One calm message for a link that could not be read whole: how many settings fell back to their
+    defaults and why (in a collapsed list), dismissible, and gone once the view changes (the page keeps
+    (the view the link gave, its warnings) in state[prefix + "link_read"])."""
+    ss = st.session_state
+    view, warnings = ss.get(prefix + "link_read") or (None, ())
+    if not warnings or ss.get(prefix + "link_dismissed") or spec != view:
+        return
+    n = len(warnings)
+    with st.container(border=True):
+        st.warning(f"This link was opened in part: {n} of its settings could not be used as written, so "
+                   f"{'it shows its default' if n == 1 else 'they show their defaults'}. Everything else is as "
+                   "shared.")
+        with st.expander("what fell back, and why"):
+            for w in warnings:
+                st.text(f"• {w}")
+        st.button("dismiss", key=prefix + "link_dismiss", on_click=_dismiss, args=(prefix,))
+
+
+def _dismiss(prefix: str) -> None:
+    st.session_state[prefix + "link_dismissed"] = True
+
+
+def share_box(query: str, what: str) -> None:
+    """The full link of this page's current view, in a box with a copy button (st.code's)."""
+    base = st.context.url or ""  # the page's address without its query (None outside a browser)
+    st.caption(f"This {what} as a link: copy it with the button in the box's corner "
+               "(the address bar holds it too).")
+    st.code(f"{base}?{query}", language=None, wrap_lines=True)
+
+
+def within_limits(label: str, value: Any, low: float | None, high: float | None) -> Any:
+    """A typed number brought within [low, high], saying so beside the input: a value outside a limit is
+    never replaced silently (the box keeps what the person typed; the page uses the limit)."""
+    if value is None:
+        return value
+    if high is not None and value > high:
+        st.warning(f"{label}: {fmt(value)} is more than {fmt(high)}, the most allowed here: using {fmt(high)}.")
+        return type(value)(high)
+    if low is not None and value < low:
+        st.warning(f"{label}: {fmt(value)} is less than {fmt(low)}, the least allowed here: using {fmt(low)}.")
+        return type(value)(low)
+    return value
