@@ -145,7 +145,8 @@ def test_a_click_on_a_sweep_cell_links_to_that_run_in_the_explorer(server, brows
 
 
 def test_link_text_shows_as_written_never_as_markup(server, browser):
-    """A link's values echoed into warnings are text: no clickable link, emphasis or strikethrough."""
+    """A link's values echoed back (the one message's list of what fell back) are text: no clickable
+    link, emphasis or strikethrough."""
     from urllib.parse import quote
 
     evil = "[Log in again](https://evil.example/login)"
@@ -154,13 +155,44 @@ def test_link_text_shows_as_written_never_as_markup(server, browser):
             wait_until="domcontentloaded")
     alerts = pg.locator('[data-testid="stAlertContentWarning"]')
     alerts.first.wait_for(timeout=120_000)
-    pg.wait_for_timeout(1000)
-    text = " ".join(alerts.all_inner_texts()).replace("\u2060", "")
+    assert alerts.count() == 1 and "opened in part" in alerts.first.inner_text()  # one calm message
+    pg.get_by_text("what fell back, and why").first.click()
+    items = pg.locator('[data-testid="stText"]')
+    items.first.wait_for(timeout=30_000)
+    text = " ".join(items.all_inner_texts()).replace("\u2060", "")
     assert evil[:40] in text and "**bold**" in text and "~~strike~~" in text, text  # as typed (cut at 40)
     hrefs = [a.get_attribute("href") or "" for a in pg.locator("a").all()]
     assert not any("evil" in h for h in hrefs), hrefs
     assert pg.locator('[data-testid="stAlertContentWarning"] strong, '
-                      '[data-testid="stAlertContentWarning"] del').count() == 0
+                      '[data-testid="stAlertContentWarning"] del, [data-testid="stText"] a').count() == 0
+    pg.close()
+
+
+def test_the_shared_link_reproduces_the_view_in_a_fresh_browser(server, browser):
+    """Share -> the full link -> a new browser context (no cookies, no session) opens the same view,
+    its preset's story included."""
+    from urllib.parse import parse_qsl, urlparse
+
+    import ui
+
+    preset = ui.preset("clipping_quartic")
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(f"{server}/?{preset.link()}", wait_until="domcontentloaded")
+    pg.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)
+    pg.get_by_role("button", name="Share").first.click()
+    code = pg.locator('[data-testid="stCode"] code').first
+    code.wait_for(timeout=30_000)
+    link = code.inner_text().strip()
+    assert link.startswith(server), link  # the full address, not just "?v=1&..."
+    other = browser.new_context(viewport={"width": 1400, "height": 1000})
+    fresh = other.new_page()
+    fresh.goto(link, wait_until="domcontentloaded")
+    fresh.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)
+    fresh.get_by_text(preset.title).first.wait_for(timeout=30_000)  # the story box opened with it
+    shown, warnings = ui.from_query(dict(parse_qsl(urlparse(fresh.url).query)))
+    assert warnings == [] and shown == preset.view()
+    assert "opened in part" not in fresh.content()
+    other.close()
     pg.close()
 
 
