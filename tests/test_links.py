@@ -1,5 +1,6 @@
 """The explorer's link: spec -> query -> spec is exact, and no link, however broken, breaks the page."""
 import ast
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -154,7 +155,8 @@ def test_default_spec_round_trips_without_warnings():
 
 @pytest.mark.parametrize("p", PRESETS, ids=lambda p: p.name)
 def test_presets_round_trip(p):
-    assert from_query_string(p.link()) == (p.spec, [])
+    assert from_query_string(p.link()) == (p.view(), [])  # the view, marked with the preset it came from
+    assert p.shows(p.view()) and not p.shows(dataclasses.replace(p.view(), steps=p.spec.steps + 1))
 
 
 @pytest.mark.slow  # ~2.5 s: 150 examples

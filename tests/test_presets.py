@@ -15,7 +15,7 @@ def race(name):
 
 @pytest.mark.parametrize("p", PRESETS, ids=lambda p: p.name)
 def test_preset_is_a_valid_link(p):
-    assert from_query_string(p.link()) == (p.spec, [])
+    assert from_query_string(p.link()) == (p.view(), []) and p.view().preset == p.name
     assert len(p.link()) < 2000
     p.spec.surface_obj()
     for r in p.spec.runs:
