@@ -232,11 +232,10 @@ def main() -> None:
         spec, warnings = ui.from_query(st.query_params.to_dict())
         load_spec(spec)
         ss[P + "link_read"] = (spec, tuple(warnings))  # the view the link gave, and what fell back
-    note = st.empty()  # the link's one message, filled once the view is known
-
     st.title("Optimizer explorer")
     st.caption("Optimizers race on a loss surface. Change a knob, watch why they differ. "
                "The address bar always holds this whole view: copy it to share it (Share, below the map).")
+    note = st.empty()  # the link's one message, filled once the view is known
     story_box = st.container()
 
     surface, params, formula, start, steps, noise, seed, view3d, arrows = sidebar()
