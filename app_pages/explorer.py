@@ -300,7 +300,8 @@ def main() -> None:
                    "coefficient) shrinks the step exactly there.")
     with tabs[1]:
         if "3d" in figs:
-            st.plotly_chart(figs["3d"], config={"displaylogo": False})
+            st.plotly_chart(figs["3d"], config=plots.CONFIG_3D)
+            st.caption("Drag to turn the surface, scroll to zoom; the house button above it resets the view.")
         else:
             st.caption("Tick '3D surface view' in the sidebar.")
     with tabs[2]:

@@ -14,6 +14,7 @@ import plotly.io as pio
 from .inputs import as_grid, as_race, distance_to_nearest
 from .style import GRAD_ARROW, LOG_FLOOR, MINIMUM_COLOUR, OUTLINE, START_COLOUR, UPDATE_ARROW, colours
 from .surface_image import surface_image
+from .ticks import nice_step, nice_steps, symlog, symlog_ticks
 
 TEMPLATE = pio.templates["plotly_white"].to_plotly_json()  # inlined: a template name is resolved by
 # go.Figure, which a prebuilt dict skips
@@ -25,6 +26,15 @@ PANELS = (  # (title, y axis title) of the diagnostics, top to bottom
     ("applied lr (schedule × clip coefficient)", "lr"),
     ("distance to the nearest minimum", "distance"),
 )
+# Where the surface has no known minimum (a saddle is unbounded below) "loss − min" has no min: the
+# loss panel shows the loss itself on a symmetric log scale, sign(loss)·log10(1 + |loss|), labelled
+# with the loss values. It reads both the start near 0 and an escape to -10^6 (a linear axis would be
+# flat and then fall off a cliff; loss − lowest seen on a log axis did the same).
+LOSS_SYMLOG = ("loss, symmetric log scale (no known minimum)", "loss (symlog)")
+SLIDER_X, SLIDER_LEN, SLIDER_Y = 0.13, 0.42, -0.05  # the step slider under the map (paper coordinates)
+SLIDER_INSET = 10  # px: plotly.js draws a slider's first and last step this far inside its ends
+SLIDER_LABELS = 6  # at most this many intervals between the slider's step labels
+SLIDER_LABEL_DROP = 52  # px from the slider's top down to its step labels (under the current value, rail, ticks)
 
 
 def round_sig(a, digits: int = 5) -> np.ndarray:
@@ -56,9 +66,18 @@ def rounded(a, digits: int = 5) -> list:
 
 
 def frame_steps(steps: int, max_frames: int) -> np.ndarray:
-    """The steps shown as frames: evenly spaced, always including 0 and the last step."""
-    n = max(2, min(max_frames, steps + 1))
-    return np.unique(np.rint(np.linspace(0, steps, n)).astype(int))
+    """The steps shown as frames: every s-th step for the smallest s of 1, 2, 5 × 10^k that keeps at
+    most max_frames (at least 2) frames, and the last step; so the slider reads 0, 20, 40, never 0, 20, 39."""
+    if steps <= 0:
+        return np.zeros(1, dtype=int)
+    most = max(2, int(max_frames))
+    for s in nice_steps(max(1.0, steps / most)):
+        t = np.arange(0, steps + 1, int(s))
+        if t[-1] != steps:
+            t = np.append(t, steps)
+        if t.size <= most:
+            return t
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def log_positive(a: np.ndarray) -> np.ndarray:
@@ -66,12 +85,15 @@ def log_positive(a: np.ndarray) -> np.ndarray:
 
 
 def diagnostics(race, min_value, minima) -> list[np.ndarray | None]:
-    """Per panel a (steps+1, R) array indexed by step (NaN where not real), or None (no known minimum)."""
+    """Per panel a (steps+1, R) array indexed by step (NaN where not real): loss − min (or, with no known
+    minimum, symlog(loss)), ‖g‖, lr, and the distance to the nearest minimum (None with no known minimum)."""
     steps, n = race.steps, race.runs
     pos = race.positions_mask()
     upd = race.updates_mask()
-    base = min_value if min_value is not None else np.nanmin(race.loss)
-    loss_gap = np.where(pos, log_positive(race.loss - base), np.nan)
+    if min_value is not None:
+        loss_panel = np.where(pos, log_positive(race.loss - min_value), np.nan)
+    else:  # no minimum to subtract: the loss itself on a symmetric log scale (LOSS_SYMLOG)
+        loss_panel = np.where(pos, symlog(race.loss), np.nan)
 
     def per_update(a):  # (steps, R) -> (steps+1, R): the value of update t shown at step t
         out = np.full((steps + 1, n), np.nan)
@@ -80,15 +102,17 @@ def diagnostics(race, min_value, minima) -> list[np.ndarray | None]:
 
     dist = distance_to_nearest(race.xy, minima)
     return [
-        loss_gap,
+        loss_panel,
         per_update(log_positive(race.grad_norm)),
         per_update(log_positive(race.lr * race.clip_coef)),
         None if dist is None else np.where(pos, log_positive(dist), np.nan),
     ]
 
 
-def _axes(has_distance: bool, known_min: bool) -> tuple[dict, list]:
-    """Layout axes: the map (x, y) on the left, four stacked panels (x2..x5, y2..y5) on the right."""
+def _axes(has_distance: bool, loss_symlog: np.ndarray | None = None) -> tuple[dict, list]:
+    """Layout axes: the map (x, y) on the left, four stacked panels (x2..x5, y2..y5) on the right.
+
+    loss_symlog: the loss panel's values where it shows symlog(loss) (no known minimum), else None."""
     gap, top = 0.05, 1.0
     h = (top - 3 * gap) / 4
     layout = {
@@ -103,10 +127,13 @@ def _axes(has_distance: bool, known_min: bool) -> tuple[dict, list]:
         lo = top - (p + 1) * h - p * gap
         layout[f"xaxis{i}"] = {"domain": [0.64, 1.0], "anchor": f"y{i}", "matches": "x2" if i > 2 else None,
                                "showticklabels": p == 3, "title": {"text": "step"} if p == 3 else None}
-        if p == 0 and not known_min:
-            ytitle = "loss − lowest seen"  # no known minimum: the gap to the best loss any run reached
         layout[f"yaxis{i}"] = {"domain": [lo, lo + h], "anchor": f"x{i}", "type": "log", "exponentformat": "power",
                                "title": {"text": ytitle, "font": {"size": 11}}}
+        if p == 0 and loss_symlog is not None:
+            title, ytitle = LOSS_SYMLOG
+            layout[f"yaxis{i}"] = {"domain": [lo, lo + h], "anchor": f"x{i}", "type": "linear",
+                                   "title": {"text": ytitle, "font": {"size": 11}}, "zeroline": True,
+                                   **_symlog_axis(loss_symlog)}
         notes.append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.82,
                       "y": lo + h, "yanchor": "bottom", "xanchor": "center", "font": {"size": 12}})
         if p == 3 and not has_distance:
@@ -116,6 +143,17 @@ def _axes(has_distance: bool, known_min: bool) -> tuple[dict, list]:
         for k in [k for k, v in ax.items() if v is None]:
             del ax[k]
     return layout, notes
+
+
+def _symlog_axis(values: np.ndarray) -> dict:
+    """Ticks of a symlog axis over the finite values (labelled with the loss itself), and its range."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (-1.0, 1.0)
+    pad = 0.05 * (hi - lo) or 0.5
+    vals, text = symlog_ticks(lo - pad, hi + pad)
+    return {"tickmode": "array", "tickvals": [float(t) for t in round_sig(vals, 8)], "ticktext": text,
+            "range": [lo - pad, hi + pad]}
 
 
 ON_MAP = {"type": "scatter", "xaxis": "x", "yaxis": "y"}  # a trace drawn on the map
@@ -135,12 +173,12 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     cols = colours(n)
     (x0, x1), (y0, y1) = bounds or ((g.xs[0], g.xs[-1]), (g.ys[0], g.ys[-1]))
     diag = diagnostics(race, min_value, minima)
-    layout, notes = _axes(diag[3] is not None, min_value is not None)
+    layout, notes = _axes(diag[3] is not None, None if min_value is not None else diag[0])
     stride = max(1, -(-(steps + 1) // MAX_LINE_POINTS))
     shown = np.arange(0, steps + 1, stride)
 
     data = [_click_grid(x0, x1, y0, y1), *_trails(race, cols, shown), *_marks(race, cols, start, minima),
-            *_curves(race, cols, diag, shown, stride)]
+            *_curves(race, cols, diag, shown, stride, loss_symlog=min_value is None)]
 
     # the moving marks: heads on the map, the current step on each panel, optional arrows
     head_idx = len(data)
@@ -174,7 +212,7 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     layout["yaxis"]["range"] = [float(y0), float(y1)]
     layout.update(
         height=height, margin={"l": 50, "r": 20, "t": 50, "b": 60}, template=TEMPLATE, hovermode="closest",
-        images=[surface_image(g).layout_image()], annotations=notes,
+        images=[surface_image(g).layout_image()], annotations=notes + slider_labels(frame_steps(steps, max_frames)),
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
         **_controls(slider_steps),
     )
@@ -234,17 +272,22 @@ def _marks(race, cols: list, start, minima) -> list[dict]:
     return data
 
 
-def _curves(race, cols: list, diag: list, shown: np.ndarray, stride: int) -> list[dict]:
-    """Per diagnostics panel one curve per run, drawn once (x implicit: x0 + i * dx)."""
+def _curves(race, cols: list, diag: list, shown: np.ndarray, stride: int, loss_symlog: bool = False) -> list[dict]:
+    """Per diagnostics panel one curve per run, drawn once (x implicit: x0 + i * dx). On a symlog loss
+    panel the hover reads the loss itself (customdata), not its symlog."""
     data = []
     for p, values in enumerate(diag):
         if values is None:
             continue
         for r in range(race.runs):
-            data.append({"type": "scatter", "xaxis": f"x{p + 2}", "yaxis": f"y{p + 2}", "x0": 0, "dx": int(stride),
-                         "y": rounded(values[shown, r]), "mode": "lines", "line": {"color": cols[r], "width": 1.5},
-                         "showlegend": False, "legendgroup": f"r{r}", "name": race.labels[r],
-                         "hovertemplate": "step %{x}: %{y}<extra>%{fullData.name}</extra>"})
+            curve = {"type": "scatter", "xaxis": f"x{p + 2}", "yaxis": f"y{p + 2}", "x0": 0, "dx": int(stride),
+                     "y": rounded(values[shown, r]), "mode": "lines", "line": {"color": cols[r], "width": 1.5},
+                     "showlegend": False, "legendgroup": f"r{r}", "name": race.labels[r],
+                     "hovertemplate": "step %{x}: %{y}<extra>%{fullData.name}</extra>"}
+            if p == 0 and loss_symlog:
+                curve["customdata"] = rounded(race.loss[shown, r])
+                curve["hovertemplate"] = "step %{x}: loss %{customdata}<extra>%{fullData.name}</extra>"
+            data.append(curve)
     return data
 
 
@@ -268,7 +311,12 @@ def _frames(race, max_frames: int, head_idx: int, marker_idx: list, arrow_idx: l
 
 
 def _controls(slider_steps: list) -> dict:
-    """The layout's play and pause buttons (updatemenus) and the step slider (sliders)."""
+    """The layout's play and pause buttons (updatemenus) and the step slider (sliders).
+
+    plotly.js labels every k-th slider step, k set by the width in pixels, so its labels would read
+    0, 26, 52 on one screen and 0, 22, 44 on another: its own labels are transparent (they still hold
+    their place, and the current value above the slider reads the step) and slider_labels puts round
+    steps there instead."""
     play = {"label": "Play", "method": "animate", "args": [None, {
         "frame": {"duration": 40, "redraw": False}, "fromcurrent": True, "transition": {"duration": 0},
         "mode": "immediate"}]}
@@ -277,10 +325,33 @@ def _controls(slider_steps: list) -> dict:
     return {
         "updatemenus": [{"type": "buttons", "direction": "left", "buttons": [play, pause], "x": 0.0, "y": -0.07,
                          "xanchor": "left", "yanchor": "top", "pad": {"t": 0, "r": 10}, "showactive": False}],
-        "sliders": [{"active": 0, "steps": slider_steps, "x": 0.13, "y": -0.05, "len": 0.42, "xanchor": "left",
-                     "yanchor": "top", "currentvalue": {"prefix": "step ", "visible": True}, "pad": {"t": 0, "b": 0},
+        "sliders": [{"active": 0, "steps": slider_steps, "x": SLIDER_X, "y": SLIDER_Y, "len": SLIDER_LEN,
+                     "xanchor": "left", "yanchor": "top", "pad": {"t": 0, "b": 0, "l": 0, "r": 0},
+                     "font": {"size": 11, "color": "rgba(0,0,0,0)"}, "ticklen": 4, "minorticklen": 4,
+                     "currentvalue": {"prefix": "step ", "visible": True, "font": {"size": 12, "color": "#444"}},
                      "transition": {"duration": 0}}],
     }
+
+
+def slider_labels(frame_at: np.ndarray) -> list[dict]:
+    """Annotations under the step slider at round steps (0, s, 2s, ... with s of 1, 2, 5 × 10^k and a
+    multiple of the frames' stride, so each sits exactly on its frame's slider step).
+
+    plotly.js puts step i of n at pixel x0 + inset + (length - 2 inset) · i / (n - 1) of the slider:
+    in paper coordinates x = SLIDER_X + SLIDER_LEN · f, shifted by inset · (1 - 2f) pixels."""
+    t = np.asarray(frame_at)
+    if t.size < 2:
+        return []
+    stride = int(t[1] - t[0])
+    step = int(nice_step(int(t[-1]), SLIDER_LABELS, multiple_of=stride))
+    notes = []
+    for value in range(0, int(t[-1]) + 1, step):
+        f = (value // stride) / (t.size - 1)
+        notes.append({"text": str(value), "showarrow": False, "xref": "paper", "yref": "paper",
+                      "x": SLIDER_X + SLIDER_LEN * f, "xshift": SLIDER_INSET * (1 - 2 * f), "xanchor": "center",
+                      "y": SLIDER_Y, "yanchor": "top", "yshift": -SLIDER_LABEL_DROP, "font": {"size": 11},
+                      "name": "slider label"})
+    return notes
 
 
 def _arrows(race, length: float):

@@ -143,6 +143,21 @@ def test_presets_load_with_one_click():
     assert any("diverged" in w.value for w in at.warning)
 
 
+def test_the_3d_view_is_tall_and_turns():
+    """The 3D tab's chart: 600 px, a turntable camera, the wheel zooms, nothing static; one trail per run."""
+    at = app({"3d": "1"})
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    specs = [json.loads(c.proto.spec) for c in charts]
+    i = next(i for i, f in enumerate(specs) if "scene" in f["layout"])
+    fig, config = specs[i], json.loads(charts[i].proto.config)
+    assert fig["layout"]["height"] >= 600
+    assert fig["layout"]["scene"]["dragmode"] == "turntable"
+    assert config.get("scrollZoom") is True and not config.get("staticPlot")
+    trails = [t for t in fig["data"] if t["type"] == "scatter3d" and t.get("mode") == "lines"]
+    assert len(trails) == len(ui.DEFAULT_RUNS)
+
+
 def garbled_queries(n: int, seed: int = 0):
     """Valid links mutated at random: truncated, swapped, junk values, NaN, huge numbers, unknown keys."""
     rng = random.Random(seed)

@@ -76,7 +76,7 @@ def test_frames_are_capped_and_end_on_the_last_step(steps, max_frames):
     fig = figure(race, max_frames=max_frames)
     names = [f["name"] for f in fig["frames"]]
     assert len(names) <= max_frames
-    assert len(names) == min(max_frames, steps + 1)
+    assert len(names) >= min(max_frames, steps + 1) // 3  # the round stride costs at most 2.5x the frames
     assert names[0] == "0" and names[-1] == str(steps)
     assert [int(n) for n in names] == sorted({int(n) for n in names})  # increasing, no duplicates
     slider = fig["layout"]["sliders"][0]["steps"]
@@ -86,6 +86,47 @@ def test_frames_are_capped_and_end_on_the_last_step(steps, max_frames):
 def test_frame_steps_keeps_both_ends():
     assert frame_steps(10, 3).tolist() == [0, 5, 10]
     assert frame_steps(4, 100).tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("steps", "max_frames", "stride"), [
+    (300, 200, 2), (999, 200, 10), (1000, 37, 50), (5000, 200, 50), (20000, 200, 200), (7, 3, 5), (59, 200, 1)])
+def test_frames_fall_on_round_steps(steps, max_frames, stride):
+    """Before: linspace(0, 300, 200) rounded, so the slider read 0, 20, 39, 59. Now every frame is a
+    multiple of one 1/2/5 x 10^k stride (the smallest that fits), then the last step."""
+    t = frame_steps(steps, max_frames).tolist()
+    assert len(t) <= max_frames
+    assert t[:-1] == list(range(0, steps, stride))[: len(t) - 1] and t[-1] == steps
+    assert all(v % stride == 0 for v in t[:-1])
+    assert frame_steps(300, 200).tolist()[10:31:10] == [20, 40, 60]
+
+
+def slider_labels_of(fig) -> list[dict]:
+    return [a for a in fig["layout"]["annotations"] if a.get("name") == "slider label"]
+
+
+@pytest.mark.parametrize(("steps", "max_frames", "labels"), [
+    (300, 200, [0, 50, 100, 150, 200, 250, 300]),
+    (60, 200, [0, 10, 20, 30, 40, 50, 60]),
+    (999, 200, [0, 200, 400, 600, 800]),
+    (1000, 37, [0, 200, 400, 600, 800, 1000]),
+    (5, 200, [0, 1, 2, 3, 4, 5]),
+])
+def test_the_step_slider_is_labelled_at_round_steps_on_their_frames(steps, max_frames, labels):
+    fig = figure(made_race(runs=2, steps=steps), max_frames=max_frames)
+    slider = fig["layout"]["sliders"][0]
+    assert slider["font"]["color"] == "rgba(0,0,0,0)"  # plotly's own labels (every k-th frame, k by pixels) hidden
+    assert slider["currentvalue"]["visible"] and slider["currentvalue"]["font"]["color"] != "rgba(0,0,0,0)"
+    notes = slider_labels_of(fig)
+    assert [int(a["text"]) for a in notes] == labels
+    names = [f["name"] for f in fig["frames"]]
+    n = len(names)
+    for a in notes:  # each label sits where plotly.js draws its frame's step on the slider
+        i = names.index(a["text"])
+        f = i / (n - 1)
+        assert a["x"] == pytest.approx(slider["x"] + slider["len"] * f)
+        assert a["xshift"] == pytest.approx(10 * (1 - 2 * f))  # plotly.js's stepInset: 10 px at each end
+        assert a["xref"] == a["yref"] == "paper" and a["y"] == slider["y"]
+    assert slider["pad"]["l"] == slider["pad"]["r"] == 0  # the geometry above assumes no side padding
 
 
 def test_frames_carry_only_the_moving_traces_one_point_per_run():
@@ -347,6 +388,38 @@ def test_surface3d_lifts_each_trail_above_its_loss():
     np.testing.assert_allclose(z, race.loss[:, 0] + lift, rtol=1e-4)  # the same small lift everywhere
 
 
+def test_surface3d_is_a_tall_interactive_scene_with_every_trail():
+    race = made_race(runs=3, steps=15, diverge={2: 9})
+    fig = plots.surface3d_figure(rosenbrock_grid(30), plots.as_race(race), minima=[(1.0, 1.0)])
+    d = fig if isinstance(fig, dict) else fig.to_dict()
+    layout = d["layout"]
+    assert layout["height"] >= 600
+    scene = layout["scene"]
+    assert scene["dragmode"] == "turntable"  # a drag turns the camera (z stays up)
+    assert scene["aspectmode"] == "manual" and scene["aspectratio"]["x"] == pytest.approx(1.0)
+    assert scene["aspectratio"]["y"] == pytest.approx(1.0) and 0.3 <= scene["aspectratio"]["z"] <= 1.0
+    assert scene["camera"]["eye"]["z"] > 0
+    config = plots.CONFIG_3D
+    assert config["scrollZoom"] is True and not config.get("staticPlot") and config.get("displayModeBar", True)
+    surface = next(t for t in d["data"] if t["type"] == "surface")
+    assert surface.get("hoverinfo") != "skip" and "%{z" in surface["hovertemplate"]  # hover reads the loss
+    # the map's colours (lightened Viridis), so the run colours read on it as they do on the map
+    first, last_ = surface["colorscale"][0][1], surface["colorscale"][-1][1]
+    assert first == "rgb(124,77,135)" and last_ == "rgb(254,238,102)"  # Viridis' ends, 30% toward white
+    trails = [t for t in d["data"] if t["type"] == "scatter3d" and t.get("mode") == "lines"]
+    assert [t["name"] for t in trails] == race.labels
+    assert [t["line"]["color"] for t in trails] == plots.style.colours(3)
+    assert len(trails[2]["x"]) == 9  # a diverged run's trail ends at its last real point
+    trail0 = next(t for t in fig.data if t.name == race.labels[0] and t.mode == "lines")
+    hover = np.asarray(trail0.customdata, dtype=float)  # (step, loss): the loss, not the lifted z
+    assert hover[:, 0].tolist() == list(range(16))
+    np.testing.assert_allclose(hover[:, 1], race.loss[:, 0], rtol=1e-4)
+    ends = [t for t in d["data"] if t["type"] == "scatter3d" and t.get("mode") == "markers"
+            and t.get("name") in race.labels]
+    assert len(ends) == 3 and all(len(t["x"]) == 2 for t in ends)  # its start and its end
+    assert ends[2]["x"][1] == pytest.approx(race.xy[8, 2, 0], rel=1e-4)
+
+
 def test_a_real_race_draws():
     trajectories = pytest.importorskip("trajectories")
     try:
@@ -397,3 +470,76 @@ def test_a_trail_that_comes_within_1e_minus_300_of_zero_keeps_every_point():
     assert len(trail["y"]) == 41 and None not in trail["y"] and None not in trail["x"]
     for f in fig["frames"]:
         assert None not in f["data"][0]["y"]
+
+
+# --- the loss panel fits the surface ---------------------------------------------------------
+
+def tick_value(text: str) -> float:
+    """The number a symlog tick label stands for: 0, 20, −500, 10<sup>3</sup>, −2×10<sup>4</sup>."""
+    t = text.replace("−", "-")
+    sign = -1.0 if t.startswith("-") else 1.0
+    t = t.lstrip("-")
+    if "10<sup>" in t:
+        m, _, k = t.partition("10<sup>")
+        return sign * float(m.rstrip("×") or 1) * 10.0 ** int(k.removesuffix("</sup>"))
+    return sign * float(t)
+
+
+def saddle_race():
+    trajectories = pytest.importorskip("trajectories")
+    surfaces = pytest.importorskip("surfaces")
+    s = surfaces.get("saddle")
+    runs = [trajectories.Run("adam", {"lr": 0.05}), trajectories.Run("sgd", {"lr": 0.01}),
+            trajectories.Run("sgd", {"lr": 0.5})]
+    res = trajectories.race(s, runs, s.start, 300)
+    race = plots.as_race(res, ["adam", "sgd slow", "sgd fast"])
+    fig = plots.race_figure(trajectories.grid(s, 60), race, minima=s.minima, start=s.start, bounds=s.bounds,
+                            min_value=s.min_value)
+    return s, race, fig
+
+
+def test_without_a_known_minimum_the_loss_panel_shows_the_loss_on_a_symmetric_log_axis():
+    from plots.ticks import symlog
+
+    s, race, fig = saddle_race()
+    assert s.min_value is None  # x² − y²: unbounded below
+    ax = fig["layout"]["yaxis2"]
+    assert ax["type"] == "linear" and "symlog" in ax["title"]["text"]  # the choice, said on the axis ...
+    title = next(a["text"] for a in fig["layout"]["annotations"] if a["text"].startswith("loss"))
+    assert "symmetric log" in title and "no known minimum" in title  # ... and in the panel's title
+    curves = [d for d in fig["data"] if d.get("yaxis") == "y2" and d.get("mode") == "lines"]
+    assert [d["name"] for d in curves] == list(race.labels)
+    last = race.last_position
+    for r, d in enumerate(curves):
+        y = np.array(d["y"][: last[r] + 1], dtype=float)  # one point per step (300 steps: stride 1)
+        assert np.isfinite(y).all()
+        np.testing.assert_allclose(y, symlog(race.loss[: last[r] + 1, r]), rtol=1e-4, atol=1e-12)
+        np.testing.assert_allclose(np.array(d["customdata"][: last[r] + 1], dtype=float),
+                                   race.loss[: last[r] + 1, r], rtol=1e-4)  # hover reads the loss itself
+        assert "customdata" in d["hovertemplate"]
+    lo_loss = float(np.nanmin(race.loss[race.positions_mask()]))
+    assert lo_loss < -100 and race.loss[0, 0] > 0  # the values cross zero and span decades: symlog's case
+    lo, hi = ax["range"]
+    assert lo <= symlog(lo_loss) and hi >= symlog(race.loss[0, 0]) and np.isfinite([lo, hi]).all()
+    # the ticks stand where their labels' values fall: tickval = symlog(label), "0" among them
+    vals, text = ax["tickvals"], ax["ticktext"]
+    assert len(vals) >= 3 and "0" in text and any(t.startswith("−") for t in text)
+    for v, t in zip(vals, text, strict=True):
+        assert v == pytest.approx(float(symlog(tick_value(t))), abs=1e-6) and lo <= v <= hi
+    # the panel's moving marker reads symlog(loss) at the frame's step
+    marker = next(i for i in moving_indices(fig) if fig["data"][i].get("yaxis") == "y2")
+    f = fig["frames"][100]
+    d = f["data"][f["traces"].index(marker)]
+    t = int(f["name"])
+    ok = t <= last
+    np.testing.assert_allclose(np.array(d["y"], dtype=float)[ok], symlog(race.loss[t])[ok], rtol=1e-4)
+
+
+def test_with_a_known_minimum_the_loss_panel_keeps_loss_minus_min_on_a_log_axis():
+    race = made_race(runs=2, steps=30)
+    fig = figure(race, min_value=0.0)
+    ax = fig["layout"]["yaxis2"]
+    assert ax["type"] == "log" and ax["title"]["text"] == "loss − min" and "tickvals" not in ax
+    curve = next(d for d in fig["data"] if d.get("yaxis") == "y2" and d.get("mode") == "lines")
+    np.testing.assert_allclose(curve["y"], race.loss[:, 0], rtol=1e-4)
+    assert "customdata" not in curve
