@@ -12,6 +12,7 @@ import functools
 import streamlit as st
 
 from plots import training as pt
+from plots.numbers import table_text
 from training import workers
 from training.device import device_text
 from training.store import ACTIVE, Store
@@ -150,15 +151,9 @@ def curves(ids: list[int], x: str, smoothing: float, polling: bool) -> None:
                    f"{POLL_S:g} s.")
 
     st.subheader("Summary")
-    table = pt.summary_rows(data)
+    table = table_text(pt.summary_rows(data), percent=("clipped",))
     table["explorer"] = [explorer_url(r.get("job") or {}, r.get("total_steps")) for r in runs]
     st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "best": st.column_config.NumberColumn(format="%.4g"),
-        "final": st.column_config.NumberColumn(format="%.4g"),
-        "time to target (s)": st.column_config.NumberColumn(format="%.1f"),
-        "steps/s": st.column_config.NumberColumn(format="%.0f"),
-        "last loss": st.column_config.NumberColumn(format="%.4g"),
-        "clipped": st.column_config.NumberColumn(format="percent"),
         "explorer": st.column_config.LinkColumn("explorer", display_text="Open on a 2D surface",
                                                 help="the same optimizer, clipping and schedule on a 2D surface"),
     })

@@ -14,7 +14,8 @@ import trajectories
 import ui
 from trajectories.limits import deadline, seconds_text
 from ui import slots
-from ui.spec import CUSTOM, surface_names
+from ui.latex import fit as fit_latex
+from ui.spec import CUSTOM, surface_names, surface_title
 from ui.text import md
 from ui.widgets import clear_state, link_message, number, run_editor, seed_run_state, share_box, within_limits
 
@@ -143,7 +144,7 @@ def sidebar() -> tuple[str, tuple, str, tuple | None, int, float, int, bool, boo
         st.header("Surface")
         names = surface_names()
         surface = st.selectbox("loss surface", names, key=P + "surface",
-                               format_func=lambda n: "custom formula" if n == CUSTOM else surfaces.get(n).title)
+                               format_func=surface_title)
         params: tuple = ()
         formula = st.text_input("formula in x and y", key=P + "formula", max_chars=ui.MAX_FORMULA,
                                 placeholder="e.g. x**4 + 10*sin(y)**2", disabled=surface != CUSTOM,
@@ -151,7 +152,7 @@ def sidebar() -> tuple[str, tuple, str, tuple | None, int, float, int, bool, boo
                                      "sin cos tan exp log sqrt abs tanh sinh cosh")
         if surface != CUSTOM:
             s = surfaces.get(surface)
-            st.latex(s.formula)
+            st.latex(fit_latex(s.formula))  # broken into lines that fit the sidebar (KaTeX never wraps)
             if s.about:
                 st.caption(s.about)
             params = tuple((p.name, number(p.name, f"{P}sp.{surface}.{p.name}", p.default, p.low, p.high, p.log,
@@ -288,7 +289,7 @@ def main() -> None:
         share_box(ui.query_string(spec_shared), "view")
 
     st.subheader("Summary")
-    st.dataframe(figs["summary"], hide_index=True, width="stretch")
+    st.dataframe(plots.table_text(figs["summary"], percent=("clipped fraction",)), hide_index=True, width="stretch")
 
     tabs = st.tabs(["(L0, L1) smoothness", "3D view", "Export"])
     with tabs[0]:

@@ -16,11 +16,12 @@ import deploy
 import optimizers
 import surfaces
 from optimizers.schedules import schedule_spec
+from plots.numbers import number_text
 from plots.sweeps import basins_figure, cell_from_point, map_figure, robustness_figure
 from trajectories.limits import TimeLimit, seconds_text
 from trajectories.stats import best_cell, cell_stats, robustness
 from ui import slots
-from ui.spec import CUSTOM, RunConfig, surface_names
+from ui.spec import CUSTOM, RunConfig, surface_names, surface_title
 from ui.sweep_links import cell_url, from_explorer_query, from_query, is_explorer_query, query_string, to_query
 from ui.sweep_spec import (
     COLORS,
@@ -38,7 +39,7 @@ from ui.sweep_spec import (
     target_range,
 )
 from ui.text import md
-from ui.widgets import link_message, share_box, within_limits
+from ui.widgets import advanced_text, advanced_title, link_message, share_box, within_limits
 
 MODE_TITLES = {"map": "Hyperparameter map", "robustness": "Robustness over the lr range",
                "basins": "Basins of attraction"}
@@ -193,26 +194,37 @@ def hparam_widgets(k: int, run: RunConfig, swept: set[str]) -> dict:
 
 
 def schedule_widgets(k: int, run: RunConfig, swept: set[str]) -> dict:
+    """The schedule's arguments no axis sweeps; the advanced ones (the constant schedule's ConstantLR
+    factor and total_iters) in a collapsed area that says their values and what they do."""
     kw = dict(run.schedule_kw)
-    for p in schedule_spec(run.schedule).params:
-        if f"schedule.{p.name}" in swept:
-            continue
-        key = f"{W}sch{k}_{run.schedule}_{p.name}"
-        v = kw[p.name]
-        label = f"{run.schedule}: {p.name}"
-        if p.kind == "choice":
-            kw[p.name] = st.selectbox(label, p.options, key=init(key, v))
-        elif p.kind == "bool":
-            kw[p.name] = st.checkbox(label, key=init(key, bool(v)))
-        elif p.kind == "int":
-            got = number(label + (" (empty: auto)" if p.default is None or p.optional else ""), key,
-                         None if v is None else int(v), step=1, help=p.help or None)
-            kw[p.name] = None if got is None else int(got)
-        else:
-            got = number(label + (" (empty: auto)" if p.default is None else ""), key,
-                         None if v is None else float(v), format="%g", step=None, help=p.help or None)
-            kw[p.name] = None if got is None else float(got)
+    params = [p for p in schedule_spec(run.schedule).params if f"schedule.{p.name}" not in swept]
+    for p in params:
+        if not p.advanced:
+            kw[p.name] = schedule_widget(k, run, p, kw[p.name])
+    tucked = [p for p in params if p.advanced]
+    if tucked:
+        values = [(p.name, st.session_state.get(f"{W}sch{k}_{run.schedule}_{p.name}", kw[p.name])) for p in tucked]
+        with st.expander(advanced_title(run.schedule, values), expanded=False):
+            st.caption(md(advanced_text(run.schedule)))
+            for p in tucked:
+                kw[p.name] = schedule_widget(k, run, p, kw[p.name])
     return kw
+
+
+def schedule_widget(k: int, run: RunConfig, p, v):
+    key = f"{W}sch{k}_{run.schedule}_{p.name}"
+    label = f"{run.schedule}: {p.name}"
+    if p.kind == "choice":
+        return st.selectbox(label, p.options, key=init(key, v))
+    if p.kind == "bool":
+        return st.checkbox(label, key=init(key, bool(v)))
+    if p.kind == "int":
+        got = number(label + (" (empty: auto)" if p.default is None or p.optional else ""), key,
+                     None if v is None else int(v), step=1, help=p.help or None)
+        return None if got is None else int(got)
+    got = number(label + (" (empty: auto)" if p.default is None else ""), key,
+                 None if v is None else float(v), format="%g", step=None, help=p.help or None)
+    return None if got is None else float(got)
 
 
 def axis_widgets(which: str, target: str, current: AxisSpec | None, run: RunConfig, log_only: bool = False) -> AxisSpec:
@@ -241,7 +253,8 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
     sb = st.sidebar
     # what the form holds depends on these, so they rerun the page at once (nothing is simulated until Run)
     mode = sb.radio("Show", MODES, format_func=MODE_TITLES.get, key=init(f"{W}mode", spec.mode))
-    surface = sb.selectbox("Surface", surface_names(), key=init(f"{W}surface", spec.surface))
+    surface = sb.selectbox("Surface", surface_names(), key=init(f"{W}surface", spec.surface),
+                           format_func=surface_title)
     with sb:
         count = int(number("Optimizers", f"{W}count", len(spec.runs), min_value=1, max_value=MAX_OPTIMIZERS, step=1))
     runs = []
@@ -357,7 +370,7 @@ def show_map(spec: SweepSpec, results: list) -> None:
         values = cell_values(spec, i, j)
         if values is None:
             continue
-        where = ", ".join(f"{n} = {v:.4g}" for n, v in zip(names, values, strict=True))
+        where = ", ".join(f"{n} = {number_text(v)}" for n, v in zip(names, values, strict=True))
         st.link_button(f"Open {titles[k]} at {where} in the explorer", cell_url(spec, k, values))
     if not points:
         st.caption("Click a cell to get a link to that exact run in the explorer. Hover for the numbers."
@@ -374,17 +387,15 @@ def show_map(spec: SweepSpec, results: list) -> None:
         values = cell_values(spec, i, j)
         rows["optimizer"].append(title)
         for n, v in zip(names, values, strict=True):
-            rows[n].append(v)
-        rows["final loss"].append(float(stats.loss[i, j]))
+            rows[n].append(number_text(v))
+        rows["final loss"].append(number_text(float(stats.loss[i, j])))
         hit = stats.hit_at[i, j]
-        rows["steps to tol"].append(int(hit) if hit < float("inf") else None)
+        rows["steps to tol"].append(number_text(int(hit) if hit < float("inf") else None))
         rows["explorer"].append(cell_url(spec, k, values))
     if rows["optimizer"]:
         st.markdown("**Each optimizer's best cell**" + (" (median over seeds)" if spec.seeds > 1 else ""))
         st.dataframe(rows, hide_index=True, column_config={
             "explorer": st.column_config.LinkColumn("explorer", display_text="open in explorer"),
-            **{n: st.column_config.NumberColumn(n, format="%.4g") for n in names},
-            "final loss": st.column_config.NumberColumn("final loss", format="%.4g"),
         })
 
 
@@ -402,10 +413,10 @@ def show_robustness(spec: SweepSpec, results: list) -> None:
     for title, r in zip(titles, results, strict=True):
         rb = robustness(r)
         rows["optimizer"].append(title)
-        rows["share of the lr range"].append(f"{rb.fraction:.0%}")
-        lo_hi = "none" if rb.interval is None else f"{rb.interval[0]:.3g} … {rb.interval[1]:.3g}"
+        rows["share of the lr range"].append(number_text(rb.fraction, percent=True))
+        lo_hi = "none" if rb.interval is None else f"{number_text(rb.interval[0])} … {number_text(rb.interval[1])}"
         rows["longest interval"].append(lo_hi)
-        rows["width (decades)"].append(round(rb.decades, 2))
+        rows["width (decades)"].append(number_text(rb.decades, 3))
     st.dataframe(rows, hide_index=True)
 
 

@@ -65,6 +65,7 @@ class ScheduleParam:
     open_low: bool = False
     open_high: bool = False
     optional: bool = False  # None is a value the schedule itself accepts (CyclicLR's step_size_down)
+    advanced: bool = False  # a knob few people need: the editors tuck it away (collapsed), values unchanged
 
 
 @dataclass(frozen=True)
@@ -230,10 +231,12 @@ _SPECS: dict[str, ScheduleSpec] = {
             r"\eta_t = \eta \cdot \begin{cases}\mathrm{factor} & t < T_{\mathrm{iters}} \\ 1 & \text{else}\end{cases}",
             "torch.optim.lr_scheduler.ConstantLR",
             (
-                ScheduleParam("factor", 1.0, 0.01, 1.0, log=True, valid=(0.0, 1.0), open_low=True,
-                              help="lr is multiplied by this until total_iters (1 = truly constant; "
-                                   "torch's default is 1/3)"),
-                ScheduleParam("total_iters", 5, 0, 1000, kind="int", help="steps the factor applies for"),
+                ScheduleParam("factor", 1.0, 0.01, 1.0, log=True, valid=(0.0, 1.0), open_low=True, advanced=True,
+                              help="the lr is multiplied by factor for the first total_iters steps, then it "
+                                   "is the lr itself; 1 (the default here) keeps the lr truly constant, "
+                                   "torch's own default is 1/3"),
+                ScheduleParam("total_iters", 5, 0, 1000, kind="int", advanced=True,
+                              help="how many first steps run at lr × factor (no effect while factor is 1)"),
             ),
             _constant,
         ),

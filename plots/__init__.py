@@ -2,6 +2,7 @@
 from .diagnostics import CONFIG_3D, smoothness_figure, surface3d_figure  # noqa: F401
 from .export import figure_html, trajectories_csv  # noqa: F401
 from .inputs import Grid, Race, as_grid, as_race  # noqa: F401
+from .numbers import number_text, table_text  # noqa: F401
 from .prebuilt import PrebuiltFigure, prebuilt  # noqa: F401
 from .race import race_figure  # noqa: F401
 from .summary import summary_rows  # noqa: F401

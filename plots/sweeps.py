@@ -163,7 +163,8 @@ def map_figure(maps, *, color: str = "final_loss", min_value: float | None = Non
                 name=f"{title}: " + " / ".join(cat_names[c] for c in present), showlegend=False,
             ), row=1, col=col)
             shown |= set(present)
-        fig.add_trace(_cell_layer(k, title, s, targets, one_d), row=1, col=col)
+        for layer in _cell_layers(k, title, s, targets, one_d):
+            fig.add_trace(layer, row=1, col=col)
         if b is not None:
             i, j = b
             fig.add_trace(go.Scatter(
@@ -223,9 +224,14 @@ def _best_text(s: CellStats, b: tuple[int, int] | None, color: str, targets: lis
     return f"best: {where} (loss {s.loss[i, j]:.3g})"
 
 
-def _cell_layer(k: int, title: str, s: CellStats, targets: list[str], one_d: bool) -> go.Scattergl:
+def _cell_layers(k: int, title: str, s: CellStats, targets: list[str], one_d: bool) -> list[go.Scattergl]:
     """Invisible markers at the cell centres: the hover text, and what a click selects (heatmaps are
-    not selectable in Plotly); customdata = CELL_COLUMNS per cell."""
+    not selectable in Plotly); customdata = CELL_COLUMNS per cell.
+
+    One layer per outcome (reached tol or not, diverged or not, ...), each with its own sentence in
+    the hover ("never diverged", "diverged at step 12"): Plotly's hover templates cannot branch on a
+    value, and a text per cell would double the figure's size on a 300 x 300 map.
+    """
     nx, ny = s.loss.shape
     ii, jj = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")  # (nx, ny)
 
@@ -237,31 +243,60 @@ def _cell_layer(k: int, title: str, s: CellStats, targets: list[str], one_d: boo
         finite_or(s.loss, np.nan), finite_or(s.loss_spread, np.nan),
         finite_or(s.hit_at, -1), s.diverged_fraction, finite_or(s.diverged_at, -1),
     ], axis=-1).reshape(-1, len(CELL_COLUMNS)).astype(np.float32)
-    many = s.seeds > 1
-    med = f" (median of {s.seeds} seeds)" if many else ""
-    lines = [f"<b>{title}</b>", f"{axis_label(targets[0])} = %{{x:.6g}}"]
-    if not one_d:
-        lines.append(f"{axis_label(targets[1])} = %{{y:.6g}}")
-    lines.append(f"final loss{med} = %{{customdata[3]:.4g}}" + (" (IQR %{customdata[4]:.3g})" if many else ""))
-    lines.append(f"steps to tol{med} = %{{customdata[5]:.0f}} (−1: never)")
-    if many:
-        lines.append("diverged in %{customdata[6]:.0%} of seeds (median step %{customdata[7]:.0f})")
-    else:
-        lines.append("diverged at step %{customdata[7]:.0f} (−1: never)")
-    lines.append("<i>click: open this run in the explorer</i>")
+    # outcome per cell: (final loss finite, reached tol, how it diverged: 0 never, 1 at a (median) step,
+    # 2 some seeds but fewer than half, so no median step)
+    some = s.diverged_fraction > 0
+    how = np.where(np.isfinite(s.diverged_at), 1, np.where(some, 2, 0))
+    outcome = np.stack([np.isfinite(s.loss), np.isfinite(s.hit_at), how], axis=-1).reshape(-1, 3).astype(int)
+
     # float32 positions where they fit (enough to place and read; the exact values come from (i, j)),
     # float64 for an axis beyond float32's range (an lr up to 1e308 is a valid, if odd, axis)
     def pos(a):
         return a.astype(np.float32) if np.all(np.abs(a) < np.finfo(np.float32).max) else a
 
-    return go.Scattergl(
-        x=pos(s.xs[ii.ravel()]), y=pos(s.ys[jj.ravel()]), mode="markers",
-        customdata=data,
-        marker=dict(size=6, opacity=0, color="#ffffff"),
-        selected=dict(marker=dict(opacity=1, size=10, color="#ffffff")),
-        unselected=dict(marker=dict(opacity=0)),
-        hovertemplate="<br>".join(lines) + "<extra></extra>", name=f"{title} cells", showlegend=False,
-    )
+    x, y = pos(s.xs[ii.ravel()]), pos(s.ys[jj.ravel()])
+    layers = []
+    for key in np.unique(outcome, axis=0):
+        rows = np.flatnonzero((outcome == key).all(axis=1))
+        lines = _cell_hover(title, targets, one_d, s.seeds, *(int(v) for v in key))
+        layers.append(go.Scattergl(
+            x=x[rows], y=y[rows], mode="markers",
+            customdata=data[rows],
+            marker=dict(size=6, opacity=0, color="#ffffff"),
+            selected=dict(marker=dict(opacity=1, size=10, color="#ffffff")),
+            unselected=dict(marker=dict(opacity=0)),
+            hovertemplate="<br>".join(lines) + "<extra></extra>", name=f"{title} cells", showlegend=False,
+        ))
+    return layers
+
+
+def _cell_hover(title: str, targets: list[str], one_d: bool, seeds: int, loss_ok: int, reached: int,
+                how: int) -> list[str]:
+    """The hover lines of cells with one outcome, in words ("reached tol at step 30", "never diverged")."""
+    many = seeds > 1
+    med = f" (median of {seeds} seeds)" if many else ""
+    lines = [f"<b>{title}</b>", f"{axis_label(targets[0])} = %{{x:.6g}}"]
+    if not one_d:
+        lines.append(f"{axis_label(targets[1])} = %{{y:.6g}}")
+    if loss_ok:
+        lines.append(f"final loss{med} = %{{customdata[3]:.4g}}" + (" (IQR %{customdata[4]:.3g})" if many else ""))
+    elif many:
+        lines.append("no final loss: at least half the seeds diverged")
+    else:
+        lines.append("no final loss: it diverged" if how else "no final loss: it is not finite")
+    if reached:
+        lines.append(f"reached tol at step %{{customdata[5]:.0f}}{med}")
+    else:
+        lines.append("at least half the seeds never reached tol" if many else "never reached tol")
+    if not many:
+        lines.append("diverged at step %{customdata[7]:.0f}" if how else "never diverged")
+    elif how == 0:
+        lines.append("no seed diverged")
+    else:
+        lines.append("diverged in %{customdata[6]:.0%} of seeds"
+                     + (" (median step %{customdata[7]:.0f})" if how == 1 else ""))
+    lines.append("<i>click: open this run in the explorer</i>")
+    return lines
 
 
 # ---------------------------------------------------------------- robustness
@@ -388,7 +423,12 @@ def basins_figure(basins, *, minima, bounds=None, height: int = 430) -> go.Figur
     fig.update_xaxes(title_text="start x", showgrid=False)
     fig.update_yaxes(showgrid=False)
     fig.layout.yaxis.title.text = "start y"
-    fig.update_layout(height=height, margin=dict(l=50, r=20, t=80, b=50),
-                      legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
+    # The legend stands in a column right of the maps, top-aligned: below them, a horizontal legend (paper
+    # coordinates) sat a fixed fraction of the plot height under the axes and ran into the "start x" title
+    # whenever it wrapped or pushed the margin (a narrow page, several minima). To the right nothing can
+    # overlap it; Plotly widens the right margin to fit it (margin.autoexpand).
+    fig.update_layout(height=height, margin=dict(l=50, r=20, t=80, b=50, autoexpand=True),
+                      legend=dict(orientation="v", xref="paper", x=1.02, xanchor="left",
+                                  yref="paper", y=1, yanchor="top", itemsizing="constant"))
     fig.update_annotations(font_size=FONT_SMALL + 1)
     return fig

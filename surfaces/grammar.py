@@ -59,6 +59,7 @@ def to_ast(text: str) -> ast.expr:
     # Length first: everything after it (the parser included) then works on a small input.
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"the formula is too long (max {MAX_LENGTH} characters, got {len(text)})")
+    lead = len(text) - len(text.lstrip())  # columns count in the person's text, leading spaces included
     text = text.strip()
     if not text:
         raise FormulaError("the formula is empty: write an expression in x and y, e.g. x**2 + y**2")
@@ -71,7 +72,7 @@ def to_ast(text: str) -> ast.expr:
             warnings.simplefilter("ignore", SyntaxWarning)
             tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
-        raise FormulaError(syntax_message(text, source, err)) from None
+        raise FormulaError(syntax_message(text, source, err, lead)) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         raise FormulaError("nesting is too deep or the formula is too complex to read") from None
     return tree.body
@@ -88,27 +89,70 @@ def max_paren_depth(text: str) -> int:
     return deepest
 
 
-def syntax_message(text: str, source: str, err: SyntaxError) -> str:
-    """'syntax error at column N: ...' with the column in the person's text (before ^ became **)."""
+def syntax_message(text: str, source: str, err: SyntaxError, lead: int = 0) -> str:
+    """'syntax error at column N: ...' with N the 1-based column of the problem in the person's text.
+
+    `text` is the stripped text, `source` the same with each ^ as **, `lead` the number of leading
+    spaces the person typed before `text`. Where the text stops before the formula is complete
+    ("x**4 + y*", "(x + y"... at the end), N is one past the last character: where something is missing.
+    """
     msg = err.msg or "invalid syntax"
-    if err.offset is None:
+    pos = source_position(source, err)  # 0-based index in source, len(source) for its end
+    if pos is None:
         return f"syntax error: {msg}"
-    col = source_to_text_column(text, err.offset)
+    if msg.startswith("invalid decimal literal"):  # "2x", "3e": Python points at the number, the problem follows it
+        number = re.match(r"\d[\d_]*(\.\d*)?", source[pos:])
+        pos += number.end() if number else 0
+    col = text_column(text, min(pos, len(source))) + lead
+    if pos >= len(source):
+        if msg == "invalid syntax":
+            msg = "the formula is incomplete: a value is missing at the end"
+        where = f"column {col} (the end)"
+    else:
+        where = f"column {col}"
+        if msg == "invalid syntax":
+            msg = unexpected(text, col - lead - 1)
     hint = ""
     if re.search(r"\d(?![eE][+-]?\d)[a-zA-Z_(]", text):
         hint = " (write multiplication explicitly, e.g. 2*x, not 2x)"
     elif msg.startswith("unterminated string") or "'" in text or '"' in text:
         hint = " (text in quotes is not allowed)"
-    return f"syntax error at column {col}: {msg}{hint}"
+    return f"syntax error at {where}: {msg}{hint}"
 
 
-def source_to_text_column(text: str, offset: int) -> int:
-    """1-based column in `text` of 1-based `offset` in the source where each ^ became **."""
-    pos = 0  # position in source
-    for i, ch in enumerate(text.lstrip()):
-        pos += 2 if ch == "^" else 1
-        if pos >= offset:
-            return i + 1 + (len(text) - len(text.lstrip()))
+def source_position(source: str, err: SyntaxError) -> int | None:
+    """0-based index in `source` of the error, len(source) where it is the end of the text.
+
+    Python counts err.offset from 1 within line err.lineno and reports the end of the input as offset 0
+    (3.11) or past the last character (later versions); both mean the end here.
+    """
+    if err.offset is None or err.lineno is None:
+        return None
+    lines = source.split("\n")
+    if err.lineno > len(lines):
+        return len(source)
+    start = sum(len(line) + 1 for line in lines[: err.lineno - 1])
+    if err.offset <= 0 or err.offset > len(lines[err.lineno - 1]):
+        # the end of the input (an unclosed "(" reports the bracket itself, offset > 0, so it is not here)
+        return len(source) if err.lineno == len(lines) else start + len(lines[err.lineno - 1])
+    return start + err.offset - 1
+
+
+def unexpected(text: str, i: int) -> str:
+    """'unexpected ...' naming the token that starts at index `i` of the person's text."""
+    if text[i] in "\r\n":
+        return "unexpected line break (write the formula on one line)"
+    match = re.match(r"\*\*|//|[A-Za-z_]\w*|\d[\w.]*|\S", text[i:])
+    return f"unexpected {short(match.group(0), 12)!r}" if match else "invalid syntax"
+
+
+def text_column(text: str, pos: int) -> int:
+    """1-based column in `text` of 0-based index `pos` in the source where each ^ became **."""
+    src = 0  # index in source of text[i]
+    for i, ch in enumerate(text):
+        if src >= pos:
+            return i + 1
+        src += 2 if ch == "^" else 1
     return len(text) + 1
 
 

@@ -223,3 +223,51 @@ def test_the_public_demo_recipe_serves_a_public_server(browser, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
+
+
+def test_long_formulas_fit_the_sidebar(server, browser):
+    """KaTeX never wraps: the explorer breaks long catalog formulas into lines (ui.latex.fit); each
+    drawn formula stays inside its sidebar element, none cut off at the edge."""
+    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    for name in ("rastrigin", "sharp_flat", "goldstein_price", "ackley", "levi13"):
+        pg.goto(f"{server}/?v=1&s={name}", wait_until="domcontentloaded")
+        pg.locator('[data-testid="stSidebar"] .katex-html').first.wait_for(timeout=120_000)
+        pg.wait_for_timeout(1000)
+        box, drawn = pg.evaluate("""() => {
+            const k = document.querySelector('[data-testid="stSidebar"] .katex-html');
+            const b = k.closest('[data-testid="stElementContainer"]').getBoundingClientRect();
+            let l = 1e9, r = -1e9;
+            for (const e of k.querySelectorAll('.base')) {
+                const x = e.getBoundingClientRect();
+                if (x.width > 0) { l = Math.min(l, x.left); r = Math.max(r, x.right); }
+            }
+            return [[b.left, b.right], [l, r]];
+        }""")
+        assert box[0] - 0.5 <= drawn[0] and drawn[1] <= box[1] + 0.5, (name, box, drawn)
+    pg.close()
+
+
+def test_the_basins_legend_clears_the_axis_titles(browser, tmp_path):
+    """plots.sweeps.basins_figure drawn by plotly.js: the legend box meets no axis title or tick label."""
+    import trajectories
+    from plots.sweeps import basins_figure
+
+    b = trajectories.basins("himmelblau", "sgd", 60, n=12, hparams={"lr": 0.01})
+    for width, maps in ((700, [("SGD", b)]), (1200, [("SGD", b), ("again", b)])):
+        path = tmp_path / f"basins{len(maps)}.html"
+        basins_figure(maps, minima=b.minima, bounds=((-5, 5), (-5, 5))).write_html(
+            path, include_plotlyjs=True, default_width=width)
+        pg = browser.new_page(viewport={"width": width + 40, "height": 600})
+        pg.goto(path.as_uri())
+        pg.locator(".legend").wait_for(timeout=30_000)
+        boxes = pg.evaluate("""() => {
+            const r = s => [...document.querySelectorAll(s)].map(e => e.getBoundingClientRect())
+                .filter(b => b.width > 0).map(b => [b.left, b.top, b.right, b.bottom]);
+            return {legend: r('.legend')[0], axes: r('.g-xtitle text, .g-x2title text, .g-ytitle text, .xtick text')};
+        }""")
+        pg.close()
+        lx0, ly0, lx1, ly1 = boxes["legend"]
+        assert boxes["axes"]
+        for x0, y0, x1, y1 in boxes["axes"]:
+            assert x1 <= lx0 or lx1 <= x0 or y1 <= ly0 or ly1 <= y0, (boxes["legend"], (x0, y0, x1, y1))
+        assert lx1 <= width + 1  # inside the figure, not pushed off its edge

@@ -1,6 +1,7 @@
 """The explorer under Streamlit's AppTest: renders, reacts to widgets, round-trips links, survives garbage."""
 import json
 import random
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -8,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
+from ui.text import plain
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "app_pages" / "explorer.py")
@@ -43,6 +45,39 @@ def test_default_page_renders_and_writes_the_whole_view_to_the_url():
     assert len(at.get("plotly_chart")) >= 1
     assert url_spec(at) == ui.ExplorerSpec()
     assert len(summary(at)) == len(ui.DEFAULT_RUNS)
+
+
+def test_the_summary_reads_as_short_numbers_and_dashes():
+    rows = summary(app())
+    assert rows and all(isinstance(v, str) for r in rows for v in r.values())
+    for r in rows:
+        assert r["diverged at"] == "—"  # the default runs converge: a dash, never "None"
+        assert r["clipped fraction"] == "0%"
+        for k in ("final loss", "best loss", "distance to minimum"):  # 4 significant digits at most
+            assert re.fullmatch(r"-?(\d+(\.\d+)?|\d(\.\d{1,3})?e-?\d+)", r[k]), r[k]
+            assert len(r[k].replace("-", "").replace(".", "").split("e")[0].lstrip("0")) <= 4, r[k]
+
+
+def test_the_constant_schedules_torch_knobs_sit_in_a_collapsed_advanced_area():
+    at = app()
+    (run1,) = [e for e in at.expander if plain(e.label).startswith("Run 1:")]
+    (adv,) = [e for e in run1.expander]
+    assert plain(adv.label) == "ConstantLR settings (advanced): factor 1, total_iters 5"
+    assert adv.proto.expanded is False  # collapsed
+    assert [s.key for s in adv.select_slider] == ["ex_r0_skw.constant.factor"]
+    assert [s.key for s in adv.slider] == ["ex_r0_skw.constant.total_iters"]
+    direct = [getattr(c, "key", None) for c in run1.children.values()]  # the run editor's own widgets
+    assert "ex_r0_skw.constant.factor" not in direct and "ex_r0_skw.constant.total_iters" not in direct
+    (text,) = [plain(c.value) for c in adv.caption]
+    assert "torch.optim.lr_scheduler.ConstantLR" in text and "lr × factor" in text
+    assert at.query_params["sch0"] in ("constant~factor:1~total_iters:5", ["constant~factor:1~total_iters:5"])
+    label = summary(at)[0]["run"]
+    adv.select_slider[0].set_value(0.5).run()
+    assert not at.exception
+    (run1,) = [e for e in at.expander if plain(e.label).startswith("Run 1:")]
+    assert plain(run1.expander[0].label) == "ConstantLR settings (advanced): factor 0.5, total_iters 5"
+    assert url_spec(at).runs[0].schedule_kw == (("factor", 0.5), ("total_iters", 5))
+    assert summary(at)[0]["run"] != label  # the label says a non-default factor, as it always did
 
 
 def test_changing_the_surface_changes_the_result():

@@ -1,6 +1,7 @@
 """The safe formula parser: values against numpy, gradients against torch, a hostile corpus, fuzzing."""
 import ast
 import math
+import re
 import time
 from pathlib import Path
 
@@ -178,6 +179,58 @@ def test_error_messages_say_what_was_wrong(text, words):
     with pytest.raises(FormulaError) as info:
         surfaces.parse(text)
     assert all(w in str(info.value) for w in words), str(info.value)
+
+
+def syntax_column(text: str) -> int:
+    with pytest.raises(FormulaError) as info:
+        surfaces.parse(text)
+    found = re.match(r"syntax error at column (\d+)", str(info.value))
+    assert found, str(info.value)
+    return int(found.group(1))
+
+
+# (text, 1-based column of the problem in the text as typed): one past the last character where
+# something is missing at the end; the bracket itself where one is unbalanced; the stray token mid-text.
+COLUMNS = [
+    ("x**4 + y*", 10),
+    ("x**4 + y*   ", 10),  # trailing spaces do not move "the end"
+    ("x**", 4),
+    ("x^", 3),  # ^ counts as one character although Python reads **
+    ("x + + ", 6),
+    ("(x + y", 1),
+    ("x + (y", 5),
+    ("sin(x + cos(y)", 4),
+    ("x + y)", 6),
+    ("x) + (y", 2),
+    ("x + * y", 5),
+    ("x +* 2", 4),
+    ("x ^ * y", 5),
+    ("x^^y", 3),
+    ("x y", 3),
+    ("x = 1", 3),
+    ("x $ y", 3),
+    ("  x + * y", 7),  # leading spaces count: the column is in the text as typed
+    ("  x+", 5),
+    ("2x + y", 2),  # the letter after the number, where the * is missing
+    ("x + 2x", 6),
+    ("(x +\n y*)", 9),  # counted through a line break
+]
+
+
+@pytest.mark.parametrize("text, col", COLUMNS, ids=[repr(t) for t, _ in COLUMNS])
+def test_syntax_errors_point_at_the_problem(text, col):
+    assert syntax_column(text) == col
+
+
+def test_syntax_error_messages_name_the_problem():
+    with pytest.raises(FormulaError, match=r"column 10 \(the end\): the formula is incomplete"):
+        surfaces.parse("x**4 + y*")
+    with pytest.raises(FormulaError, match=r"column 5: unexpected '\*'"):
+        surfaces.parse("x + * y")
+    with pytest.raises(FormulaError, match=r"column 3: unexpected '\^'"):
+        surfaces.parse("x^^y")
+    with pytest.raises(FormulaError, match=r"column 1: '\(' was never closed"):
+        surfaces.parse("(x + y")
 
 
 def test_formula_error_is_a_value_error():

@@ -331,6 +331,40 @@ def test_summary_without_a_known_minimum():
     assert a[next(k for k in a if k.startswith("steps to"))] is None
 
 
+# --- numbers in tables --------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, text", [
+    (None, "—"), (float("nan"), "—"), (np.nan, "—"),
+    (3e-11, "3e-11"), (0.00000000003, "3e-11"), (-3.2e-11, "-3.2e-11"), (9.99949e-4, "9.999e-4"),
+    (0.001, "0.001"), (0.123456, "0.1235"), (1.0, "1"), (80.0, "80"), (1.7154321, "1.715"),
+    (1234.5678, "1235"), (12345.6, "12346"), (123456.0, "1.235e5"), (1e300, "1e300"),
+    (0.0, "0"), (-0.0, "0"), (7, "7"), (np.int64(123456), "123456"), (np.float32(0.5), "0.5"),
+    (float("inf"), "∞"), (float("-inf"), "-∞"), ("adam", "adam"),
+])
+def test_number_text_reads_well(value, text):
+    assert plots.number_text(value) == text
+
+
+def test_number_text_percent_and_digits():
+    assert plots.number_text(0.3, percent=True) == "30%"
+    assert plots.number_text(1 / 3, percent=True) == "33.3%"
+    assert plots.number_text(0, percent=True) == "0%"
+    assert plots.number_text(None, percent=True) == "—"
+    assert plots.number_text(2.34567, 3) == "2.35"
+
+
+def test_summary_as_table_text():
+    rows = plots.summary_rows(plots.as_race(hand_made()), minima=[(1.0, 0.0)], min_value=0.0, tol=1e-6)
+    a, b = plots.table_text(rows, percent=("clipped fraction",))
+    steps_key = next(k for k in a if k.startswith("steps to"))
+    assert a == {"run": "adam", "final loss": "1e-10", "best loss": "1e-10", "distance to minimum": "0",
+                 steps_key: "7", "clipped fraction": "30%", "diverged at": "—"}
+    assert b == {"run": "sgd, lr=1", "final loss": "80", "best loss": "10", "distance to minimum": "5",
+                 steps_key: "—", "clipped fraction": "0%", "diverged at": "4"}
+    columns = plots.table_text({"loss": [2.5e-8, None], "steps": [12, None]})
+    assert columns == {"loss": ["2.5e-8", "—"], "steps": ["12", "—"]}
+
+
 # --- exports ---------------------------------------------------------------------------------
 
 def test_csv_parses_back_with_every_real_step():

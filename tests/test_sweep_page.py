@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import surfaces
 from ui.sweep_links import from_query, from_query_string, to_query
 from ui.sweep_spec import AxisSpec, SweepSpec
 from ui.text import plain
@@ -40,6 +41,36 @@ def test_default_renders_a_map_and_writes_the_link():
     spec, warnings = from_query(dict(at.query_params.items()) if hasattr(at.query_params, "items") else {})
     assert warnings == [] and spec == SweepSpec()
     assert any(b.label == "Download the results (CSV)" for b in at.get("download_button"))
+
+
+def test_the_best_cells_table_reads_as_short_numbers():
+    at = app()
+    (table,) = [d.value for d in at.dataframe if "final loss" in d.value.columns]
+    for r in table.to_dict("records"):
+        assert r["optimizer"] in ("SGD + momentum", "SGD + Nesterov momentum")
+        for k in ("lr", "momentum", "final loss", "steps to tol"):
+            assert isinstance(r[k], str) and r[k] != "None", r
+            assert r[k] == "—" or len(r[k].replace(".", "").split("e")[0].lstrip("0")) <= 4, r
+
+
+def test_the_surface_picker_shows_titles_like_the_explorer():
+    at = app()
+    picker = at.selectbox(key="sw_w_surface")
+    assert picker.options[:2] == [surfaces.get(n).title for n in surfaces.names()[:2]]
+    assert "Rosenbrock" in picker.options and "rosenbrock" not in picker.options
+    assert picker.options[-1] == "custom formula"
+    assert picker.value == "rosenbrock"  # the value (and the link) keep the name
+    explorer = AppTest.from_file(str(Path(PAGE).parent / "explorer.py"), default_timeout=TIMEOUT).run()
+    assert explorer.selectbox(key="ex_surface").options == picker.options
+
+
+def test_the_constant_schedules_torch_knobs_sit_in_a_collapsed_advanced_area():
+    at = app()
+    adv = [e for e in at.expander if "(advanced)" in plain(e.label)]
+    assert [plain(e.label) for e in adv] == ["ConstantLR settings (advanced): factor 1, total_iters 5"] * 2
+    assert all(e.proto.expanded is False for e in adv)
+    assert [n.key for n in adv[0].number_input] == ["sw_w_sch0_constant_factor", "sw_w_sch0_constant_total_iters"]
+    assert "ConstantLR" in plain(adv[0].caption[0].value)
 
 
 def test_pressing_run_with_a_small_grid_shows_it():

@@ -90,13 +90,50 @@ def test_seeds_median_colour_and_spread_in_customdata():
     main = heatmaps(fig)[0]
     l2 = np.where(div >= 0, np.inf, loss)
     np.testing.assert_allclose(np.asarray(main.z, dtype=float), np.log10(np.median(l2, axis=0)).T, rtol=1e-6)
-    cells = [t for t in fig.data if isinstance(t, go.Scattergl)][0]
-    data = np.asarray(cells.customdata, dtype=float).reshape(-1, len(ps.CELL_COLUMNS))
+    layers = [t for t in fig.data if isinstance(t, go.Scattergl)]
+    data = np.concatenate([np.asarray(c.customdata, dtype=float) for c in layers]).reshape(-1, len(ps.CELL_COLUMNS))
+    assert len(data) == len(LRS) * len(MOM)  # every cell in exactly one layer
     row = data[(data[:, 1] == 1) & (data[:, 2] == 1)][0]
     assert row[6] == pytest.approx(1 / 3)
     q1, q3 = np.percentile(loss[1:, 1, 1], [25, 75])
     assert row[4] == pytest.approx(q3 - q1, rel=1e-5)
-    assert "median of 3 seeds" in cells.hovertemplate and "IQR" in cells.hovertemplate
+    assert all("median of 3 seeds" in c.hovertemplate and "IQR" in c.hovertemplate for c in layers)
+    (some,) = [c for c in layers if any(d[1] == 1 and d[2] == 1 for d in c.customdata)]
+    assert "diverged in %{customdata[6]:.0%} of seeds" in some.hovertemplate  # 1 of 3: no median step
+    assert "median step" not in some.hovertemplate and len(some.customdata) == 1
+    assert all("no seed diverged" in c.hovertemplate for c in layers if c is not some)
+
+
+def hover_of(fig, i: int, j: int) -> str:
+    """The hover text Plotly shows for cell (i, j) of the first map: its layer's template, filled in."""
+    for layer in (t for t in fig.data if isinstance(t, go.Scattergl)):
+        for row in layer.customdata:
+            if (int(row[1]), int(row[2])) == (i, j):
+                text = layer.hovertemplate
+                for n, v in enumerate(row):
+                    text = text.replace(f"%{{customdata[{n}]:.0f}}", f"{v:.0f}").replace(
+                        f"%{{customdata[{n}]:.4g}}", f"{v:.4g}")
+                return text
+    raise AssertionError(f"no cell ({i}, {j})")
+
+
+def test_cell_hover_says_in_words_whether_and_when_it_diverged():
+    loss = grid(9)
+    hit = np.full(loss.shape, -1)
+    div = np.full(loss.shape, -1)
+    div[0, 5, 2] = 12
+    hit[0, 1, 0] = 30
+    fig = ps.map_figure([("A", fake(loss, hit, div))], color="final_loss")
+    diverged, reached, plain = hover_of(fig, 5, 2), hover_of(fig, 1, 0), hover_of(fig, 0, 0)
+    assert "diverged at step 12" in diverged and "never diverged" not in diverged
+    assert "no final loss: it diverged" in diverged and "NaN" not in diverged
+    assert "never diverged" in reached and "reached tol at step 30" in reached
+    assert "never diverged" in plain and "never reached tol" in plain
+    assert f"final loss = {loss[0, 0, 0]:.4g}" in plain
+    for text in (diverged, reached, plain):
+        assert "-1" not in text and "−1" not in text
+    layers = [t for t in fig.data if isinstance(t, go.Scattergl)]
+    assert len(layers) == 3 and sum(len(t.customdata) for t in layers) == len(LRS) * len(MOM)
 
 
 def test_cell_customdata_names_the_cell_for_its_link():
@@ -178,6 +215,32 @@ def test_basins_categories_minima_and_fractions():
     title = fig.layout.annotations[0].text
     assert "min 1 33%" in title and "min 2 33%" in title and "diverged 17%" in title
     np.testing.assert_allclose(stats.basins_fractions(label, 2), [2 / 6, 2 / 6, 1 / 6, 1 / 6])
+
+
+def basins_fixture(n_minima=4):
+    codes = np.arange(30).reshape(5, 6) % (n_minima + 2)
+    label = np.where(codes >= n_minima, n_minima - 1 - codes, codes)  # minimum index, -1 not converged, -2 diverged
+    b = SimpleNamespace(xs=np.linspace(-5, 5, 6), ys=np.linspace(-5, 5, 5), label=label)
+    minima = [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)][:n_minima]
+    return b, minima
+
+
+def test_basins_legend_stands_right_of_the_maps_clear_of_the_axis_titles():
+    b, minima = basins_fixture()
+    fig = ps.basins_figure([("A", b), ("B", b)], minima=minima, bounds=((-5, 5), (-5, 5)))
+    legend = fig.layout.legend
+    # a vertical column outside the plot area, to the right (paper x > 1, left-anchored), from its top down:
+    # nothing of the axes (tick labels, the "start x" title below, the "start y" title left) lies there
+    assert legend.orientation == "v"
+    assert legend.xref in (None, "paper") and legend.x > 1 and legend.xanchor == "left"
+    assert legend.yref in (None, "paper") and legend.y == 1 and legend.yanchor == "top"
+    assert fig.layout.margin.autoexpand is not False  # Plotly widens the right margin to fit it
+    assert fig.layout.xaxis.title.text == "start x" and fig.layout.xaxis2.title.text == "start x"
+    assert fig.layout.yaxis.title.text == "start y"
+    entries = [t.name for t in fig.data if isinstance(t, go.Scatter) and t.showlegend is not False]
+    assert entries[0] == "minima" and "minimum 2 (-2.81, 3.13)" in entries and "diverged" in entries
+    # every panel keeps the whole domain left of the legend
+    assert max(fig.layout[f"xaxis{s}"].domain[1] for s in ("", "2")) <= 1.0 < legend.x
 
 
 def test_with_the_engine():

@@ -225,6 +225,8 @@ def test_compare_shows_a_running_run_and_its_partial_curves(db):
     at = page(COMPARE, {"runs": str(run_id)})
     clean(at)
     assert any("still running" in str(c.value) for c in at.caption)
+    (row,) = at.dataframe[0].value.to_dict("records")  # no evaluation yet: dashes, not "None"
+    assert row["best"] == "—" and row["steps to target"] == "—" and row["last loss"] == "1"
     assert any(b.label == "Cancel" for b in at.button)
     assert at.button(key=f"cmp_del{run_id}").disabled  # cancel it first
     sink.steps([StepRow(i, 0.5, 1e-3, 2.0, 1.0, 0.01 * (i + 1)) for i in range(10, 20)])

@@ -145,6 +145,11 @@ def surface_names() -> list[str]:
     return [*surfaces.names(), CUSTOM]
 
 
+def surface_title(name: str) -> str:
+    """What a surface picker shows for `name`: the catalog's title ("Rosenbrock"), "custom formula" for CUSTOM."""
+    return "custom formula" if name == CUSTOM else surfaces.get(name).title
+
+
 def surface_params(name: str, given: Any = ()) -> Pairs:
     """All parameters of catalog surface `name`, in its order, given values checked as with_params does."""
     s = surfaces.get(name)

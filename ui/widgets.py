@@ -90,21 +90,53 @@ def hparam_widgets(prefix: str, optimizer: str) -> dict:
 
 
 def schedule_widgets(prefix: str, schedule: str) -> dict:
-    out = {}
-    for p in schedule_spec(schedule).params:
-        key = f"{prefix}skw.{schedule}.{p.name}"
-        if p.kind == "choice":
-            st.session_state.setdefault(key, p.default)
-            out[p.name] = st.selectbox(p.name, p.options, key=key, help=p.help)
-        elif p.default is AUTO or st.session_state.get(key, p.default) is AUTO:
-            # derived by default (from the steps or the lr): a blank box means "auto"
-            st.session_state.setdefault(key, None)
-            v = st.number_input(p.name, key=key, value=None, placeholder=f"auto: {p.derived}",
-                                step=1 if p.kind == "int" else None, help=p.help)
-            out[p.name] = None if v is None else (int(v) if p.kind == "int" else float(v))
-        else:
-            out[p.name] = number(p.name, key, p.default, p.low, p.high, p.log, p.kind, p.help)
-    return out
+    """One widget per argument of `schedule`; returns {name: value}. Arguments marked advanced (the
+    "constant" schedule's ConstantLR factor and total_iters) sit in a collapsed area whose label says
+    their values and whose text says what they do: they are kept and sent as before, just not in the way."""
+    spec = schedule_spec(schedule)
+    out = {p.name: schedule_widget(prefix, schedule, p) for p in spec.params if not p.advanced}
+    tucked = [p for p in spec.params if p.advanced]
+    if tucked:
+        with st.expander(advanced_label(prefix, schedule, tucked), expanded=False):
+            st.caption(md(advanced_text(schedule)))
+            out.update((p.name, schedule_widget(prefix, schedule, p)) for p in tucked)
+    return {p.name: out[p.name] for p in spec.params}  # the spec's order, as before
+
+
+def advanced_label(prefix: str, schedule: str, params) -> str:
+    """advanced_title with the values the widgets hold now."""
+    values = [(p.name, st.session_state.get(f"{prefix}skw.{schedule}.{p.name}", p.default)) for p in params]
+    return advanced_title(schedule, values)
+
+
+def advanced_title(schedule: str, values) -> str:
+    """The collapsed area's label: 'ConstantLR settings (advanced): factor 1, total_iters 5'."""
+    torch_class = schedule_spec(schedule).reference.rsplit(".", 1)[-1]
+    return md(f"{torch_class} settings (advanced): " + ", ".join(f"{name} {value_text(v)}" for name, v in values))
+
+
+def value_text(v) -> str:
+    return "auto" if v is AUTO else (fmt(v) if isinstance(v, float) else str(v))
+
+
+def advanced_text(schedule: str) -> str:
+    """What the advanced arguments do, in words, and the torch class they are passed to."""
+    spec = schedule_spec(schedule)
+    return f"Passed to {spec.reference}. " + " ".join(f"{p.name}: {p.help}." for p in spec.params if p.advanced)
+
+
+def schedule_widget(prefix: str, schedule: str, p):
+    key = f"{prefix}skw.{schedule}.{p.name}"
+    if p.kind == "choice":
+        st.session_state.setdefault(key, p.default)
+        return st.selectbox(p.name, p.options, key=key, help=p.help)
+    if p.default is AUTO or st.session_state.get(key, p.default) is AUTO:
+        # derived by default (from the steps or the lr): a blank box means "auto"
+        st.session_state.setdefault(key, None)
+        v = st.number_input(p.name, key=key, value=None, placeholder=f"auto: {p.derived}",
+                            step=1 if p.kind == "int" else None, help=p.help)
+        return None if v is None else (int(v) if p.kind == "int" else float(v))
+    return number(p.name, key, p.default, p.low, p.high, p.log, p.kind, p.help)
 
 
 def run_editor(prefix: str, fallback: RunConfig) -> RunConfig:
