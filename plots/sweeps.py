@@ -136,7 +136,10 @@ def map_figure(maps, *, color: str = "final_loss", min_value: float | None = Non
     titles = []
     best = [best_cell(s, color) for s in stats]
     for (title, _), s, b in zip(maps, stats, best, strict=True):
-        titles.append(f"{title}<br><sup>{_best_text(s, b, color, targets)}</sup>")
+        # several maps side by side are narrow on a phone (~80 px each at 390 px): short lines, no overlap
+        width = TITLE_CHARS if len(maps) > 1 else 80
+        best_lines = "<br>".join(wrap_words(_best_text(s, b, color, targets), width))
+        titles.append("<br>".join(wrap_words(title, width)) + f"<br><sup>{best_lines}</sup>")
     fig = make_subplots(rows=1, cols=len(maps), shared_yaxes=True, horizontal_spacing=0.03 if one_d else 0.02,
                         subplot_titles=titles)
     colorbar_title = {"final_loss": "log10(loss − min)" if min_value is not None else "log10(loss − lowest)",
@@ -189,7 +192,7 @@ def map_figure(maps, *, color: str = "final_loss", min_value: float | None = Non
         coloraxis=dict(colorscale=colorscale, cmin=zmin, cmax=zmax,
                        colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=14)),
         height=height if not one_d else 300,
-        margin=dict(l=60, r=20, t=80, b=50),
+        margin=dict(l=60, r=20, t=40 + 14 * max(t.count("<br>") for t in titles), b=50),
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
         hovermode="closest",
         font=dict(size=12),
@@ -212,6 +215,20 @@ def cell_from_point(point) -> tuple[int, int, int] | None:
     except (TypeError, ValueError):
         return None
     return (k, i, j) if min(k, i, j) >= 0 else None
+
+
+TITLE_CHARS = 18  # characters per title line of a map beside others
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """Text in lines of at most `width` characters, broken at spaces (a longer word keeps its own line)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
 
 
 def _best_text(s: CellStats, b: tuple[int, int] | None, color: str, targets: list[str]) -> str:

@@ -264,3 +264,18 @@ def test_cell_edges_of_a_log_axis_up_to_1e308_are_finite_and_geometric():
     assert np.isfinite(e).all() and (np.diff(e) > 0).all()
     assert np.allclose(np.log(e[1:-1]), (np.log(v[:-1]) + np.log(v[1:])) / 2)
     assert np.allclose(cell_edges([1.0, 100.0], log=True), [0.1, 10.0, 1000.0])
+
+
+def test_titles_of_maps_side_by_side_wrap_to_fit_a_phone():
+    from plots.sweeps import TITLE_CHARS, wrap_words
+
+    assert wrap_words("SGD + Nesterov momentum", 18) == ["SGD + Nesterov", "momentum"]
+    assert wrap_words("best: lr=0.00194, momentum=0.933 (loss 1.22e-06)", 18) == [
+        "best: lr=0.00194,", "momentum=0.933", "(loss 1.22e-06)"]
+    assert wrap_words("averyveryverylongword x", 5) == ["averyveryverylongword", "x"]
+    import re
+
+    fig = ps.map_figure([("SGD + Nesterov momentum", fake(grid(6))), ("Adam", fake(grid(7)))])
+    for a in fig.layout.annotations[:2]:
+        lines = re.split(r"<br>|<sup>|</sup>", a.text)
+        assert all(len(line) <= TITLE_CHARS for line in lines if line), a.text
