@@ -140,6 +140,8 @@ def source_position(source: str, err: SyntaxError) -> int | None:
 
 def unexpected(text: str, i: int) -> str:
     """'unexpected ...' naming the token that starts at index `i` of the person's text."""
+    if i >= len(text):
+        return "the formula is incomplete: a value is missing at the end"
     if text[i] in "\r\n":
         return "unexpected line break (write the formula on one line)"
     match = re.match(r"\*\*|//|[A-Za-z_]\w*|\d[\w.]*|\S", text[i:])
@@ -150,9 +152,10 @@ def text_column(text: str, pos: int) -> int:
     """1-based column in `text` of 0-based index `pos` in the source where each ^ became **."""
     src = 0  # index in source of text[i]
     for i, ch in enumerate(text):
-        if src >= pos:
+        width = 2 if ch == "^" else 1  # a ^ spans two source characters: a position inside it is the ^
+        if pos < src + width:
             return i + 1
-        src += 2 if ch == "^" else 1
+        src += width
     return len(text) + 1
 
 

@@ -214,6 +214,7 @@ COLUMNS = [
     ("2x + y", 2),  # the letter after the number, where the * is missing
     ("x + 2x", 6),
     ("(x +\n y*)", 9),  # counted through a line break
+    ("0*^", 3),  # Python points inside the ** that ^ became: the ^ (a fuzzed case that crashed)
 ]
 
 
