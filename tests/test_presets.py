@@ -46,12 +46,17 @@ def test_clipping_on_quartic():
     assert (r.clip_coef[:5, 1] < 0.2).all() and r.clip_coef[-1, 1] == 1.0  # clipped far out, untouched near 0
 
 
-def test_momentum_in_a_ravine():
+def test_momentum_in_a_ravine_as_its_text_says():
     _, r = race("momentum_ravine")
     dist = np.linalg.norm(r.xy[-1], axis=-1)  # the minimum is the origin
-    assert dist[2] < dist[0] / 10 and dist[1] < dist[0] / 3
+    assert dist[0] / dist[1] == pytest.approx(7, abs=0.5) and dist[0] / dist[2] == pytest.approx(30, abs=2)
     y = r.xy[1:8, 0, 1]
     assert (np.sign(y[1:]) != np.sign(y[:-1])).all()  # gradient descent zig-zags across the floor
+    swing = np.abs(r.xy[10:, :, 1]).max(axis=0)  # across the floor (y), after the first 10 steps
+    assert swing[1] < swing[0] / 2  # momentum 0.5 damps the zig-zag
+    assert swing[2] > 5 * swing[0]  # momentum 0.9 swings wider across
+    along = np.abs(r.xy[-1, :, 0])
+    assert along[2] < along[1] < along[0]  # and both gather speed along the floor
 
 
 def test_saddle_escape():
@@ -61,9 +66,15 @@ def test_saddle_escape():
     assert (r.diverged_at == -1).all()
 
 
-def test_adam_vs_amsgrad():
-    _, r = race("adam_amsgrad")
-    assert r.loss[-1, 0] * 5 < r.loss[-1, 1]
+def test_adam_vs_amsgrad_as_its_text_says():
+    spec, r = race("adam_amsgrad")
+    assert r.loss[-1, 0] == pytest.approx(0.033, abs=0.002) and r.loss[-1, 1] == pytest.approx(0.74, abs=0.01)
+    b2 = dict(spec.runs[1].hparams)["betas"][1]
+    v = vmax = np.zeros(2)
+    for g in r.grad[:, 1]:  # AMSGrad's own gradients: its second-moment estimate and the max it divides by
+        v = b2 * v + (1 - b2) * g**2
+        vmax = np.maximum(vmax, v)
+    assert vmax / v == pytest.approx([14, 14], abs=1)  # "about 14 times the current estimate to the end"
 
 
 def test_adabound_gets_through_where_sgd_diverges():

@@ -64,10 +64,12 @@ PRESETS: list[Preset] = [
         "momentum_ravine",
         "Momentum in a ravine",
         "In a ravine 100 times steeper across than along, the largest stable learning rate makes gradient "
-        "descent zig-zag across the floor while it crawls along it. Momentum averages the zig-zag away and "
-        "accumulates speed along the floor: same lr, about 30 times closer to the minimum after 100 steps.",
+        "descent zig-zag across the floor while it crawls along it. Momentum keeps the speed it gathers along "
+        "the floor: with the same lr, momentum 0.5 also damps the zig-zag and ends 7 times closer to the "
+        "minimum after 100 steps, momentum 0.9 swings wider across the floor but ends 30 times closer.",
         "Goh 2017, \"Why Momentum Really Works\" (Distill); Polyak 1964",
-        # distance to the minimum after 100 steps: GD 0.41, momentum 0.5: 0.057, momentum 0.9: 0.013
+        # distance to the minimum after 100 steps: GD 0.41, momentum 0.5: 0.057, momentum 0.9: 0.013;
+        # largest |y| (across the floor) after step 10: GD 0.107, momentum 0.5: 0.042, momentum 0.9: 0.78
         ExplorerSpec(surface="ravine", surface_params=(("condition", 100.0), ("angle", 0.0)), steps=100, runs=(
             default_run("sgd", lr=0.018),
             default_run("momentum", lr=0.018, momentum=0.5),
@@ -93,12 +95,14 @@ PRESETS: list[Preset] = [
     Preset(
         "adam_amsgrad",
         "Adam vs AMSGrad",
-        "AMSGrad divides by the largest second-moment estimate seen so far, so its steps can only shrink: "
-        "after Rosenbrock's steep start it creeps along the flat valley, while Adam forgets the old large "
-        "gradients (β₂ = 0.99) and speeds up again. That monotone step size repairs Adam's convergence proof, "
-        "and here it costs speed.",
+        "AMSGrad divides by the largest second-moment estimate seen so far instead of the current one: after "
+        "Rosenbrock's steep start that maximum stays about 14 times the current estimate to the end, so it "
+        "creeps along the flat valley while Adam, which forgets old gradients (β₂ = 0.99), moves on. The max "
+        "is what repairs Adam's convergence proof; here it costs speed: after 300 steps AMSGrad's loss is "
+        "0.74 and Adam's 0.033.",
         "Reddi, Kale, Kumar 2018, \"On the convergence of Adam and beyond\" (ICLR)",
-        # loss after 300 steps: Adam 0.033, AMSGrad 0.74
+        # loss after 300 steps: Adam 0.033, AMSGrad 0.74; AMSGrad's max v / v at step 300: 14 (both coordinates).
+        # Not claimed: that its steps only shrink (with bias correction lr sqrt(1 - b2^t) / sqrt(max v) grows)
         ExplorerSpec(surface="rosenbrock", steps=300, runs=(
             default_run("adam", lr=0.1, betas=(0.9, 0.99)),
             default_run("amsgrad", lr=0.1, betas=(0.9, 0.99)),
