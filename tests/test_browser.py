@@ -196,6 +196,30 @@ def test_the_shared_link_reproduces_the_view_in_a_fresh_browser(server, browser)
     pg.close()
 
 
+def test_a_run_editor_stays_open_with_focus_while_it_is_edited(page):
+    """Three presses of the arrow key on an open editor's lr slider: the editor stays open, the slider
+    keeps the keyboard focus, and the editor's title follows the value (it lagged one edit behind
+    and, being a new title, collapsed the editor and dropped the focus)."""
+    page.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)
+    editor = page.locator('[data-testid="stExpander"]').filter(has_text="Run 3: Adam").first
+    editor.locator("summary").first.click()
+    slider = editor.locator('[data-testid="stSlider"] input[type="range"]').first
+    slider.wait_for(state="attached", timeout=30_000)
+    slider.focus()
+    for _ in range(3):
+        before = slider.get_attribute("aria-valuetext")
+        page.keyboard.press("ArrowRight")
+        deadline = time.time() + 60
+        while time.time() < deadline and f"lr={slider.get_attribute('aria-valuetext')}" not in \
+                editor.locator("summary").first.inner_text():
+            page.wait_for_timeout(250)
+        now = slider.get_attribute("aria-valuetext")
+        assert now != before, "the arrow key did not move the slider"
+        assert editor.locator("details").first.get_attribute("open") is not None, "the editor collapsed"
+        assert f"lr={now}" in editor.locator("summary").first.inner_text(), "the title lags the value"
+        assert page.evaluate("document.activeElement && document.activeElement.type") == "range", "focus lost"
+
+
 def test_the_public_demo_recipe_serves_a_public_server(browser, tmp_path):
     """README's deploy recipe, public-demo.sh, as is: the Train page says training is off, and a link
     that asks for more than the server allows is refused with a message, not a traceback."""
