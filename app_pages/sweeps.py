@@ -204,7 +204,7 @@ def schedule_widgets(k: int, run: RunConfig, swept: set[str]) -> dict:
     tucked = [p for p in params if p.advanced]
     if tucked:
         values = [(p.name, st.session_state.get(f"{W}sch{k}_{run.schedule}_{p.name}", kw[p.name])) for p in tucked]
-        with st.expander(advanced_title(run.schedule, values), expanded=False):
+        with st.expander(advanced_title(run.schedule, values), expanded=False, key=f"{W}adv{k}_{run.schedule}"):
             st.caption(md(advanced_text(run.schedule)))
             for p in tucked:
                 kw[p.name] = schedule_widget(k, run, p, kw[p.name])

@@ -97,7 +97,8 @@ def schedule_widgets(prefix: str, schedule: str) -> dict:
     out = {p.name: schedule_widget(prefix, schedule, p) for p in spec.params if not p.advanced}
     tucked = [p for p in spec.params if p.advanced]
     if tucked:
-        with st.expander(advanced_label(prefix, schedule, tucked), expanded=False):
+        # keyed: its title shows the values, and a new title must not close it while it is edited
+        with st.expander(advanced_label(prefix, schedule, tucked), expanded=False, key=f"{prefix}adv.{schedule}"):
             st.caption(md(advanced_text(schedule)))
             out.update((p.name, schedule_widget(prefix, schedule, p)) for p in tucked)
     return {p.name: out[p.name] for p in spec.params}  # the spec's order, as before
