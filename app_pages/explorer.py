@@ -17,8 +17,16 @@ from ui import slots
 from ui.latex import fit as fit_latex
 from ui.spec import CUSTOM, surface_names, surface_title
 from ui.text import md
-from ui.train_spec import run_from_state
-from ui.widgets import clear_state, link_message, number, run_editor, seed_run_state, share_box, within_limits
+from ui.widgets import (
+    clear_state,
+    link_message,
+    number,
+    run_editor,
+    run_expander,
+    seed_run_state,
+    share_box,
+    within_limits,
+)
 
 P = "ex_"  # every widget key of this page starts with it
 GRID = 200  # contour image resolution
@@ -196,12 +204,7 @@ def runs_editor() -> tuple[ui.RunConfig, ...]:
     for n, i in enumerate(ids):
         with cols[n % len(cols)]:
             prev = fallback.get(i) or ui.default_run("adam")
-            try:  # the title from the widgets' newest values, not the previous rerun's (it would lag one edit)
-                now = run_from_state(f"{P}r{i}_", ss, prev)
-            except (ValueError, TypeError):
-                now = prev
-            # a key: the same expander whatever its title, so it stays open (and focus stays) while edited
-            with st.expander(f"Run {n + 1}: {md(now.label())}", expanded=False, key=f"{P}open{i}"):
+            with run_expander(f"{P}r{i}_", n, prev):
                 run = run_editor(f"{P}r{i}_", prev)
                 st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,),
                           disabled=len(ids) == 1)

@@ -25,7 +25,7 @@ from ui.train_spec import (
     run_from_state,
     run_label,
 )
-from ui.widgets import may_change, run_editor, seed_run_state, session_owner
+from ui.widgets import may_change, run_editor, run_expander, seed_run_state, session_owner
 
 P = "tr_"  # every widget key of this page starts with it
 MAX_SHOWN = 16  # runs in the progress section
@@ -287,12 +287,7 @@ def runs_editor() -> None:
     for n, i in enumerate(ids):
         with cols[n % len(cols)]:
             prev = fallback.get(i) or ui.default_run("adam")
-            try:  # the title from the widgets' newest values (the previous rerun's would lag one edit)
-                now = run_from_state(f"{P}r{i}_", ss, prev)
-            except (ValueError, TypeError):
-                now = prev
-            # keyed: the same expander whatever its title, so it stays open while edited
-            with st.expander(f"Run {n + 1}: {md(now.label())}", expanded=len(ids) == 1, key=f"{P}open{i}"):
+            with run_expander(f"{P}r{i}_", n, prev, expanded=len(ids) == 1):
                 fallback[i] = run_editor(f"{P}r{i}_", prev)
                 st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,), disabled=len(ids) == 1)
     st.button("add a run", key=key("add"), on_click=add_run, disabled=len(ids) >= ui.MAX_RUNS,

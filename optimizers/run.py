@@ -108,13 +108,9 @@ def schedule_value(schedule: str, name: str, value: Any) -> Any:
     None means derived (e.g. cosine's T_max = the run's steps), allowed where the default is None
     or the schedule itself accepts None.
     """
-    p = schedule_spec(schedule).param(name)
-    if value is None:
-        if p.default is None or p.optional:
-            return None
-        raise ValueError(f"schedule {schedule}: {name} has no automatic value")
-    v = coerce(p.kind, value, f"schedule {schedule}: {name}", p.options)
-    lr_schedule(schedule, 1.0, 1, **{name: v})  # validates (one step: cheap)
+    v = _schedule_coerce(schedule, schedule_spec(schedule).param(name), value)
+    if v is not None:
+        lr_schedule(schedule, 1.0, 1, **{name: v})  # validates (one step: cheap)
     return v
 
 

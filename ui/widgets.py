@@ -19,7 +19,7 @@ from optimizers.schedules import schedule_spec
 from .spec import RunConfig
 from .text import md
 from .ticks import fmt, linear_range, log_options
-from .train_spec import may_control
+from .train_spec import may_control, run_from_state
 
 AUTO = None  # a schedule argument derived from the run (cosine's T_max = steps)
 
@@ -39,6 +39,17 @@ def may_change(run) -> bool:
 def clear_state(prefix: str) -> None:
     for k in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
         del st.session_state[k]
+
+
+def run_expander(prefix: str, n: int, prev: RunConfig, expanded: bool = False):
+    """The collapsible editor of run n (its widgets under `prefix`): titled from the widgets' newest
+    values (the previous rerun's would lag one edit) and keyed, so a new title is the same expander
+    and it stays open, with the keyboard focus, while it is edited."""
+    try:
+        now = run_from_state(prefix, st.session_state, prev)
+    except (ValueError, TypeError):
+        now = prev
+    return st.expander(f"Run {n + 1}: {md(now.label())}", expanded=expanded, key=prefix + "open")
 
 
 def seed_run_state(prefix: str, run: RunConfig) -> None:
