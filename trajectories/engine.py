@@ -54,26 +54,32 @@ def as_row_hparams(h: dict, n: int) -> dict:
     return {k: tuple(col(e) for e in v) if isinstance(v, tuple) else col(v) for k, v in h.items()}
 
 
-def noise_table(noise: float, seed, n: int, steps: int) -> Callable[[int], Tensor] | None:
+def noise_table(noise, seed, n: int, steps: int) -> Callable[[int], Tensor] | None:
     """Gaussian gradient noise, (N, 2) per step, or None for none.
 
     Every row with the same seed sees the same noise sequence (common random numbers): runs
     compared on one surface meet the same "minibatches", and a row of a sweep equals a single run.
+    noise: the standard deviation, a float, or Tensor[N] (one per row: the same draws, scaled).
     seed: an int, or Tensor[N] of ints (a seeds axis in sweeps).
     """
-    if noise == 0:
+    per_row = isinstance(noise, Tensor)
+    if not per_row and noise == 0:
         return None
     seeds = torch.as_tensor(seed, dtype=torch.int64).reshape(-1)
     uniq, index = torch.unique(seeds, return_inverse=True)  # index: (N,) or (1,)
     table = torch.stack([
         torch.randn(steps, 2, generator=torch.Generator().manual_seed(int(s)), dtype=torch.float64)
         for s in uniq
-    ], dim=1) * noise  # (steps, U, 2)
-    if len(uniq) == 1:
-        return lambda t: table[t, 0]  # (2,) broadcasts over rows
-    if index.shape[0] != n:
+    ], dim=1) * (1.0 if per_row else noise)  # (steps, U, 2)
+    if len(uniq) > 1 and index.shape[0] != n:
         raise ValueError(f"seed must be an int or have one value per row ({n}), got {index.shape[0]}")
-    return lambda t: table[t, index]  # (N, 2)
+    pick = (lambda t: table[t, 0]) if len(uniq) == 1 else (lambda t: table[t, index])  # (2,) or (N, 2)
+    if not per_row:
+        return pick
+    if noise.shape != (n,):
+        raise ValueError(f"a noise tensor must have shape ({n},) (one value per row), got {tuple(noise.shape)}")
+    std = noise.to(torch.float64).reshape(n, 1)
+    return lambda t: pick(t) * std  # (N, 2)
 
 
 @dataclass
@@ -101,7 +107,7 @@ def make_group(rows: slice, name: str, hparams: dict, clip, schedule, steps: int
     return Group(rows, spec.rule, h, kind, threshold, lr_sequence(h["lr"], steps, schedule))
 
 
-def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float, seed,
+def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float | Tensor, seed,
         smoothness: bool = True, record: bool = True, target: float | None = None,
         progress: Callable[[float], None] | None = None, deadline: float | None = None) -> dict:
     """The simulation loop over all rows at once; returns tensors (see Result for their meaning).
