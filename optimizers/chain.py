@@ -146,3 +146,14 @@ def as_sequential(schedule) -> Sequential | None:
     if isinstance(schedule, (tuple, list)) and len(schedule) == 2 and isinstance(schedule[0], str):
         return Sequential(((schedule[0], schedule[1] or {}),))
     raise ValueError(f"a schedule is (name, arguments) or an optimizers.Sequential, got {shown(schedule)}")
+
+
+def natural_length(schedule: str, kw: Mapping) -> int | None:
+    """How many steps a schedule takes to reach where it then stays, where it has such an end: a warm-up's
+    total_iters (LinearLR, and ConstantLR with a factor other than 1). The next phase of a chain may start
+    there when nobody says where ("--then cosine" after "--schedule warmup:total_iters=100": at 100)."""
+    spec = schedule_spec(schedule)
+    if schedule == "warmup" or (schedule == "constant" and kw.get("factor", spec.param("factor").default) != 1):
+        n = kw.get("total_iters", spec.param("total_iters").default)
+        return int(n) if isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 else None
+    return None

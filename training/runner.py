@@ -3,14 +3,14 @@
     summary = train(job, sink)
 
 One step, nanoGPT style, with everything the pages plot made visible:
-    lr      = optimizers.schedule(...)[i]                  # computed once, up front
+    lr      = run.sequential.values(...)[i]                # the schedule (every phase of a chain), once, up front
     loss    = task.loss(model, batch)                      # flooding: |loss - b| + b (Ishida et al. 2020)
     backward into fp.grad                                  # training/flat.py: the model is one row (P,)
     norm, coef = optimizers.clip_with_coef_(fp.grad, kind, threshold)   # whole-model norm, as clip_grad_norm_
     opt.step()                                             # opt = optimizers.build(job.optimizer, [fp.flat], ...)
 
 Step numbers: StepRow.step = i is update i (0-based): its loss is measured at the parameters after
-i updates and its lr is the one update i uses (= optimizers.schedule(...)[i]). EvalRow.step = k is
+i updates and its lr is the one update i uses (= optimizers.schedule(...)[i], or a chain's). EvalRow.step = k is
 the number of updates done: k = 0 (the initial model), every eval_every, and the last step.
 Rows with smoothness: at every update i with i % smoothness_every == 0, the local smoothness
 estimate of Zhang et al. 2020, ||g(x_i + d/2) - g(x_i)|| / (||d|| / 2), with d = x_{i+1} - x_i the
@@ -119,12 +119,12 @@ class _Run:
             self.notes.append(f"optimizer step: {job.optimizer}'s rule through torch.compile on {dev.type}")
         self.opt.train()  # schedule-free optimizers start in training mode; a no-op for the others
         self.lrs = None
-        sched = job.schedule_tuple()
+        sched = job.run.lr_schedule  # every phase of a chained schedule (None: the plain constant lr)
         if sched is not None:
             base = self.opt.param_groups[0].get("lr")
             if not isinstance(base, (int, float)) or isinstance(base, bool):
                 raise ValueError(f"a schedule needs a float lr; {job.optimizer} has lr={base!r}")
-            self.lrs = optimizers.schedule(sched[0], float(base), self.steps, **sched[1]).tolist()
+            self.lrs = sched.values(float(base), self.steps).tolist()
         self.clip_kind, self.clip_threshold = job.clip if job.clip is not None else ("none", None)
         check_clip(self.clip_kind, self.clip_threshold)  # once; every step then runs validate=False
         self.generator = torch.Generator(device=dev).manual_seed(job.seed)

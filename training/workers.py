@@ -96,7 +96,6 @@ def check_job(job: Job) -> None:
     server) and the device exists. Everything a worker would otherwise fail on seconds later.
     The pages and the command line both call it: one validator."""
     import deploy
-    import optimizers
     from optimizers.base import shown
 
     from . import tasks
@@ -130,10 +129,8 @@ def check_job(job: Job) -> None:
         raise ValueError(f"the label has {len(job.label)} characters; at most {MAX_LABEL}")
     if job.flooding is not None and not (math.isfinite(job.flooding) and job.flooding >= 0):
         raise ValueError(f"flooding must be a number >= 0, got {job.flooding!r}")
-    if job.schedule is not None:  # the schedule over the run's real length (RunConfig checks one step)
-        name, kw = job.schedule_tuple()
-        total = job.steps or task.steps
-        optimizers.schedule(name, float(dict(run.hparams).get("lr", 1e-3)), max(1, total), **kw)
+    if run.lr_schedule is not None:  # the schedule over the run's real length (RunConfig checks one step)
+        run.lr_schedule.checked(float(dict(run.hparams).get("lr", 1e-3)), max(1, steps))
     if not _DEVICE_RE.match(job.device):
         raise ValueError(f"unknown device {job.device!r}; use auto, cpu, cuda, cuda:N or mps")
     from .device import pick

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 import optimizers
+from optimizers.chain import as_sequential
 from optimizers.clipping import check_clip, clip_with_coef_
 
 Tensor = torch.Tensor
@@ -261,19 +262,22 @@ def smoothness_estimate(xy: Tensor, g: Tensor, g_mid: Tensor, diverged_at: Tenso
 def lr_sequence(lr, steps: int, schedule) -> Callable[[int], float | Tensor]:
     """lr_at(t): the lr of step t, a float (scalar lr) or an (N, 1) tensor (per-row lr or schedule kw).
 
-    Scalar schedules are computed once (floats keep the optimizers' fused scalar path); per-row
-    ones step by step, so a 10^6-row sweep never holds a (steps, N) table.
+    schedule: None, (name, kwargs) or an optimizers.Sequential (a chain of phases). Scalar schedules
+    are computed once (floats keep the optimizers' fused scalar path); per-row ones step by step,
+    so a 10^6-row sweep never holds a (steps, N) table.
     """
-    if schedule is None:
+    chain = as_sequential(schedule)
+    if chain is None:
         return lambda t: lr
-    sname, kw = schedule
-    kw = {k: (v.to(torch.float64).reshape(-1) if isinstance(v, Tensor) else v) for k, v in (kw or {}).items()}
-    lr_flat = lr.reshape(-1) if isinstance(lr, Tensor) else lr
-    first = optimizers.schedule_at(sname, lr_flat, steps, 0, **kw)  # validates name, kw and values
+    flat = lambda v: v.to(torch.float64).reshape(-1) if isinstance(v, Tensor) else v  # noqa: E731
+    chain = optimizers.Sequential(tuple((name, {k: flat(v) for k, v in kw.items()}) for name, kw in chain.schedules),
+                                  chain.milestones)
+    lr_flat = flat(lr)
+    first = chain.at(lr_flat, steps, 0)  # validates names, arguments and values
     if first.dim() == 0:
-        table = optimizers.schedule(sname, lr_flat, steps, **kw).tolist()
+        table = chain.values(lr_flat, steps).tolist()
         return lambda t: table[t]
-    return lambda t: optimizers.schedule_at(sname, lr_flat, steps, t, validate=False, **kw).unsqueeze(-1)
+    return lambda t: chain.at(lr_flat, steps, t, validate=False).unsqueeze(-1)
 
 
 def to_numpy(out: dict) -> dict:
