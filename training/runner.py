@@ -232,6 +232,7 @@ class _Run:
         self.pending_evals: list[dict] = []
         self.evals: list[EvalRow] = []
         self.step_rows, self.diverged_at = 0, None
+        self.switch: tuple[int, float] | None = None  # SWATS: (k, learned lr), its last Adam update and SGD lr
         self.items, self.items_since, self.train_since = 0, 0, 0.0  # for throughput
         self.last_eval_t = time.perf_counter()
         self.last_flush = time.perf_counter()
@@ -278,13 +279,29 @@ class _Run:
             return True
         return bool(self.sink.cancelled())
 
+    def check_switch(self) -> None:
+        """Whether the rule has switched to its second phase (SWATS: Adam to SGD, optimizers.Rule.switch), read
+        once per flush until it has: (k, learned lr), with k the last update of the first phase. The step rows
+        from update k on (StepRow.step >= k) carry the learned lr, the lr the rule really uses there."""
+        hook = self.opt.spec.rule.switch
+        state = self.opt.state.get(self.fp.flat)
+        if hook is None or self.switch is not None or not state:
+            return
+        at, lr = hook(state)
+        k, learned = torch.stack([at[0].double(), lr[0].double()]).tolist()  # one host sync per flush
+        if k > 0:
+            self.switch = (int(k), learned)
+
     def flush_steps(self) -> None:
         """Send the buffered step rows, up to and including the first non-finite loss."""
         pending = self.pending
         rows = []
         if pending:
             values = self.buf[: len(pending)].tolist()  # the one host sync of the hot loop
+            self.check_switch()
             for (i, lr, wall), (loss, norm, coef) in zip(pending, values, strict=True):
+                if self.switch is not None and i >= self.switch[0]:
+                    lr = self.switch[1]
                 rows.append(StepRow(i, loss, lr, norm, coef, wall))
                 if not math.isfinite(loss):
                     self.diverged_at = i
@@ -351,14 +368,20 @@ class _Run:
             "steps_per_s": done / train_s, "items_per_s": items / train_s, "unit": task.unit,
             "wall_s": wall, "train_s": train_s, "eval_s": self.eval_s,
             "n_params": self.fp.numel, "device": str(self.dev), "notes": self.final_notes(),
+            # SWATS' switch (Keskar & Socher 2017): the last Adam update k (SGD from k + 1) and the learned SGD lr
+            "switched_at": self.switch[0] if self.switch else None,
+            "switch_lr": self.switch[1] if self.switch else None,
         }
 
     def final_notes(self) -> list[str]:
-        """The start's notes, the compiled step's replaced by what ran where dynamo could not trace the rule."""
+        """The start's notes, the compiled step's replaced by what ran where dynamo could not trace the rule;
+        and SWATS' switch where it happened."""
         note = self.opt.compiled_note
-        if note in ("eager", "compiled"):
-            return list(self.notes)
-        return [f"optimizer step: {note}" if n.startswith("optimizer step:") else n for n in self.notes]
+        notes = list(self.notes) if note in ("eager", "compiled") else [
+            f"optimizer step: {note}" if n.startswith("optimizer step:") else n for n in self.notes]
+        if self.switch is not None:
+            notes.append(f"switched from Adam to SGD after update {self.switch[0]}, learned lr {self.switch[1]:.4g}")
+        return notes
 
 
 # Compiling the step costs ~4-5 s on these CPUs and saves ~0.9-2 ns per parameter per step against

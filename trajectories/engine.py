@@ -176,9 +176,13 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
         if progress is not None and (t + 1) % every == 0:
             progress((t + 1) / steps)
     out = dict(final_xy=x, final_loss=loss, diverged_at=diverged_at, hit_at=hit_at, stopped_at=stopped_at)
+    out["switched_at"], out["switch_lr"] = switches(groups, n)
     if record:
         done = steps if stopped_at is None else stopped_at
         out.update(histories(xs, losses, grads, smooth, norms, coefs, lrs, groups, diverged_at, done))
+        after = torch.arange(done).unsqueeze(-1) >= out["switched_at"].clamp(min=0)  # (done, N): SGD updates
+        switched = (out["switched_at"] > 0) & after  # from update k + 1 on the row runs SGD at its learned lr
+        out["lr"] = torch.where(switched, out["switch_lr"], out["lr"])
     return out
 
 
@@ -196,6 +200,22 @@ def initial_state(f, groups: list[Group], x0: Tensor, target: float | None) -> t
     for gr in groups:
         gr.state = gr.rule.init(x[gr.rows], gr.h)
     return x, loss, g, alive, diverged_at, hit_at
+
+
+def switches(groups: list[Group], n: int) -> tuple[Tensor, Tensor]:
+    """(switched_at, switch_lr), (N,) each, from the rules that switch mid-run (SWATS: Rule.switch): the
+    update after which a row ran its second rule (-1: it never switched, or its rule does not) and the
+    lr it learned for it (NaN where it did not switch)."""
+    at = torch.full((n,), -1, dtype=torch.int64)
+    lr = torch.full((n,), float("nan"), dtype=torch.float64)
+    for gr in groups:
+        if gr.rule.switch is None or gr.state is None:
+            continue
+        k, learned = gr.rule.switch(gr.state)
+        done = k > 0
+        at[gr.rows] = torch.where(done, k.to(torch.int64), -1)
+        lr[gr.rows] = torch.where(done, learned.to(torch.float64), float("nan"))
+    return at, lr
 
 
 def clip_rows(gn: Tensor, clip_all, views: list) -> tuple[Tensor, Tensor]:
