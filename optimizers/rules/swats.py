@@ -135,8 +135,8 @@ register(Spec(
         BETAS,
         HParam("eps", 1e-9, 1e-12, 1e-2, log=True,
                help="Adam's denominator term and the absolute switching tolerance |Λ − γ| < ε (one epsilon, as "
-                    "the paper). The paper's 1e-9 rarely switches on a 2D surface: on Rosenbrock γ drifts ~1e-5 a step, so "
-                    "Λ − γ jumps past zero; ~1e-5 switches there (preset 'SWATS: from Adam to SGD')"),
+                    "the paper). The paper's 1e-9 rarely switches on a 2D surface: on Rosenbrock γ drifts ~1e-5 a "
+                    "step, so Λ − γ jumps past zero; ~1e-5 switches there (preset 'SWATS: from Adam to SGD')"),
         HParam("weight_decay", 0.0, 0.0, 0.1, help="L2 penalty added to the gradient"),
     ),
     latex=(r"\text{Adam: } p_k = -\alpha\frac{\sqrt{1-\beta_2^k}}{1-\beta_1^k}\frac{m_k}{\sqrt{a_k}+\epsilon},\ "
