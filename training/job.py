@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # importing the optimizers loads torch: the command line's --help does without
     from optimizers.run import RunConfig
 
+FULL_BATCH = "full"  # a Job's batch_size for full-batch gradient descent: the whole training set every step
 SMOOTHNESS_POINTS = 40  # (L0, L1) points a run measures by default: one extra backward each
 
 
@@ -40,7 +41,7 @@ class Job:
     # a chained schedule's later phases: ((milestone, name, kw pairs), ...), as RunConfig.then
     then: tuple[tuple[int, str, tuple[tuple[str, Any], ...]], ...] = ()
     steps: int = 0  # 0: the task's default budget
-    batch_size: int = 0  # 0: the task's default
+    batch_size: int | str = 0  # 0: the task's default; FULL_BATCH: the whole training set, without replacement
     seed: int = 0
     device: str = "auto"  # "auto" (cuda, then mps, then cpu), "cpu", "cuda", "cuda:1", "mps"
     amp: bool = False  # autocast: bfloat16 (float16 with loss scaling on GPUs without bf16), any device

@@ -4,6 +4,7 @@
 
 One step, nanoGPT style, with everything the pages plot made visible:
     lr      = run.sequential.values(...)[i]                # the schedule (every phase of a chain), once, up front
+    batch   = task.batch(data, i, batch_size, generator)   # or task.full_batch(data): the whole training set
     loss    = task.loss(model, batch)                      # flooding: |loss - b| + b (Ishida et al. 2020)
     backward into fp.grad                                  # training/flat.py: the model is one row (P,)
     norm, coef = optimizers.clip_with_coef_(fp.grad, kind, threshold)   # whole-model norm, as clip_grad_norm_
@@ -40,7 +41,7 @@ from optimizers.clipping import check_clip, clip_with_coef_
 from . import device as devices
 from . import tasks
 from .flat import flatten_
-from .job import EvalRow, Job, Sink, StepRow
+from .job import FULL_BATCH, EvalRow, Job, Sink, StepRow
 
 NAN = float("nan")
 
@@ -85,7 +86,10 @@ class _Run:
         job = self.job
         task = self.task = tasks.get(job.task)
         self.steps = job.steps or task.steps
-        self.batch_size = job.batch_size or task.batch_size
+        self.full = job.batch_size == FULL_BATCH  # full-batch gradient descent: task.full_batch every step
+        if self.full and task.full_batch is None:
+            raise ValueError(f"batch size full: {task.no_full_batch}")
+        self.batch_size = task.train_size if self.full else job.batch_size or task.batch_size
         self.eval_every = job.eval_every or task.eval_every
         if min(self.steps, self.batch_size, self.eval_every) < 1 or job.smoothness_every < 0:
             raise ValueError("steps, batch_size and eval_every must be >= 1 (0: the task's default), "
@@ -135,7 +139,7 @@ class _Run:
         return {
             "device": devices.describe(self.dev), "task": t.name, "metric_name": t.metric_name,
             "higher_is_better": t.higher_is_better, "target": t.target, "unit": t.unit,
-            "steps": self.steps, "batch_size": self.batch_size, "eval_every": self.eval_every,
+            "steps": self.steps, "batch_size": self.batch_size, "full_batch": self.full, "eval_every": self.eval_every,
             "n_params": self.fp.numel, "optimizer": self.job.optimizer, "notes": list(self.notes),
             **({"data": dict(extra)} if isinstance(extra, dict) else {}),
         }
@@ -244,7 +248,8 @@ class _Run:
         if lrs is not None:
             for group in opt.param_groups:
                 group["lr"] = lrs[i]
-        batch = self.task.batch(self.data, i, self.batch_size, self.generator)
+        batch = self.task.full_batch(self.data) if self.full else self.task.batch(self.data, i, self.batch_size,
+                                                                                  self.generator)
         n_items = batch[1].numel()
         fp.zero_grad()
         loss, obj = self.objective(batch)

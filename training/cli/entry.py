@@ -28,6 +28,21 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
+def batch_size(text: str) -> int | str:
+    """--batch-size: a whole number >= 0 (0: the task's default) or "full"."""
+    from ..job import FULL_BATCH
+
+    if text.strip().lower() == FULL_BATCH:
+        return FULL_BATCH
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or {FULL_BATCH}, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 or {FULL_BATCH}, got {text!r}")
+    return v
+
+
 THEN_HELP = ("a later phase of a chained schedule (torch's SequentialLR), repeatable: from step STEP on, "
              "with its own step counter; STEP may be left out after a warm-up (it starts after total_iters), "
              "e.g. --schedule warmup:start_factor=0.01,total_iters=100 --then cosine")
@@ -46,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     job = _Parser(add_help=False)
     job.add_argument("--task", required=True, help="a task name (python -m training tasks)")
     job.add_argument("--steps", type=int, default=0, help="optimizer steps (default: the task's budget)")
-    job.add_argument("--batch-size", type=int, default=0, help="default: the task's")
+    job.add_argument("--batch-size", type=batch_size, default=0,
+                     help="examples per step (default: the task's), or full: the whole training set every step, "
+                          "without replacement (full-batch gradient descent; the digits tasks)")
     job.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     job.add_argument("--amp", action="store_true", help="autocast: bfloat16 (float16 on GPUs without it), any device")
     job.add_argument("--compile", action="store_true",
