@@ -14,8 +14,9 @@ from training.workers import check_job
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def recording_build(monkeypatch) -> list:
-    """optimizers.build, recording the gradient each step sees (what the runner's backward produced)."""
+def recording_build(monkeypatch, opts: list | None = None) -> list:
+    """optimizers.build, recording the gradient each step sees (what the runner's backward produced) and,
+    into `opts`, the optimizers it made."""
     grads, real = [], optimizers.build
 
     def spy(name, params, **hp):
@@ -27,6 +28,8 @@ def recording_build(monkeypatch) -> list:
             return step(*a, **k)
 
         opt.step = recording_step
+        if opts is not None:
+            opts.append(opt)
         return opt
 
     monkeypatch.setattr(optimizers, "build", spy)

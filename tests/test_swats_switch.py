@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-import optimizers
 import plots
 import trajectories
 from optimizers import RunConfig
@@ -83,28 +82,15 @@ def test_the_figure_marks_the_switch_on_the_trail_and_the_lr_panel():
 
 @pytest.mark.usefixtures("one_torch_thread")
 def test_training_records_the_switch_in_its_rows_and_summary(monkeypatch):
+    from test_full_batch import recording_build
     from test_runner import run
 
-    grads, opts = [], []
-    real = optimizers.build
-
-    def spy(name, params, **hp):  # the optimizer the runner builds, and every gradient it steps with
-        opt = real(name, params, **hp)
-        step = opt.step
-
-        def recording_step(*a, **k):
-            grads.append(opt.param_groups[0]["params"][0].grad.detach().double().clone().numpy())
-            return step(*a, **k)
-
-        opt.step = recording_step
-        opts.append(opt)
-        return opt
-
-    monkeypatch.setattr(optimizers, "build", spy)
+    opts: list = []
+    seen = recording_build(monkeypatch, opts)  # every gradient the optimizer steps with, as the run goes
     # gamma is ~0.2 on this model (lr / a typical |gradient| component): the tolerance has to be ~1e-3 to meet
     hp = (("lr", 3e-3), ("eps", 1e-3))
     sink, summary = run(steps=120, optimizer="swats", hparams=hp, smoothness_every=0)
-    k, lam = paper_switch(grads, 3e-3, eps=1e-3)  # float64 from the float32 gradients the rule used
+    k, lam = paper_switch([g.double().numpy() for g in seen], 3e-3, eps=1e-3)  # float64 from the rule's float32
     assert 2 < k < 110, k  # mid-run, on the whole model as one row (training/flat.py)
     assert summary["switched_at"] == k and summary["switch_lr"] == pytest.approx(lam, rel=1e-6)
     lrs = [row.lr for row in sink.step_rows]
