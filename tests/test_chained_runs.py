@@ -221,3 +221,21 @@ def test_the_explorer_editor_chains_a_schedule():
     assert not at.exception and any("say from which step it starts" in e.value for e in at.error)
     spec, warnings = from_query_string("&".join(f"{k}={at.query_params[k]}" for k in at.query_params))
     assert warnings == [] and spec.runs[0].then[0][0] == 80  # the last valid run stays
+
+
+def test_odd_phase_keys_are_named_and_ignored():
+    spec, warnings = from_query_string("v=1&r0=adam&sch0=warmup&sch0.1234=cosine@50&sch00.1=cosine@9&sch0.0=step@3")
+    assert spec.runs[0].then == ()
+    assert sorted(warnings) == sorted(f"'{k}': not part of an explorer link; ignored"
+                                      for k in ("sch0.0", "sch0.1234", "sch00.1"))
+
+
+def test_a_sweep_link_keeps_a_phase_axis():
+    from ui.sweep_links import from_query_string as sweep_from_query_string
+    from ui.sweep_links import query_string as sweep_query_string
+
+    spec = SweepSpec(runs=(WARM_COSINE,), steps=80, x=AxisSpec("lr", 1e-3, 0.1, 5, True),
+                     y=AxisSpec("schedule.1.eta_min", 0.0, 0.01, 4, False))
+    qs = sweep_query_string(spec)
+    assert "ay=schedule.1.eta_min~0~0.01~4~lin" in qs and "sch0.1=cosine@40" in qs
+    assert sweep_from_query_string(qs) == (spec, [])

@@ -50,7 +50,7 @@ MAX_STEPS_IN_LINK = 10**9  # a phase's first step (a longer run than any page al
 RUN_KEY = re.compile(r"(r|c|sch)(0|[1-9][0-9]*)", re.ASCII)
 # a later phase of run i's chained schedule: sch<i>.<k>, k = 1 .. MAX_PHASES - 1 (no v=1 link before
 # chains holds one, so old links open as they did)
-PHASE_KEY = re.compile(r"sch(0|[1-9][0-9]*)\.([1-9][0-9]*)", re.ASCII)
+PHASE_KEY = re.compile(r"sch(0|[1-9][0-9]*)\.([1-9][0-9]{0,2})", re.ASCII)  # (longer: an unknown key)
 
 fmt = format_value  # a value as link text
 
@@ -613,7 +613,7 @@ class Reader:
         """The later phases sch<i>.1, sch<i>.2, ... in order; a phase that cannot be read, or does not start
         after the one before it, is left out with a warning (the phases before it are kept)."""
         found = sorted(int(m.group(2)) for key in self.values
-                       if (m := PHASE_KEY.fullmatch(key)) and int(m.group(1)) == i and len(m.group(2)) <= 3)
+                       if (m := PHASE_KEY.fullmatch(key)) and _run_index(key) == i)
         out: list[tuple[int, str, tuple]] = []
         previous = 0
         for k in found:
