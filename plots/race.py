@@ -180,7 +180,7 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     shown = np.arange(0, steps + 1, stride)
 
     data = [*_trails(race, cols, shown), *_marks(race, cols, start, minima),
-            *_curves(race, cols, diag, shown, stride, loss_symlog=min_value is None)]
+            *_curves(race, cols, diag, shown, stride, loss_symlog=min_value is None), *_switches(race, cols, diag)]
     layout["xaxis"]["range"] = [float(x0), float(x1)]
     layout["yaxis"]["range"] = [float(y0), float(y1)]
     layout.update(height=height, margin={"l": 50, "r": 20, "t": 50, "b": 60}, template=TEMPLATE,
@@ -273,6 +273,27 @@ def _marks(race, cols: list, start, minima) -> list[dict]:
                      "hovertext": [f"{race.labels[r]}: diverged at step {race.diverged_at[r]}: "
                                    "try a lower lr or clipping" for r in dead], "hoverinfo": "text"})
     return data
+
+
+def _switches(race, cols: list, diag: list) -> list[dict]:
+    """Where SWATS switched from Adam to SGD: a mark on the trail at xy[k] and on the lr panel at step k (the
+    first SGD update), each with a hover text saying when and at which learned lr. Nothing where none did."""
+    if race.switched_at is None:
+        return []
+    k = race.switched_at
+    rows = np.nonzero((k > 0) & (k <= race.last_position) & (k < race.steps))[0]
+    if not rows.size:
+        return []
+    at, dc = k[rows], [cols[r] for r in rows]
+    text = [f"{race.labels[r]}: switched from Adam to SGD (momentum) after update {k[r]}, learned SGD lr "
+            f"{race.switch_lr[r]:.3g}" for r in rows]
+    mark = {"symbol": "diamond", "size": 12, "color": dc, "line": {"color": OUTLINE, "width": 1.5}}
+    return [{**ON_MAP, "x": rounded(race.xy[at, rows, 0]), "y": rounded(race.xy[at, rows, 1]),
+             "mode": "markers+text", "text": ["to SGD"] * rows.size, "textposition": "top center",
+             "showlegend": False, "name": "switch to SGD", "marker": mark, "hovertext": text, "hoverinfo": "text"},
+            {"type": "scatter", "xaxis": "x4", "yaxis": "y4", "x": at.tolist(), "y": rounded(diag[2][at, rows]),
+             "mode": "markers", "showlegend": False, "name": "switch to SGD", "marker": mark, "hovertext": text,
+             "hoverinfo": "text"}]
 
 
 def _curves(race, cols: list, diag: list, shown: np.ndarray, stride: int, loss_symlog: bool = False) -> list[dict]:

@@ -64,7 +64,7 @@ def bank(surface, runs: Sequence[RunConfig], start, steps: int, variations: Sequ
         if k == 0:
             continue
         vals = torch.tensor([float(x) for x in v.values], dtype=torch.float64)
-        h, clip, sched = dict(r.hparams), r.clip_pair, (r.schedule, dict(r.schedule_kw))
+        h, clip, sched = dict(r.hparams), r.clip_pair, r.sequential
         if v.target == NOISE:
             if not bool((vals >= 0).all() & torch.isfinite(vals).all()):
                 raise ValueError("noise values must be finite numbers >= 0")
