@@ -10,7 +10,6 @@ empty mount at its end). Letting go writes the value into the run's editor (the 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import streamlit as st
 
@@ -21,10 +20,10 @@ import trajectories
 import ui
 from trajectories.limits import deadline, seconds_text
 from ui import player, slots
-from ui.knobs import knobs, noise_knob, stop_of
+from ui.knobs import committed, knobs, noise_knob
 from ui.latex import fit as fit_latex
 from ui.race_view import bank_view, race_view
-from ui.spec import CUSTOM, start_box, surface_names, surface_title
+from ui.spec import CUSTOM, clicked_start, surface_names, surface_title
 from ui.text import md
 from ui.train_spec import run_from_state
 from ui.widgets import (
@@ -106,46 +105,35 @@ def _run_now(i: int) -> ui.RunConfig:
 
 def commit_knob() -> None:
     """A knob let go in the tune strip: {run, target, value} -> that run's editor (and so the URL), if it is
-    one of the knob's own stops; anything else is ignored (the strip then shows the view as it is)."""
+    one of the knob's own stops (ui.knobs.committed); anything else is ignored."""
     v = _trigger("commit")
     if not isinstance(v, dict):
         return
-    ids = st.session_state.get(P + "run_ids", [])
-    run, target, value = v.get("run"), v.get("target"), v.get("value")
-    if not isinstance(target, str):
+    ss = st.session_state
+    if v.get("target") == "noise":
+        got = committed([noise_knob(float(ss.get(P + "noise") or 0.0))], "noise", v.get("value"))
+        if got is not None:
+            ss[P + got[0]] = got[1]
         return
-    if target == "noise":
-        k = noise_knob(float(st.session_state.get(P + "noise", 0.0) or 0.0))
-        j = stop_of(k, value)
-        if j is not None:
-            st.session_state[P + "noise"] = float(k.values[j])
-        return
+    ids, run = ss.get(P + "run_ids", []), v.get("run")
     if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < len(ids):
         return
-    i = ids[run]
-    k = next((k for k in knobs(_run_now(i)) if k.target == target), None)
-    j = None if k is None else stop_of(k, value)
-    if j is not None:
-        st.session_state[f"{P}r{i}_{k.key}"] = int(k.values[j]) if k.integer else float(k.values[j])
+    got = committed(knobs(_run_now(ids[run])), v.get("target"), v.get("value"))
+    if got is not None:
+        ss[f"{P}r{ids[run]}_{got[0]}"] = got[1]
 
 
 def start_from_click() -> None:
-    """A click on the map: {x, y} -> the start, where it is a finite point a run may start from."""
-    v = _trigger("start")
-    if not isinstance(v, dict):
-        return
-    x, y = v.get("x"), v.get("y")
-    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in (x, y)):
-        return
+    """A click on the map: {x, y} -> the start (ui.spec.clicked_start checks and rounds it)."""
+    ss = st.session_state
     try:
-        s = ui.ExplorerSpec(surface=st.session_state[P + "surface"], formula=st.session_state.get(P + "formula", ""),
-                            runs=ui.DEFAULT_RUNS).surface_obj()
+        s = ui.ExplorerSpec(surface=ss[P + "surface"], formula=ss.get(P + "formula", ""), runs=ui.DEFAULT_RUNS)
+        xy = clicked_start(_trigger("start"), s.surface_obj())
     except (ValueError, KeyError):
         return
-    (x0, x1), (y0, y1) = start_box(s)
-    if x0 <= x <= x1 and y0 <= y <= y1:
-        st.session_state[P + "x0"], st.session_state[P + "y0"] = float(x), float(y)
-        st.session_state[P + "start_auto"] = False
+    if xy is not None:
+        ss[P + "x0"], ss[P + "y0"] = xy
+        ss[P + "start_auto"] = False
 
 
 def resend_missing() -> None:
@@ -235,34 +223,27 @@ def export_html(spec: ui.ExplorerSpec, race_) -> str:
     return plots.figure_html(plots.prebuilt(fig))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def run_bank(spec: ui.ExplorerSpec, run: int, _computed=None) -> player.RunBank:
-    """The tune strip's bank of run `run`: computed here when light, in a slot (ui.slots) when heavy."""
-    if _computed is not None:
-        return _computed
-    if player.bank_rows(spec, run) * spec.steps > HEAVY_BANK or spec.surface == CUSTOM:
-        raise slots.NotCached(spec)
-    return player.run_bank(spec, run, deadline=deadline())
-
-
-def bank_for(spec: ui.ExplorerSpec, run: int) -> player.RunBank | None:
-    """The bank, from the cache or computed (a heavy one in a worker, with a progress bar); None where it
-    cannot be made (the server's limits, a busy server): the strip then works on release only."""
-    try:
-        return run_bank(spec, run)
-    except slots.NotCached:
-        pass
-    except ValueError:
-        return None
-    bar = st.progress(0.0, text="preparing the tune strip's preview")
-    try:
-        b = slots.compute(player.run_bank, spec, run, seconds=deploy.settings().deadline_s,
-                          progress=lambda f: bar.progress(min(1.0, f), text="preparing the tune strip's preview"))
-    except (ValueError, ArithmeticError):
-        return None
-    finally:
-        bar.empty()
-    return run_bank(spec, run, _computed=b)
+def bank_for(spec: ui.ExplorerSpec, run: int) -> list[player.Group] | None:
+    """The tune strip's bank of run `run`: its groups from the server-wide cache, the missing ones computed
+    in one engine call (here when light, in a slot when heavy) with a progress bar, whose updates also let
+    Streamlit stop this for a newer rerun. None where it cannot be made (the server's limits, a busy
+    server): the strip then works on release only."""
+    missing = player.missing_groups(spec, run)
+    if missing:
+        bar = st.empty()
+        report = lambda f: bar.progress(min(1.0, f), text="preparing the tune strip's preview")
+        try:
+            if player.rows_of(missing) * spec.steps > HEAVY_BANK or spec.surface == CUSTOM:
+                groups = slots.compute(player.compute_groups, spec, missing, seconds=deploy.settings().deadline_s,
+                                       progress=report)
+            else:
+                groups = player.compute_groups(spec, missing, progress=report, deadline=deadline())
+        except (ValueError, ArithmeticError):
+            return None
+        finally:
+            bar.empty()
+        player.store_groups(spec, missing, groups)
+    return player.bank_groups(spec, run)
 
 
 def tune_run(n: int) -> int:
@@ -457,9 +438,9 @@ def main() -> None:
         st.caption("To share this view, use Share under the chart: its link reproduces it exactly.")
 
     # last: the tune strip's bank, once everything above is on its way to the browser
-    b = bank_for(spec, selected)
-    bank_view(player.bank_payload(b, wire) if b is not None else player.empty_payload(wire), key=P + "bank",
-              on_missing=resend_bank_missing)
+    groups = bank_for(spec, selected)
+    bank_view(player.bank_payload(spec, selected, groups, wire) if groups else player.empty_payload(wire),
+              key=P + "bank", on_missing=resend_bank_missing)
 
 
 main()

@@ -6,7 +6,8 @@ here by the same engine as the race, so the browser only switches between them. 
 (run index, target, values): a group of len(values) rows, each the run with that one field changed
 (targets as trajectories.sweep.Target reads them, plus "noise": the race's gradient noise, which
 every run meets, so a noise variation of run i keeps the other runs' settings out of it). Row j of a
-variation equals race() of the changed run alone (the same start, steps, noise sequence and seed).
+variation equals race() of the changed run alone (the same start, steps, noise sequence and seed), up
+to the last bits: a hyperparameter that is a (rows, 1) tensor here rounds unlike a float (~1e-14).
 
     result, rows = bank(surface, runs, start, steps, [Variation(0, "lr", (1e-3, 3e-3, 1e-2)), ...])
     rows[k] == (0, "lr", slice(lo, hi))   # which rows of result.xy belong to variation k

@@ -4,9 +4,10 @@ A knob is a number the chart's tune strip lets a person drag while the browser s
 precomputed trajectories (trajectories.bank): every float or int hyperparameter (each element of a
 pair such as betas), the clip threshold where the run clips, each numeric schedule argument that has
 a value (an "auto" one is derived from the steps and has none to drag), and the gradient noise.
-Its stops are values the run editor's own slider offers (ui.ticks: the same round log values, the
-same linear grid), at most MAX_STOPS of them, always including the current value; so a value let go
-of in the strip is one the editor shows as it is, and the page can check it is one of the stops.
+Its stops lie within the run editor's own slider (ui.ticks: a log slider's own round values; round
+steps of 1, 2 or 5 x 10^k across a linear one), at most MAX_STOPS of them, always including the
+current value; so a value let go of in the strip is one the editor shows as it is, and the page can
+check it is one of the stops.
 
     knobs(run) -> [Knob("lr", "lr", (1e-05, ..., 1.0), index=12, key="hp.adam.lr", log=True), ...]
 """
@@ -62,7 +63,7 @@ def _index(values: list[float], current: float) -> int:
 
 
 def stops(low: float, high: float, current: float, log: bool, integer: bool) -> list[float]:
-    """The values a knob stops at: the editor slider's own (ui.widgets.number), thinned, `current` kept."""
+    """The values a knob stops at, within the editor slider's range (ui.widgets.number), `current` kept."""
     if integer:
         lo, hi, cur = int(min(low, current)), int(max(high, current, low + 1)), int(current)
         if log and lo > 0:
@@ -126,3 +127,16 @@ def stop_of(knob: Knob, value) -> int | None:
     i = _index(list(knob.values), float(value))
     v = knob.values[i]
     return i if abs(v - value) <= 1e-9 * max(1.0, abs(v)) else None
+
+
+def committed(options: list[Knob], target, value) -> tuple[str, float] | None:
+    """(editor key, value) for a knob let go in the browser: `target` must name one of `options` and
+    `value` be one of its stops (ints for an integer knob); anything else is None (nothing changes)."""
+    if not isinstance(target, str):
+        return None
+    k = next((k for k in options if k.target == target), None)
+    j = None if k is None else stop_of(k, value)
+    if j is None:
+        return None
+    v = k.values[j]
+    return k.key, int(v) if k.integer else float(v)

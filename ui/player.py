@@ -1,12 +1,15 @@
 """What the explorer's player (ui/race_view.js) receives: the race as a wire payload, and a run's bank.
 
-Pure (no streamlit): the page caches `race_parts` and `run_bank` and packs them per session (ui/wire.py
-decides which arrays that session still needs).
+Pure (no streamlit): the page caches `race_parts` and packs payloads per session (ui/wire.py decides
+which arrays that session still needs). A run's bank is its knobs' groups (one per knob: its rows at
+every stop) plus a noise group for every run, kept server-wide by group_key: a change to one run
+recomputes (and resends) only the groups that depend on it.
 
-    parts = race_parts(spec, result)              # the still figure + per-run series (plots/live.py)
+    parts = race_parts(spec, result)                  # the still figure + per-run series (plots/live.py)
     payload = race_payload(parts, spec, wire, tune_run=0)
-    bank = run_bank(spec, 0)                     # every knob of run 0 (and the noise of every run), in one engine call
-    payload = bank_payload(bank, wire)
+    missing = missing_groups(spec, 0)                 # what no view computed yet
+    store_groups(spec, missing, compute_groups(spec, missing))   # one engine call for all of them
+    payload = bank_payload(spec, 0, bank_groups(spec, 0), wire)
 """
 from __future__ import annotations
 
@@ -15,12 +18,13 @@ import hashlib
 import html
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 import plots
-from plots.live import bank_series, live_race
+from plots.live import PANEL0, X, Y, bank_series, live_race
 from plots.race import frame_steps
 from trajectories import grid as surface_grid
 from trajectories.bank import NOISE, Variation, bank
@@ -115,53 +119,104 @@ def variations(spec: ExplorerSpec, run: int) -> list[Variation]:
     return out
 
 
-def bank_rows(spec: ExplorerSpec, run: int) -> int:
-    return sum(len(v.values) for v in variations(spec, run))
+def rows_of(wanted: list[Variation]) -> int:
+    return sum(len(v.values) for v in wanted)
+
+
+BANK_CHANNELS = [X, Y, *range(PANEL0, PANEL0 + 4)]  # what a preview draws (its readout takes the final loss)
 
 
 @dataclass(frozen=True)
-class RunBank:
-    """A run's bank, ready to send: rows quantized to 2 bytes (ui/wire.py), which rows are which knob."""
+class Group:
+    """One variation's rows, ready to send: quantized to 2 bytes a value (ui/wire.py)."""
 
-    id: str
-    shown: np.ndarray  # (L,) int steps
-    frames: np.ndarray  # (F,) int steps
-    q: np.ndarray  # (rows, CHANNELS, L) uint16
-    scale: np.ndarray  # (rows, CHANNELS, 2) float32
-    diverged: np.ndarray  # (rows,) int32: the update that diverged, -1 never
-    final: np.ndarray  # (rows,) float32: the last real loss
-    knobs: tuple  # ({"target", "runs": [run, ...], "start": [first row per run]}, ...)
+    run: int
+    target: str
+    values: tuple[float, ...]
+    q: np.ndarray  # (stops, len(BANK_CHANNELS), L) uint16 over the bank's shown steps
+    scale: np.ndarray  # (stops, len(BANK_CHANNELS), 2) float32
+    diverged: np.ndarray  # (stops,) int32: the update that diverged, -1 never
+    final: np.ndarray  # (stops,) float32: the last real loss
 
 
-def run_bank(spec: ExplorerSpec, run: int, progress=None, deadline=None) -> RunBank:
-    """Run `run`'s bank (trajectories.bank) packed as the player reads it. Raises ValueError (the engine's
-    checks and caps, trajectories.limits.TimeLimit past the deadline)."""
+def group_key(spec: ExplorerSpec, v: Variation) -> tuple:
+    """What one variation's rows depend on: the surface, start, steps, noise and seed, and its own run
+    (not the other runs: a change to one run leaves the others' rows as they were)."""
+    return (spec.surface, spec.surface_params, spec.formula, spec.start_point(), spec.steps, spec.noise, spec.seed,
+            spec.runs[v.run], v.target, v.values)
+
+
+def compute_groups(spec: ExplorerSpec, wanted: list[Variation], progress=None, deadline=None) -> list[Group]:
+    """The rows of every wanted variation, in one engine call (trajectories.bank). Raises ValueError (the
+    engine's checks and caps; trajectories.limits.TimeLimit past the deadline)."""
     s = spec.surface_obj()
-    vs = variations(spec, run)
-    result, rows = bank(s, list(spec.runs), spec.start_point(), spec.steps, vs, noise=spec.noise, seed=spec.seed,
-                        progress=progress, deadline=deadline)
+    result, rows = bank(s, list(spec.runs), spec.start_point(), spec.steps, wanted, noise=spec.noise,
+                        seed=spec.seed, progress=progress, deadline=deadline)
     if result.xy.shape[0] - 1 < spec.steps:
         from trajectories.limits import TimeLimit
 
         raise TimeLimit("the preview was stopped at this server's compute limit")
     frames = frame_steps(spec.steps, MAX_FRAMES)
-    shown, ser = bank_series(result, steps=spec.steps, frames=frames, min_value=s.min_value, minima=s.minima)
-    q, scale = quantize(ser)
+    _, ser = bank_series(result, steps=spec.steps, frames=frames, min_value=s.min_value, minima=s.minima)
+    q, scale = quantize(ser[:, BANK_CHANNELS])
     last = np.where(result.diverged_at < 0, spec.steps, np.maximum(result.diverged_at - 1, 0))
-    final = result.loss[last, np.arange(result.loss.shape[1])]
-    meta: dict[tuple, dict] = {}
-    for r, target, sl in rows:
-        m = meta.setdefault((target, target == NOISE), {"target": target, "runs": [], "start": []})
-        m["runs"].append(r)
-        m["start"].append(sl.start)
-    return RunBank(bank_id(spec, run), shown.astype(np.int32), frames.astype(np.int32), q, scale,
-                   result.diverged_at.astype(np.int32), final.astype(np.float32), tuple(meta.values()))
+    final = result.loss[last, np.arange(result.loss.shape[1])].astype(np.float32)
+    div = result.diverged_at.astype(np.int32)
+    return [Group(r, target, tuple(v.values), q[sl], scale[sl], div[sl], final[sl])
+            for (r, target, sl), v in zip(rows, wanted, strict=True)]
 
 
-def bank_payload(b: RunBank, wire: Wire) -> bytes:
-    return wire.pack({"view": "bank", "id": b.id, "shown": wire.ref(b.shown), "frames": wire.ref(b.frames),
-                      "q": wire.ref(b.q), "scale": wire.ref(b.scale), "diverged": wire.ref(b.diverged),
-                      "final": wire.ref(b.final), "knobs": list(b.knobs)})
+class GroupCache:
+    """Groups by group_key, server-wide (every session's views share them), the least recent dropped first."""
+
+    def __init__(self, most: int = 256):
+        self.most, self._d, self._lock = most, {}, threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            g = self._d.pop(key, None)
+            if g is not None:
+                self._d[key] = g
+            return g
+
+    def put(self, key, g: Group) -> None:
+        with self._lock:
+            self._d.pop(key, None)
+            self._d[key] = g
+            while len(self._d) > self.most:
+                self._d.pop(next(iter(self._d)))
+
+
+GROUPS = GroupCache()
+
+
+def missing_groups(spec: ExplorerSpec, run: int) -> list[Variation]:
+    """The variations of run `run`'s bank that no view computed yet."""
+    return [v for v in variations(spec, run) if GROUPS.get(group_key(spec, v)) is None]
+
+
+def store_groups(spec: ExplorerSpec, wanted: list[Variation], groups: list[Group]) -> None:
+    for v, g in zip(wanted, groups, strict=True):
+        GROUPS.put(group_key(spec, v), g)
+
+
+def bank_groups(spec: ExplorerSpec, run: int) -> list[Group] | None:
+    """Run `run`'s bank from the cache (None while a group is missing)."""
+    out = [GROUPS.get(group_key(spec, v)) for v in variations(spec, run)]
+    return None if any(g is None for g in out) else out
+
+
+def bank_payload(spec: ExplorerSpec, run: int, groups: list[Group], wire: Wire) -> bytes:
+    """The bank mount's payload: each group's arrays by reference (a group unchanged since the last bank
+    is not sent again)."""
+    frames = frame_steps(spec.steps, MAX_FRAMES)
+    from plots.live import BANK_POINTS, shown_steps
+
+    shown = shown_steps(spec.steps, frames, BANK_POINTS).astype(np.int32)
+    return wire.pack({"view": "bank", "id": bank_id(spec, run), "shown": wire.ref(shown),
+                      "frames": wire.ref(frames.astype(np.int32)),
+                      "groups": [{"run": g.run, "target": g.target, "q": wire.ref(g.q), "scale": wire.ref(g.scale),
+                                  "diverged": wire.ref(g.diverged), "final": wire.ref(g.final)} for g in groups]})
 
 
 def empty_payload(wire: Wire) -> bytes:

@@ -105,10 +105,11 @@ class Rows {
       return perRun[r].a.subarray(ch * L, (ch + 1) * L);
     }, shown, perRun.length);
   }
-  static bank(q, scale, shown) {
+  static bank(q, scale, shown) { // channels as the race's (x, y, loss, panels), the loss left out of a bank
     const [R, C, L] = q.shape;
     const cache = new Map();
-    return new Rows((r, ch) => {
+    return new Rows((r, ch0) => {
+      const ch = ch0 < 2 ? ch0 : ch0 - 1;
       const k = r * C + ch;
       if (!cache.has(k)) {
         const lo = scale.a[2 * k], step = scale.a[2 * k + 1], src = q.a.subarray(k * L, (k + 1) * L);
@@ -153,6 +154,7 @@ class Player {
   }
 
   async update(header, args) {
+    performance.mark("opt-payload"); // the benchmark (benchmarks/browser.py) reads these marks
     this.args = args;
     const missing = refs(header).filter((k) => !G.store.has(k));
     if (missing.length) { // keep what is drawn; the page sends them again
@@ -197,7 +199,9 @@ class Player {
     layout.autosize = true;
     layout.dragmode = "zoom";
     const config = { displaylogo: false, doubleClick: "reset", modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+    performance.mark("opt-react");
     await P.react(this.gd, data, layout, config);
+    performance.mark("opt-drawn");
     this.traceOf = this.traceIndex(fig.data);
     this.layoutOverlay();
     this.dim();
@@ -292,9 +296,8 @@ class Player {
 
   // the positions and panel values of run r at frame k: from the race, or from the row a dragged knob shows
   source(r) {
-    const p = this.preview;
-    if (p && p.rows && p.runs.includes(r)) return { rows: p.rows, row: p.row(r), fidx: p.fidx };
-    return { rows: this.rows, row: r, fidx: this.fidx };
+    const p = this.preview, s = p && p.src.get(r);
+    return s ? { rows: s.rows, row: s.row, fidx: p.fidx, diverged: s.g.diverged[s.row] } : { rows: this.rows, row: r, fidx: this.fidx };
   }
 
   moveMarks() {
@@ -420,17 +423,16 @@ class Player {
   scrub(k, j) {
     const b = this.bank();
     if (!b) { this.readout.textContent = "The preview is still being computed: let go to use this value."; return; }
-    const v = b.knobs.find((x) => x.target === k.target);
-    if (!v || j === k.index) { this.preview = null; this.dim(); this.drawPreview(); this.moveMarks(); this.bankReady(); return; }
-    const rowOf = (r) => v.start[v.runs.indexOf(r)] + j;
-    this.preview = { runs: k.runs, row: rowOf, rows: b.rows, fidx: b.fidx };
+    const src = new Map();
+    for (const r of k.runs) { const g = b.group(k.target, r); if (g) src.set(r, { rows: g.rows, row: j, g }); }
+    if (!src.size || j === k.index) { this.preview = null; this.dim(); this.drawPreview(); this.moveMarks(); this.bankReady(); return; }
+    this.preview = { runs: [...src.keys()], src, fidx: b.fidx };
     this.dim();
     this.drawPreview();
     this.moveMarks();
-    const parts = k.runs.map((r) => {
-      const row = rowOf(r), d = b.diverged[row];
-      const name = `run ${r + 1}`;
-      return d > 0 ? `${name}: diverged at step ${d}` : `${name}: final loss ${fmt(b.final[row])}`;
+    const parts = [...src].map(([r, s]) => {
+      const d = s.g.diverged[j];
+      return d > 0 ? `run ${r + 1}: diverged at step ${d}` : `run ${r + 1}: final loss ${fmt(s.g.final[j])}`;
     });
     this.readout.textContent = `${k.label} ${k.texts[j]} → ${parts.join(" · ")} (let go to keep it)`;
   }
@@ -440,8 +442,8 @@ class Player {
   widen(k) {
     const b = this.bank();
     if (!b || this.widened === k.target) return;
-    const v = b.knobs.find((x) => x.target === k.target);
-    if (!v) return;
+    const gs = k.runs.map((r) => b.group(k.target, r)).filter(Boolean);
+    if (!gs.length) return;
     const change = {};
     this.h.panels.forEach((p, q) => {
       if (!p.has) return;
@@ -450,7 +452,7 @@ class Player {
       let lo = Infinity, hi = -Infinity;
       const take = (c) => { for (let i = 0; i < c.length; i++) if (finite(c[i])) { if (c[i] < lo) lo = c[i]; if (c[i] > hi) hi = c[i]; } };
       for (let r = 0; r < this.rows.count; r++) take(this.rows.get(r, 3 + q));
-      v.runs.forEach((r, i) => { for (let j = 0; j < (k.values || []).length; j++) take(b.rows.get(v.start[i] + j, 3 + q)); });
+      for (const g of gs) for (let j = 0; j < g.rows.count; j++) take(g.rows.get(j, 3 + q));
       if (!(hi >= lo)) return;
       const [a, z] = ya.range, pad = 0.05 * (hi - lo || 1);
       if (lo < Math.min(a, z) || hi > Math.max(a, z)) change[`${p.y.replace("y", "yaxis")}.range`] = [lo - pad, hi + pad];
@@ -482,8 +484,8 @@ class Player {
       const dead = this.dead[r];
       dead.style.display = "none";
       if (on) {
-        const b = this.bank(), row = s.row;
-        if (b.diverged[row] > 0) {
+        const row = s.row;
+        if (s.diverged > 0) {
           const x = s.rows.get(row, 0), y = s.rows.get(row, 1);
           let i = x.length - 1;
           while (i > 0 && !finite(x[i])) i--;
@@ -523,17 +525,14 @@ function fmt(v) {
 }
 
 // ---------------------------------------------------------------- banks (the second mount)
-function takeBank(h) {
-  const q = arr(h.q), scale = arr(h.scale), shown = arr(h.shown).a;
+function takeBank(h) { // a bank: for each knob of the selected run and the noise of every run, its rows
+  const shown = arr(h.shown).a;
   const frames = Array.from(arr(h.frames).a);
-  const b = {
-    rows: Rows.bank(q, scale, shown),
-    fidx: frames.map((t) => bisect(shown, t)),
-    diverged: arr(h.diverged).a,
-    final: arr(h.final).a,
-    knobs: h.knobs,
-  };
-  G.banks.set(h.id, b);
+  const groups = new Map();
+  for (const g of h.groups) {
+    groups.set(`${g.target}|${g.run}`, { rows: Rows.bank(arr(g.q), arr(g.scale), shown), diverged: arr(g.diverged).a, final: arr(g.final).a });
+  }
+  G.banks.set(h.id, { fidx: frames.map((t) => bisect(shown, t)), group: (target, run) => groups.get(`${target}|${run}`) });
   while (G.banks.size > 8) G.banks.delete(G.banks.keys().next().value);
   for (const p of G.players) if (p.h?.tune?.bank === h.id) p.bankReady();
 }
@@ -552,7 +551,7 @@ export default function (args) {
   }
   if (header.view === "none") return;
   if (header.view === "bank") {
-    const missing = refs({ q: header.q, scale: header.scale, shown: header.shown, frames: header.frames, diverged: header.diverged, final: header.final }).filter((k) => !G.store.has(k));
+    const missing = refs({ shown: header.shown, frames: header.frames, groups: header.groups }).filter((k) => !G.store.has(k));
     if (missing.length) args.setTriggerValue("missing", missing);
     else takeBank(header);
     return;
