@@ -99,8 +99,8 @@ def plane_settings(view: LandscapeView) -> dict:
     n = c3.number_input("points per side", 3, limits.max_grid, step=10,
                         key=init(W + "n", min(view.n, limits.max_grid)),
                         help=f"the grid is n × n (at most {limits.max_grid} here); Li et al. use 51")
-    keep = c4.checkbox("move 1-D tensors", key=init(W + "keep", view.keep_1d),
-                       help="biases and norm weights: left fixed by default, as in the paper")
+    keep = c4.checkbox("move biases", key=init(W + "keep", view.keep_1d),
+                       help="1-D tensors (biases, norm weights): left fixed by default, as in the paper")
     data = c5.radio("evaluated on", DATA, key=init(W + "data", view.data), format_func=DATA_TITLES.get)
     with st.expander("span of the grid"):
         auto = st.checkbox("fit it around the paths (PCA) or ±1 (random)", key=init(W + "auto", view.span is None))
@@ -207,8 +207,9 @@ def explain(result: dict) -> None:
         parts.append(f"Directions: {plane.get('about', '')}; each has the norm of the weights it moves "
                      f"(‖w‖ = {plane.get('w0_norm', float('nan')):.3g}), cosine between them "
                      f"{plane.get('cos', float('nan')):.2g}.")
-    parts.append("A triangle marks where a path starts, the star the centre. Ringed points lie off the plane: "
-                 "their real loss differs from the map's value there by more than 5 % (hover for both).")
+    parts.append("A triangle marks where a path starts, the star the centre. Each snapshot is filled with the "
+                 "colour of its real loss: where that differs from the map around it, the point lies off the plane "
+                 "(hover for both values; in 3D a dotted line drops to its real loss).")
     st.caption(md(" ".join(parts)))
 
 
@@ -225,7 +226,9 @@ def line_section(runs: list[dict], view: LandscapeView, labels: dict) -> tuple[i
     by_id = {r["id"]: r for r in runs}
     a0, b0 = view.line if view.line and all(i in ids for i in view.line) else (ids[0], ids[1])
     c1, c2, c3 = st.columns([2, 2, 1])
-    a = c1.selectbox("A (t = 0)", ids, key=init(W + "la", a0), format_func=lambda i: short_label(by_id[i]))
+    if st.session_state.get(W + "la") not in ids:  # a new centre: another set of runs
+        st.session_state[W + "la"] = a0
+    a = c1.selectbox("A (t = 0)", ids, key=W + "la", format_func=lambda i: short_label(by_id[i]))
     rest = [i for i in ids if i != a]
     if st.session_state.get(W + "lb") not in rest:
         st.session_state[W + "lb"] = b0 if b0 in rest else rest[0]

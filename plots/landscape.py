@@ -9,8 +9,10 @@ Inputs are what the run store keeps (training/landscape/compute.py), as plain da
               "metric_name": "accuracy" | None, "data": "the validation set ...", ...}
     loss, metric: (len(ys), len(xs)) arrays, NaN where not evaluated yet (a grid fills row by row)
     labels: {run id: "#3 Adam lr=0.001"} (legend entries; HTML-escaped here)
-A path point is drawn where it projects; where its real loss differs from the map's value there
-by more than OFF_PLANE (it lies off the plane) it is ringed, and its hover gives both.
+A path point is drawn where it projects, filled with the colour of its real loss on the map's scale:
+where that differs from the map around it, the point lies off the plane (its hover gives both
+values; path_rows lists those whose losses differ by more than OFF_PLANE, and the 3D view drops a
+dotted line from the surface to their real loss).
 """
 from __future__ import annotations
 
@@ -27,9 +29,9 @@ import plotly.io as pio
 from .numbers import number_text
 from .style import MINIMUM_COLOUR, OUTLINE, colour
 
-OFF_PLANE = 0.05  # relative difference between a point's real loss and the plane's value that rings it
+OFF_PLANE = 0.05  # relative difference between a point's real loss and the plane's value: "off the plane"
 DECADES = 3.0  # the colour scale of a log map spans at most this many decades above its minimum
-NICE = (1, 2, 5)
+MANTISSAS = ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9), tuple(x / 2 for x in range(2, 20)))  # coarse to fine
 
 
 # ---------------------------------------------------------------- values and their colour scale
@@ -64,12 +66,17 @@ def colour_range(z: np.ndarray, log: bool) -> tuple[np.ndarray, float, float]:
     return zc, lo, hi
 
 
-def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
-    """Colour-bar ticks at 1, 2, 5 x 10^k between 10^lo and 10^hi, labelled as the values."""
-    vals = [m * 10.0 ** k for k in range(math.floor(lo) - 1, math.ceil(hi) + 1) for m in NICE]
-    inside = [v for v in vals if lo - 1e-9 <= math.log10(v) <= hi + 1e-9]
-    if len(inside) > 8:
-        inside = [v for v in inside if round(v / 10.0 ** math.floor(math.log10(v))) in (1, 5)] or inside
+def log_ticks(lo: float, hi: float, least: int = 4) -> tuple[list[float], list[str]]:
+    """Colour-bar ticks between 10^lo and 10^hi at round values (1, 2, 5 x 10^k; finer mantissas where
+    the range spans less than a decade, until there are `least`), labelled as the values."""
+    inside: list[float] = []
+    for mantissas in MANTISSAS:
+        vals = [m * 10.0 ** k for k in range(math.floor(lo) - 1, math.ceil(hi) + 1) for m in mantissas]
+        inside = sorted({v for v in vals if lo - 1e-9 <= math.log10(v) <= hi + 1e-9})
+        if len(inside) >= least:
+            break
+    while len(inside) > 8:
+        inside = inside[::2]
     return [math.log10(v) for v in inside], [number_text(v, 3) for v in inside]
 
 
@@ -120,23 +127,33 @@ def _name(labels: Mapping[int, str], run: int) -> str:
     return html.escape(str(labels.get(run, f"#{run}")), quote=False)
 
 
-def path_traces(result: Mapping, labels: Mapping[int, str], z_of=None) -> list:
-    """The paths' traces (2D, or 3D where z_of(path) gives each point's height)."""
+def _fill(p: Mapping, fill: tuple[str, float, float, bool]) -> list:
+    """Each point's real value (loss or metric) on the map's colour scale (log10 where the map is log)."""
+    key, lo, hi, log = fill
+    out = []
+    for v in p[key]:
+        ok = v is not None and math.isfinite(v) and (v > 0 or not log)
+        out.append(None if not ok else min(max(math.log10(v) if log else v, lo), hi))
+    return out
+
+
+def path_traces(result: Mapping, labels: Mapping[int, str], z_of=None,
+                fill: tuple[str, float, float, bool] | None = None) -> list:
+    """The paths' traces: 2D, each point filled with its real value on the map's colours (fill: the key,
+    the colour range, log), or 3D where z_of(path) gives each point's heights (on the plane, real)."""
     traces = []
     metric_name = result.get("metric_name")
     for k, p in enumerate(result.get("paths") or []):
         custom, tmpl = _hover(p, metric_name)
+        marker = dict(color=colour(k), size=5, line=dict(color=OUTLINE, width=0.6))
+        if fill is not None:
+            marker = dict(color=_fill(p, fill), colorscale="Viridis", cmin=fill[1], cmax=fill[2], size=9,
+                          showscale=False, line=dict(color=colour(k), width=2))
         common = dict(name=_name(labels, p["run"]), legendgroup=str(p["run"]), customdata=custom,
-                      hovertemplate=tmpl, line=dict(color=colour(k), width=2.5),
-                      marker=dict(color=colour(k), size=5 if z_of else 7, line=dict(color=OUTLINE, width=0.6)))
+                      hovertemplate=tmpl, line=dict(color=colour(k), width=2.5), marker=marker)
         off = [i for i in range(len(p["steps"])) if _off(p, i)]
         if z_of is None:
             traces.append(go.Scatter(x=p["a"], y=p["b"], mode="lines+markers", **common))
-            if off:
-                traces.append(go.Scatter(
-                    x=[p["a"][i] for i in off], y=[p["b"][i] for i in off], mode="markers", showlegend=False,
-                    legendgroup=str(p["run"]), hoverinfo="skip",
-                    marker=dict(symbol="circle-open", size=15, color=colour(k), line=dict(width=2))))
             traces.append(go.Scatter(x=p["a"][:1], y=p["b"][:1], mode="markers", showlegend=False,
                                      legendgroup=str(p["run"]), hoverinfo="skip",
                                      marker=dict(symbol="triangle-up", size=12, color=colour(k),
@@ -189,7 +206,7 @@ def plane_figure(result: Mapping, loss, metric=None, *, labels: Mapping[int, str
         colorscale="Viridis", zmin=lo, zmax=hi, ncontours=28, connectgaps=False, colorbar=bar,
         contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.6, color="rgba(20,20,20,0.35)"),
         showlegend=False))
-    for t in path_traces(result, labels):
+    for t in path_traces(result, labels, fill=("loss" if field == "loss" else "metric", lo, hi, log)):
         fig.add_trace(t)
     fig.add_trace(_centre_trace(result, labels))
     xt, yt = _axis_titles(result)
@@ -267,7 +284,8 @@ def line_figure(result: Mapping, loss, metric=None, *, labels: Mapping[int, str]
                       xaxis=dict(title="t"), yaxis=dict(title="loss (log)", type="log", exponentformat="power"),
                       legend=dict(orientation="h", y=-0.2, yanchor="top", x=0))
     if metric is not None and name:
-        fig.update_layout(yaxis2=dict(title=html.escape(name), overlaying="y", side="right", showgrid=False))
+        fig.update_layout(yaxis2=dict(title=html.escape(name), overlaying="y", side="right", showgrid=False,
+                                      tickmode="auto", nticks=6, tickformat=".3~g"))
     return fig
 
 
@@ -276,7 +294,8 @@ def line_figure(result: Mapping, loss, metric=None, *, labels: Mapping[int, str]
 
 def path_rows(result: Mapping, labels: Mapping[int, str] | None = None, only_off: bool = False) -> list[dict]:
     """One row per path point: run, step, a, b, loss (real), loss on the plane, their difference, distance
-    off the plane (as a fraction of the point's distance from the centre). only_off: the ringed ones."""
+    off the plane (as a fraction of the point's distance from the centre). only_off: those whose losses
+    differ by more than OFF_PLANE."""
     labels = labels or {}
     rows = []
     for p in result.get("paths") or []:

@@ -236,7 +236,7 @@ def test_runs_that_share_a_plane_and_the_compare_pages_link(two_runs):
     assert compare_link(runs, {})[0] is None
 
 
-def test_figures_draw_partial_grids_ring_points_off_the_plane_and_escape_labels(two_runs):
+def test_figures_draw_partial_grids_colour_points_by_their_real_loss_and_escape_labels(two_runs):
     store, adam, sgd = two_runs
     lid = cache.request(store, PlaneSpec(run=adam, paths=(adam, sgd), n=5))
     evaluate(store, lid)
@@ -248,13 +248,18 @@ def test_figures_draw_partial_grids_ring_points_off_the_plane_and_escape_labels(
     names = [t.name for t in fig.data if t.name]
     assert "#1 &lt;b&gt;Adam&lt;/b&gt;" in names and all("<b>" not in n for n in names)
     assert fig.data[0].type == "contour" and np.isnan(np.array(fig.data[0].z, dtype=float)[3:]).all()
+    paths = [t for t in fig.data if t.type == "scatter" and t.mode == "lines+markers"]
+    assert len(paths) == 2
+    lo, hi = fig.data[0].zmin, fig.data[0].zmax
+    for t, p in zip(paths, result["paths"], strict=True):  # each point filled with its real loss's colour
+        want = [min(max(math.log10(v), lo), hi) for v in p["loss"]]
+        assert list(t.marker.color) == pytest.approx(want) and t.marker.cmin == lo and t.marker.cmax == hi
+    rows = pl.path_rows(result, labels)
     off = pl.path_rows(result, labels, only_off=True)
-    ringed = [t for t in fig.data if t.type == "scatter" and t.marker.symbol == "circle-open"]
-    assert sum(len(t.x) for t in ringed) == len(off)
-    for row in off:
-        assert abs(row["difference"]) > pl.OFF_PLANE
+    assert len(rows) == 8 and [r for r in rows if abs(r["difference"]) > pl.OFF_PLANE] == off
     assert pl.plane_figure(result, loss, metric, field="metric").data[0].zmax <= 1.0
     surface = pl.surface_figure(result, loss, labels=labels)
     assert surface.data[0].type == "surface"
     vals, texts = pl.log_ticks(math.log10(0.2), math.log10(30))
-    assert texts[0] == "0.2" and "10" in texts and len(vals) == len(texts)
+    assert texts == ["0.2", "0.5", "1", "2", "5", "10", "20"] and len(vals) == len(texts)
+    assert pl.log_ticks(math.log10(1.72), math.log10(3.2))[1] == ["2", "2.5", "3"]  # within a decade: finer
