@@ -15,7 +15,7 @@ from plots import landscape as pl
 from training import snapshots
 from training.cli import main
 from training.job import Job
-from training.landscape import LineSpec, PlaneSpec, cache
+from training.landscape import PlaneSpec, cache
 from training.landscape.compute import evaluate, final_weights
 from training.landscape.probe import Probe
 from training.runner import train
@@ -263,3 +263,34 @@ def test_figures_draw_partial_grids_colour_points_by_their_real_loss_and_escape_
     vals, texts = pl.log_ticks(math.log10(0.2), math.log10(30))
     assert texts == ["0.2", "0.5", "1", "2", "5", "10", "20"] and len(vals) == len(texts)
     assert pl.log_ticks(math.log10(1.72), math.log10(3.2))[1] == ["2", "2.5", "3"]  # within a decade: finer
+
+
+def test_a_public_server_evaluates_one_landscape_at_once_and_cancel_stops_a_queued_one(two_runs, monkeypatch):
+    from training.landscape import worker
+
+    store, adam, sgd = two_runs
+    busy = cache.request(store, PlaneSpec(run=adam, n=3, seed=11, plane="random"))
+    cache.claim(store, busy)  # this process "evaluates" it: alive, so not reaped
+    cache.set_status(store, busy, "running")
+    monkeypatch.setenv("OPT_PLAYGROUND_PUBLIC", "1")
+    with pytest.raises(ValueError, match="at most 1 landscape"):
+        worker.admit(store, PlaneSpec(run=adam, n=3, seed=12, plane="random"))
+    with pytest.raises(ValueError, match="points per side"):
+        worker.admit(store, PlaneSpec(run=adam, n=52))
+    cache.set_status(store, busy, "done")
+    worker.admit(store, PlaneSpec(run=adam, n=3, seed=12, plane="random"))
+    queued = cache.request(store, PlaneSpec(run=sgd, n=3, seed=13, plane="random"))
+    worker.cancel(queued, store.path)
+    row = cache.get(store, queued)
+    assert row["status"] == "cancelled" and row["cancel_requested"]
+    assert cache.request(store, row["spec"]) == queued and cache.get(store, queued)["status"] == "queued"
+
+
+def test_run_keeps_the_snapshots_its_flag_asks_for(tmp_path, one_torch_thread):
+    db = str(tmp_path / "r.sqlite")
+    assert main(["run", "--task", "digits-mlp", "--steps", "10", "--snapshots", "3", "--db", db, "-q"]) == 0
+    assert main(["run", "--task", "digits-mlp", "--steps", "10", "--db", db, "-q"]) == 0
+    store = Store(db)
+    first, second = sorted(r["id"] for r in store.list_runs())
+    assert store.snapshot_info(first)["step"].tolist() == [0, 5, 10] and store.run(first)["job"]["snapshots"] == 3
+    assert store.snapshot_counts() == {first: 3}  # --snapshots defaults to 0: none

@@ -517,22 +517,23 @@ class Store:
         (a RunSink beats every HEARTBEAT_EVERY seconds while its process lives, whatever the
         training loop is doing; this catches pids on other hosts and reused pids).
         """
-        host, now = socket.gethostname(), time.time()
-        with self._read() as con:
-            rows = con.execute("SELECT id, pid, host, heartbeat, created FROM runs WHERE status IN (?, ?)",
-                               ACTIVE).fetchall()
-        gone = []
-        for r in rows:
-            last = r["heartbeat"] or r["created"]
-            dead = r["pid"] is not None and r["host"] == host and not pid_alive(r["pid"])
-            if dead or now - last > stale_after:
-                gone.append(r["id"])
         reaped = []
-        for run_id in gone:
+        for run_id in self.gone("runs", stale_after):
             why = "its process ended (killed?) before the run finished; rows up to its last flush are kept"
             if self.set_status(run_id, "interrupted", error=why, only_if_active=True):
                 reaped.append(run_id)
         return reaped
+
+    def gone(self, table: str, stale_after: float = STALE_AFTER) -> list[int]:
+        """Ids of the queued/running rows of `table` ("runs", "landscapes": a name from the code, never from
+        input) whose process is gone: its pid on this host is not alive, or no heartbeat for stale_after s."""
+        host, now = socket.gethostname(), time.time()
+        with self._read() as con:
+            rows = con.execute(f"SELECT id, pid, host, heartbeat, created FROM {table} WHERE status IN (?, ?)",
+                               ACTIVE).fetchall()
+        return [r["id"] for r in rows
+                if (r["pid"] is not None and r["host"] == host and not pid_alive(r["pid"]))
+                or now - (r["heartbeat"] or r["created"]) > stale_after]
 
     def integrity_check(self) -> str:
         with self._read() as con:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..store import HEARTBEAT_EVERY, STALE_AFTER, Store, pid_alive
+from ..store import HEARTBEAT_EVERY, STALE_AFTER, Store
 from .spec import Spec, from_key
 
 ACTIVE = ("queued", "running")
@@ -184,14 +184,5 @@ def count_active(store: Store) -> int:
 
 def reap(store: Store, stale_after: float = STALE_AFTER) -> list[int]:
     """Mark as interrupted every queued/running request whose process is gone (as Store.reap does for runs)."""
-    host, now = socket.gethostname(), time.time()
-    with store._read() as con:
-        rows = con.execute("SELECT id, pid, host, heartbeat, created FROM landscapes WHERE status IN (?, ?)",
-                           ACTIVE).fetchall()
-    gone = []
-    for r in rows:
-        dead = r["pid"] is not None and r["host"] == host and not pid_alive(r["pid"])
-        if dead or now - (r["heartbeat"] or r["created"]) > stale_after:
-            gone.append(r["id"])
-    return [i for i in gone if set_status(store, i, "interrupted", only_if_active=True,
+    return [i for i in store.gone("landscapes", stale_after) if set_status(store, i, "interrupted", only_if_active=True,
                                           error="its process ended before it finished; the rows done are kept")]

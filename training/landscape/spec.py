@@ -39,6 +39,16 @@ def _float(v, name: str) -> float:
     return float(v)
 
 
+def _check_data(data) -> None:
+    if data not in DATA:
+        raise ValueError(f"data must be one of {', '.join(DATA)}, got {data!r}")
+
+
+def _key(spec, **fields) -> str:
+    """A spec's canonical JSON (its fields, the given ones replaced, and its kind): the store's cache key."""
+    return json.dumps({**asdict(spec), **fields, "kind": spec.kind}, sort_keys=True)
+
+
 def _check_n(n, max_grid: int | None) -> None:
     import deploy
 
@@ -95,16 +105,12 @@ class PlaneSpec:
             a0, a1, b0, b1 = (_float(v, "a span's end") for v in self.span)
             if not (a0 < a1 and b0 < b1):
                 raise ValueError(f"the span needs a0 < a1 and b0 < b1, got {self.span}")
-        if self.data not in DATA:
-            raise ValueError(f"data must be one of {', '.join(DATA)}, got {self.data!r}")
+        _check_data(self.data)
         return self
 
     def key(self) -> str:
         """The canonical JSON that names it in the run store."""
-        d = asdict(self)
-        d["paths"] = list(self.path_runs)
-        d["kind"] = self.kind
-        return json.dumps(d, sort_keys=True)
+        return _key(self, paths=list(self.path_runs))
 
 
 @dataclass(frozen=True)
@@ -148,14 +154,11 @@ class LineSpec:
         lo, hi = _float(self.lo, "the line's start"), _float(self.hi, "the line's end")
         if not lo < hi:
             raise ValueError(f"the line needs start < end, got {lo:g}, {hi:g}")
-        if self.data not in DATA:
-            raise ValueError(f"data must be one of {', '.join(DATA)}, got {self.data!r}")
+        _check_data(self.data)
         return self
 
     def key(self) -> str:
-        d = asdict(self)
-        d["kind"] = self.kind
-        return json.dumps(d, sort_keys=True)
+        return _key(self)
 
 
 Spec = PlaneSpec | LineSpec
