@@ -20,7 +20,7 @@ from training.landscape import DATA, PLANES, cache, worker
 from training.landscape.spec import MAX_PATHS
 from training.store import Store
 from ui.landscape_links import LandscapeView, from_query, query_string, to_query
-from ui.landscape_runs import companions, drawable, estimate_text
+from ui.landscape_runs import companions, drawable, estimate_text, scored_evals
 from ui.text import md
 from ui.train_spec import may_control, run_label, short_label
 from ui.widgets import link_message, session_owner, share_box
@@ -299,7 +299,8 @@ def main() -> None:
         st.error(md(e))
         return
     points = spec.n * spec.n + 2 * sum(counts.get(r["id"], 0) for r in paths)  # the grid, and each path point twice
-    poll(plane_block, spec, "polling_plane", labels, view.color, estimate_text(centre, points, spec.data))
+    scored = scored_evals(store, centre["id"])
+    poll(plane_block, spec, "polling_plane", labels, view.color, estimate_text(centre, scored, points, spec.data))
 
     line_pick = line_section(group, view, labels)
     view = dataclasses.replace(view, line=line_pick)
@@ -307,7 +308,7 @@ def main() -> None:
     if line is not None:
         try:
             line.check()
-            poll(line_block, line, "polling_line", labels, estimate_text(centre, line.rows, line.data))
+            poll(line_block, line, "polling_line", labels, estimate_text(centre, scored, line.rows, line.data))
         except ValueError as e:
             st.error(md(e))
     write_link(view)

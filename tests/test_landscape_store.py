@@ -294,3 +294,16 @@ def test_run_keeps_the_snapshots_its_flag_asks_for(tmp_path, one_torch_thread):
     first, second = sorted(r["id"] for r in store.list_runs())
     assert store.snapshot_info(first)["step"].tolist() == [0, 5, 10] and store.run(first)["job"]["snapshots"] == 3
     assert store.snapshot_counts() == {first: 3}  # --snapshots defaults to 0: none
+
+
+def test_the_estimate_counts_the_runs_own_evaluations(two_runs):
+    from ui.landscape_runs import estimate_text, scored_evals
+
+    store, adam, _ = two_runs
+    run = store.run(adam)
+    n = scored_evals(store, adam)
+    assert n == 3  # steps 0, 30, 60 (the smoothness-only rows between do not count)
+    per = run["summary"]["eval_s"] / n
+    assert estimate_text(run, n, 2601, "val") == (f"about {per * 2601:.0f} s" if per * 2601 < 90
+                                                  else f"about {per * 2601 / 60:.0f} min")
+    assert estimate_text(run, n, 2601, "train") == "" and estimate_text(run, 0, 10, "val") == ""

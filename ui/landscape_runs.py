@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from training.store import ACTIVE
+import numpy as np
+
+from training.store import ACTIVE, Store
 
 from .landscape_links import landscape_url
 
@@ -30,20 +32,24 @@ def companions(runs: Sequence[Mapping], centre: Mapping) -> list[Mapping]:
     return [centre, *same]
 
 
-def seconds_per_point(run: Mapping) -> float | None:
+def scored_evals(store: Store, run_id: int) -> int:
+    """How many validation evaluations the run made (its eval rows with a loss; the others carry only a
+    smoothness estimate)."""
+    return int(np.isfinite(store.evals(run_id)["val_loss"]).sum())
+
+
+def seconds_per_point(run: Mapping, evaluations: int) -> float | None:
     """One evaluation's time as the run measured it while training (its summary's eval_s over its
-    evaluations), None where unknown: a landscape point costs one evaluation on the same data."""
-    summary = run.get("summary") or {}
-    n = run.get("n_evals") or 0
-    eval_s = summary.get("eval_s")
-    if not n or not isinstance(eval_s, (int, float)) or eval_s <= 0:
+    `evaluations`), None where unknown: a landscape point costs one evaluation on the same data."""
+    eval_s = (run.get("summary") or {}).get("eval_s")
+    if evaluations <= 0 or not isinstance(eval_s, (int, float)) or eval_s <= 0:
         return None
-    return float(eval_s) / n
+    return float(eval_s) / evaluations
 
 
-def estimate_text(run: Mapping, points: int, data: str) -> str:
-    """"about 1 min 20 s" for `points` evaluations of the validation set (nothing for other data)."""
-    per = seconds_per_point(run)
+def estimate_text(run: Mapping, evaluations: int, points: int, data: str) -> str:
+    """"about 80 s" for `points` evaluations of the validation set (nothing for other data)."""
+    per = seconds_per_point(run, evaluations)
     if per is None or data != "val":
         return ""
     s = per * points
