@@ -307,3 +307,21 @@ def test_the_estimate_counts_the_runs_own_evaluations(two_runs):
     assert estimate_text(run, n, 2601, "val") == (f"about {per * 2601:.0f} s" if per * 2601 < 90
                                                   else f"about {per * 2601 / 60:.0f} min")
     assert estimate_text(run, n, 2601, "train") == "" and estimate_text(run, 0, 10, "val") == ""
+
+
+def test_a_full_batch_runs_training_surface_is_its_whole_training_set(tmp_path, one_torch_thread):
+    """Snapshot k holds the weights after k updates: on the full batch its loss is the run's logged loss of step k."""
+    import torch
+
+    store = Store(tmp_path / "r.sqlite")
+    job = Job(task="digits-mlp", optimizer="sgd", hparams=(("lr", 0.5),), steps=10, batch_size="full", snapshots=3)
+    run_id = store.create_run(job)
+    with RunSink(store, run_id, heartbeat_every=0) as sink:
+        train(job, sink)
+    probe = Probe.of_run(store.run(run_id)["job"], "train", "cpu")
+    assert probe.about.startswith("the whole training set (1,437 examples)")
+    steps, ws = store.snapshots(run_id)
+    logged = store.steps(run_id)["loss"]
+    assert steps.tolist() == [0, 5, 10]
+    for k, w in zip(steps[:2], ws[:2], strict=True):
+        assert probe.at(torch.from_numpy(w))[0] == pytest.approx(logged[k], rel=1e-5)

@@ -22,7 +22,7 @@ import torch
 from .. import device as devices
 from .. import tasks
 from ..flat import FlatParams, flatten_
-from ..job import Job
+from ..job import FULL_BATCH, Job
 from ..tasks.base import evaluating
 from .directions import layout
 from .spec import TRAIN_BATCHES, TRAIN_SEED
@@ -59,8 +59,17 @@ class Probe:
                 return task.evaluate(model, task_data)
 
             about = f"the validation set, scored by the task ({task.metric_name})"
+        elif data == "train" and job.batch_size == FULL_BATCH and task.full_batch is not None:
+            batch = task.full_batch(task_data)  # the very surface full-batch gradient descent descended
+
+            def score() -> tuple[float, float]:
+                with evaluating(model):
+                    return float(task.loss(model, batch)), NAN
+
+            about = f"the whole training set ({len(batch[1]):,} examples), the batch of every step of this run"
         elif data == "train":
-            n = TRAIN_BATCHES * (job.batch_size or task.batch_size)
+            n = TRAIN_BATCHES * (job.batch_size if isinstance(job.batch_size, int) and job.batch_size > 0
+                                 else task.batch_size)
             g = torch.Generator(device=dev).manual_seed(TRAIN_SEED)
             batch = task.batch(task_data, 0, n, g)
 

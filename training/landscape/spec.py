@@ -7,8 +7,9 @@ its canonical JSON is the run store's cache key. No torch.
     LineSpec(a=3, b=4, n=51, lo=-0.5, hi=1.5)               # w(t) = (1 - t) w_3 + t w_4
 
 Evaluation data: "val", the task's validation set, scored by the task's own evaluate() (loss and
-metric: what every run reports); "train", a fixed batch of TRAIN_BATCHES x the task's batch size
-training examples (drawn once with seed TRAIN_SEED; loss only), the surface the optimizer descended.
+metric: what every run reports); "train", a fixed batch of TRAIN_BATCHES x the run's batch size
+training examples (drawn once with seed TRAIN_SEED; loss only), the surface the optimizer descended,
+or for a full-batch run (Job.batch_size "full") its whole training set: exactly that surface.
 """
 from __future__ import annotations
 
