@@ -1,6 +1,7 @@
 """Compare runs: training runs from the store, overlaid: loss and metric (vs step or wall time), lr,
 gradient norm, clipped fraction, the (L0, L1) scatter, a summary table; CSV; a link per run that
-opens its optimizer, clipping and schedule on a 2D surface in the explorer.
+opens its optimizer, clipping and schedule on a 2D surface in the explorer; a link to the loss
+landscape of the selected runs that kept snapshots (app_pages/landscape.py).
 
 Reads the store only (a fragment polls it while a selected run is active); runs are started on the
 Train page or by `python -m training`. `?runs=1,2,3` selects runs. No tensor math here.
@@ -16,6 +17,7 @@ from plots.numbers import table_text
 from training import workers
 from training.device import device_text
 from training.store import ACTIVE, Store
+from ui.landscape_runs import compare_link
 from ui.text import md
 from ui.train_spec import (
     CurveCache,
@@ -263,6 +265,11 @@ def main() -> None:
     if ids:
         with st.popover("Share"):
             share_box(compare_url(ids).split("?", 1)[1], "comparison")
+        url, about = compare_link([by_id[i] for i in ids], store.snapshot_counts())  # the Landscape page
+        if url:
+            st.link_button("Loss landscape of these runs", url, help=about)
+        else:
+            st.caption(md(about))
     c1, c2 = st.columns([1, 2])
     x = c1.radio("x axis", ["step", "wall"], key=P + "x", horizontal=True,
                  format_func={"step": "step", "wall": "wall time"}.get)

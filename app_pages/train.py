@@ -29,6 +29,7 @@ from ui.widgets import may_change, run_editor, run_expander, seed_run_state, ses
 
 P = "tr_"  # every widget key of this page starts with it
 MAX_SHOWN = 16  # runs in the progress section
+DEFAULT_SNAPSHOTS = 21  # weights kept per run: the start and 20 more, for the Landscape page's path
 
 
 # ---------------------------------------------------------------- what this machine has
@@ -88,10 +89,18 @@ def settings_from_state(ss) -> dict:
         eval_every=int(ss.get(key("eval", task), t.eval_every)),
         smoothness_every=int(ss.get(key("smooth", task), default_smoothness(t))),
         flooding=None if flood is None else float(flood),
+        snapshots=snapshots_from_state(ss),
         amp=bool(ss.get(key("amp"), False)),
         compile=bool(ss.get(key("compile"), False)),
         label=str(ss.get(key("label"), "") or "").strip(),
     )
+
+
+def snapshots_from_state(ss) -> int:
+    """Weight snapshots to keep (the Landscape page's path): the box's number while ticked (the default), else 0."""
+    if not ss.get(key("snap_on"), True) or deploy.settings().max_snapshots == 0:
+        return 0
+    return int(ss.get(key("snap_n"), min(DEFAULT_SNAPSHOTS, deploy.settings().max_snapshots)))
 
 
 def default_smoothness(t) -> int:
@@ -271,6 +280,14 @@ def settings(task: str) -> None:
         found = [f"**{c}**: {info['text'][c]}" for c in choices if c != "auto"]
         st.caption("Found: " + " · ".join(found) + ("" if info["gpus"] or "mps" in choices else " (no GPU)")
                    + f". **auto** uses {info['text']['auto']}.")
+    c1, c2 = st.columns(2)
+    snap = c1.checkbox("keep weight snapshots (for the loss landscape)", key=_set(key("snap_on"), True),
+                       help="the weights at evenly spaced steps, from the first to the last, kept in the run store: "
+                            "the Landscape page draws the run's path through them")
+    c2.number_input("snapshots per run", min_value=1, max_value=max(1, limits.max_snapshots), step=1,
+                    key=_set(key("snap_n"), max(1, min(DEFAULT_SNAPSHOTS, limits.max_snapshots))), disabled=not snap,
+                    help=f"at most {limits.max_snapshots} here, and {limits.max_snapshot_mb:g} MB a run (a large "
+                         "model keeps fewer, and its notes say so)")
     c1, c2 = st.columns(2)
     c1.checkbox("AMP (autocast)", key=_set(key("amp"), False),
                 help="mixed precision: bfloat16 on CPU, MPS and recent GPUs, float16 with loss scaling on older ones")

@@ -50,12 +50,14 @@ class Job:
     eval_every: int = 0  # 0: the task's default
     smoothness_every: int = 0  # 0: never; else estimate local smoothness every N steps
     flooding: float | None = None  # Ishida et al. 2020: train on |loss - b| + b
+    snapshots: int = 0  # weight snapshots to keep, evenly spaced from step 0 to the last (the landscape's path)
     label: str = ""  # a person's name for the run
 
     @classmethod
     def of(cls, task: str, run: RunConfig, **settings: Any) -> Job:
         """The job that trains `run` on `task` (every hyperparameter written out) + the settings
-        (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, flooding, label)."""
+        (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, flooding, snapshots,
+        label)."""
         sched = run.schedule_pair
         return cls(task=task, optimizer=run.optimizer, hparams=tuple(run.hparams), clip=run.clip_pair,
                    schedule=None if sched is None else (sched[0], tuple(sched[1].items())), then=run.then,
@@ -205,3 +207,5 @@ class Sink(Protocol):
     # the store adds "interrupted" for a process killed mid-run
     def finish(self, status: str, summary: dict) -> None: ...
     def cancelled(self) -> bool: ...  # polled by the runner between flushes
+    # optional: snapshot(step, params) keeps the weights (a float32 numpy array (P,)) after `step`
+    # updates, where the job asks for snapshots; a sink without it keeps none (the run's notes say so)

@@ -20,6 +20,10 @@ goes into the EvalRow of step i (with grad_norm = ||g(x_i)||): the midpoint of t
 taken, as in the paper and the 2D engine. Where i is not an evaluation step, the row's val_loss,
 metric and throughput are NaN.
 
+Snapshots (Job.snapshots = n): the weights after k updates, for n values of k evenly spaced from 0 to
+the last update (training/snapshots.py: fewer where n would not fit this server's budget, said in
+the notes), go to sink.snapshot(k, float32 array (P,)): the loss landscape's path.
+
 Host syncs: per-step scalars (loss, norm, coef) accumulate in a device tensor and are read with
 one .tolist() per flush (every flush_every seconds, when the buffer fills, and at each evaluation);
 on a GPU the loop otherwise never waits for the device. Divergence (a non-finite training loss)
@@ -33,13 +37,14 @@ import contextlib
 import math
 import time
 
+import numpy as np
 import torch
 
 import optimizers
 from optimizers.clipping import check_clip, clip_with_coef_
 
 from . import device as devices
-from . import tasks
+from . import snapshots, tasks
 from .flat import flatten_
 from .job import FULL_BATCH, EvalRow, Job, Sink, StepRow
 
@@ -132,6 +137,33 @@ class _Run:
         self.clip_kind, self.clip_threshold = job.clip if job.clip is not None else ("none", None)
         check_clip(self.clip_kind, self.clip_threshold)  # once; every step then runs validate=False
         self.generator = torch.Generator(device=dev).manual_seed(job.seed)
+        self.plan_snapshots()
+
+    def plan_snapshots(self) -> None:
+        """The steps whose weights go to sink.snapshot (training/snapshots.py), within this server's budget."""
+        import deploy
+
+        self.snapshot_steps: set[int] = set()
+        if not self.job.snapshots:
+            return
+        if getattr(self.sink, "snapshot", None) is None:
+            self.notes.append("snapshots: this run's sink keeps none")
+            return
+        steps, note = snapshots.plan(self.job.snapshots, self.steps, self.fp.numel, deploy.settings().max_snapshot_mb)
+        self.snapshot_steps = set(steps)
+        if note:
+            self.notes.append(note)
+
+    def snapshot(self, step: int) -> None:
+        """Send the weights after `step` updates to the sink: the point evaluate() scores (schedule-free
+        optimizers' averaged x), as float32 on the host; non-finite weights (a diverged run) are not kept."""
+        self.opt.eval()
+        try:
+            w = self.fp.flat.detach().float().cpu().numpy().copy()  # one host sync, at snapshot steps only
+        finally:
+            self.opt.train()
+        if np.isfinite(w).all():
+            self.sink.snapshot(step, w)
 
     def info(self) -> dict:
         t = self.task
@@ -203,6 +235,8 @@ class _Run:
         self.start_log()
         stop = False
         for i in range(self.steps):
+            if i in self.snapshot_steps:
+                self.snapshot(i)
             row = self.eval_row(i) if i % self.eval_every == 0 else None
             row = self.update(i, row)
             is_eval = row is not None and not math.isnan(row["val_loss"])
@@ -223,6 +257,8 @@ class _Run:
             self.flush()
             if self.diverged_at is not None:
                 status = "diverged"
+        if self.snapshot_steps and status != "diverged":  # the end of the path, wherever the run stopped
+            self.snapshot(done)
         _sync(self.dev)
         wall = time.perf_counter() - self.t_start
         return status, self.summary(status, done, self.items, wall)

@@ -44,6 +44,7 @@ GRACE = 10.0  # seconds cancel() waits for a run to stop by itself before termin
 MAX_INTERVAL = 10_000_000  # eval_every, smoothness_every
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 MAX_LABEL = 200  # characters of a run's label
+NICE = 10  # background computations' niceness (ui.slots' workers, landscapes): interactive requests first
 
 # workers started by this process, by pid: (store path, run id, process); kept to reap them
 _PROCS: dict[int, tuple[str, int, multiprocessing.process.BaseProcess]] = {}
@@ -92,8 +93,8 @@ def assign_device(job: Job, store: Store, devices: list[str] | None = None) -> J
 def check_job(job: Job) -> None:
     """Raise ValueError (one readable line) unless the job can start: the task exists, the
     optimizer and its hyperparameters resolve, clipping and schedule are valid, the numbers are
-    in range (within the ceilings of deploy.settings(): steps, batch, size; lower on a public
-    server) and the device exists. Everything a worker would otherwise fail on seconds later.
+    in range (within the ceilings of deploy.settings(): steps, batch, size, snapshots; lower on a
+    public server) and the device exists. Everything a worker would otherwise fail on seconds later.
     The pages and the command line both call it: one validator."""
     import deploy
     from optimizers.base import shown
@@ -111,7 +112,7 @@ def check_job(job: Job) -> None:
     except TypeError as e:  # a field of the wrong shape (a hand-written job)
         raise ValueError(f"the job's run configuration is malformed: {e}") from None
     ceilings = {"steps": limits.max_train_steps, "batch_size": limits.max_batch, "eval_every": MAX_INTERVAL,
-                "smoothness_every": MAX_INTERVAL, "seed": MAX_SEED}
+                "smoothness_every": MAX_INTERVAL, "seed": MAX_SEED, "snapshots": limits.max_snapshots}
     full = job.batch_size == FULL_BATCH
     if full:
         check_full_batch(task, limits)
@@ -183,6 +184,26 @@ def admit(store: Store, new: int, owner: str | None = None) -> None:
 
 
 ADMIT_LOCK = threading.Lock()
+
+
+def background() -> None:
+    """Make this worker process yield the CPU to everything interactive on the machine.
+
+    os.nice() ranks it below the server's own threads. On Linux with autogroup scheduling (the
+    default on desktops and many servers) nice counts only inside a session's group, and groups
+    share the CPU equally: so the worker also starts a session of its own and sets that group's
+    nice (/proc/self/autogroup), else it would take half the machine from the server and
+    everything else. Where either is unavailable it runs at normal priority.
+    """
+    try:
+        os.nice(NICE)
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setsid()  # its own autogroup (and no Ctrl-C from the server's terminal: the server stops it)
+        Path("/proc/self/autogroup").write_text(str(NICE))
+    except (AttributeError, OSError):
+        pass
 
 
 # ---------------------------------------------------------------- running a job in this process

@@ -318,7 +318,7 @@ class Reader:
         v = self.view
         for key in sorted(keys - set(v.top_keys)):
             i = _run_index(key) if _is_run_key(key) else None
-            if not _is_run_key(key):
+            if not _is_run_key(key) or v.max_runs == 0:  # a view without runs has no r0, c0, ...
                 self.warn(f"{_show(key, 30)}: not part of {v.link}; ignored")
             elif i is None or i >= v.max_runs:
                 self.warn(f"{_show(key, 10)}: at most {v.max_runs} {v.run_word}s (r0 to r{v.max_runs - 1}); ignored")

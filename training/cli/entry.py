@@ -19,6 +19,7 @@ from .commands import (
     cmd_show,
     cmd_tasks,
 )
+from .landscape import add_parser as add_landscape
 from .parse import UsageError
 from .train import cmd_compare, cmd_run
 
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--smoothness-every", type=int, default=None,
                      help="estimate local smoothness every N steps, 0: never (default: about 40 times a run)")
     job.add_argument("--flooding", type=float, default=None, help="flooding level b (Ishida et al. 2020)")
+    job.add_argument("--snapshots", type=int, default=0,
+                     help="keep the weights at N steps, evenly spaced from the first to the last (the loss "
+                          "landscape's path; python -m training landscape); default 0: none")
     job.add_argument("--label", default="", help="a name for the run(s)")
     job.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     job.add_argument("--target", default=DEFAULT_TARGET, help=argparse.SUPPRESS)  # tests inject a fake trainer
@@ -134,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True, help="output directory")
     ex.add_argument("--no-tensorboard", action="store_true", help="CSV only")
     ex.set_defaults(fn=cmd_export)
+
+    add_landscape(sub, [db])
 
     t = sub.add_parser("tasks", help="list the training tasks")
     t.add_argument("--verbose", "-v", action="store_true", help="with a sentence about each")
