@@ -198,7 +198,9 @@ class Player {
     layout.width = this.box.clientWidth || undefined;
     layout.autosize = true;
     layout.dragmode = "zoom";
-    const config = { displaylogo: false, doubleClick: "reset", modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+    // never the modebar's "Share chart..." (it uploads the chart to Plotly's cloud), as st.plotly_chart
+    const config = { displaylogo: false, doubleClick: "reset", showSendToCloud: false,
+      modeBarButtonsToRemove: ["select2d", "lasso2d", "sendChartToCloud"] };
     performance.mark("opt-react");
     await P.react(this.gd, data, layout, config);
     performance.mark("opt-drawn");
