@@ -88,7 +88,8 @@ def race(surface, runs: list[Run], start, steps: int, *, noise: float = 0.0, see
 
 
 def as_result(out: dict) -> Result:
-    keep = {k: out[k] for k in ("xy", "loss", "grad", "grad_norm", "lr", "clip_coef", "smoothness", "diverged_at")}
+    keep = {k: out[k] for k in ("xy", "loss", "grad", "grad_norm", "lr", "clip_coef", "smoothness", "diverged_at",
+                                "evaluations", "sharpness")}
     return Result(**to_numpy(keep), stopped_at=out["stopped_at"])
 
 
