@@ -158,7 +158,8 @@ def sidebar() -> tuple[str, tuple, str, tuple | None, int, float, int, bool, boo
         formula = st.text_input("formula in x and y", key=P + "formula", max_chars=ui.MAX_FORMULA,
                                 placeholder="e.g. x**4 + 10*sin(y)**2", disabled=surface != CUSTOM,
                                 help="numbers, + - * / ** (or ^), parentheses, pi, e, and "
-                                     "sin cos tan exp log sqrt abs tanh sinh cosh")
+                                     "sin cos tan exp log sqrt abs tanh sinh cosh; t is the step (1, 2, ...): "
+                                     "a formula in t changes as the runs go (the map shows t = 1)")
         if surface != CUSTOM:
             s = surfaces.get(surface)
             st.latex(fit_latex(s.formula))  # broken into lines that fit the sidebar (KaTeX never wraps)

@@ -33,7 +33,8 @@ def parse(text: str, *, bounds=DEFAULT_BOUNDS, start=None) -> Surface:
     body = to_ast(text)
     check(body)
     node = build(body)
-    online = uses_t(body)
+    online = uses(body, "t")
+    in_xy = uses(body, "x") or uses(body, "y")
     bounds = check_bounds(bounds)
     (xmin, xmax), (ymin, ymax) = bounds
     if start is None:
@@ -46,6 +47,8 @@ def parse(text: str, *, bounds=DEFAULT_BOUNDS, start=None) -> Surface:
             out = (x + y) * 0.0 + node
         else:
             out = node(x, y, step_tensor(t, x))
+            if not in_xy:  # a formula in t alone: the same (zero) gradient path
+                out = (x + y) * 0.0 + out
         shape = torch.broadcast_shapes(x.shape, y.shape)
         return out if out.shape == shape else out.expand(shape)  # e.g. a formula in x only
 
@@ -55,8 +58,8 @@ def parse(text: str, *, bounds=DEFAULT_BOUNDS, start=None) -> Surface:
     )
 
 
-def uses_t(body: ast.expr) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == "t" for n in ast.walk(body))
+def uses(body: ast.expr, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(body))
 
 
 def step_tensor(t, like: torch.Tensor) -> torch.Tensor:
