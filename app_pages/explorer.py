@@ -138,7 +138,7 @@ def figures(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
     labels = [f"{i + 1}. {r.label()}" for i, r in enumerate(spec.runs)]
     race_ = plots.as_race(_result, labels)
     meta = dict(minima=s.minima, start=spec.start_point(), bounds=s.bounds)
-    fig = plots.prebuilt(plots.race_figure(grid, race_, min_value=s.min_value, arrows=spec.arrows, **meta))
+    fig = plots.prebuilt(plots.race_figure(grid, race_, min_value=s.min_value, arrows=spec.arrows, box=s.box, **meta))
     out = {"race": fig, "smooth": plots.prebuilt(plots.smoothness_figure(race_)), "race_input": race_,
            "summary": plots.summary_rows(race_, minima=s.minima, min_value=s.min_value, tol=TOL)}
     if spec.view3d:
@@ -300,6 +300,9 @@ def main() -> None:
 
     st.subheader("Summary")
     st.dataframe(plots.table_text(figs["summary"], percent=("clipped fraction",)), hide_index=True, width="stretch")
+    st.caption("steps: the updates taken; evaluations: what they cost, in loss values (f: zeroth-order methods) "
+               "and gradients (∇f: two per step for SAM); sharpness: the largest eigenvalue of the Hessian at the "
+               "run's final point (power iteration on Hessian-vector products).")
 
     tabs = st.tabs(["(L0, L1) smoothness", "3D view", "Export"])
     with tabs[0]:

@@ -160,10 +160,11 @@ ON_MAP = {"type": "scatter", "xaxis": "x", "yaxis": "y"}  # a trace drawn on the
 
 
 def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=None, max_frames: int = 200,
-                arrows: bool = False, height: int = 640) -> dict:
+                arrows: bool = False, height: int = 640, box=None) -> dict:
     """The animated race as a plain figure dict.
 
     grid: (xs, ys, z) as trajectories.grid returns; race: a Result-like with labels (see as_race).
+    box: the surface's feasible set ((xmin, xmax), (ymin, ymax)), drawn as a rectangle, or None.
     Trace order: the click grid, one trail per run, start, minima, diverged marks, per panel one
     curve per run; then the moving traces (heads, one marker trace per panel, arrows).
     """
@@ -216,7 +217,17 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
         **_controls(slider_steps),
     )
+    if box is not None:
+        layout["shapes"] = [feasible_box(box)]
     return {"data": data, "layout": layout, "frames": frames}
+
+
+def feasible_box(box) -> dict:
+    """The feasible set as a rectangle on the map (runs are projected onto it after every update)."""
+    (x0, x1), (y0, y1) = box
+    return {"type": "rect", "xref": "x", "yref": "y", "x0": float(x0), "x1": float(x1), "y0": float(y0),
+            "y1": float(y1), "line": {"color": OUTLINE, "width": 2, "dash": "dash"}, "fillcolor": "rgba(0,0,0,0)",
+            "layer": "above", "name": "feasible set"}
 
 
 def _click_grid(x0, x1, y0, y1) -> dict:

@@ -106,7 +106,8 @@ def test_equals_pytorch_optimizer_sam_on_a_flattened_model(name, hp, ref_kw):
         got = fp.flat.detach()
         want = torch.nn.utils.parameters_to_vector(ref_model.parameters()).detach()
         # pytorch_optimizer computes the perturbation's norm in float32: 1e-7 relative in e, so in x
-        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-8, msg=lambda m: f"{name} step {step + 1}: {m}")
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-8,
+                                   msg=lambda m, step=step: f"{name} step {step + 1}: {m}")
     assert (got - torch.nn.utils.parameters_to_vector(_model()[0].parameters())).abs().max() > 1e-3
 
 
@@ -138,7 +139,7 @@ def test_rows_are_independent_models():
         singles.append((p, o, c))
     for _ in range(20):
         opt.step(closure)
-        for p, o, c in singles:
+        for _, o, c in singles:
             o.step(c)
     torch.testing.assert_close(pts.detach(), torch.stack([p.detach() for p, _, _ in singles]), rtol=1e-12, atol=1e-14)
 
