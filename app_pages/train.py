@@ -88,6 +88,7 @@ def settings_from_state(ss) -> dict:
         smoothness_every=int(ss.get(key("smooth", task), default_smoothness(t))),
         flooding=None if flood is None else float(flood),
         amp=bool(ss.get(key("amp"), False)),
+        sharpness=bool(ss.get(key("sharpness"), False)),
         compile=bool(ss.get(key("compile"), False)),
         label=str(ss.get(key("label"), "") or "").strip(),
     )
@@ -264,7 +265,11 @@ def settings(task: str) -> None:
         found = [f"**{c}**: {info['text'][c]}" for c in choices if c != "auto"]
         st.caption("Found: " + " · ".join(found) + ("" if info["gpus"] or "mps" in choices else " (no GPU)")
                    + f". **auto** uses {info['text']['auto']}.")
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
+    c3.checkbox("sharpness at evaluations", key=_set(key("sharpness"), False),
+                help="the top Hessian eigenvalue of the training loss at every evaluation, by power iteration on "
+                     "Hessian-vector products (up to 40 of them, each about two backward passes): the Compare "
+                     "page's summary shows the last one")
     c1.checkbox("AMP (autocast)", key=_set(key("amp"), False),
                 help="mixed precision: bfloat16 on CPU, MPS and recent GPUs, float16 with loss scaling on older ones")
     c2.checkbox("torch.compile", key=_set(key("compile"), False),
