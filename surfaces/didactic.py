@@ -154,7 +154,7 @@ DIDACTIC = [
     ),
     Surface(
         name="reddi", title="Adam's counterexample (Reddi et al.)", fn=reddi, online=True,
-        formula=r"f_t(x) = C x \text{ if } t \bmod 3 = 1, \text{ else } -x;\ x \in [-1, 1]",
+        formula=r"f_t(x) = C x \text{ if } t \bmod 3 = 1,\ -x \text{ else},\ x \in [-1, 1]",
         bounds=((-1.25, 1.25), (-1.25, 1.25)), box=((-1.0, 1.0), (-1.0, 1.0)), start=(0.0, 0.0),
         minima=[(-1.0, 0.0)], min_value=-1 / 3,
         params=(Param("C", 3.0, 2.5, 10.0, help="slope of every third loss (Theorem 1 needs C > 2)"),),
