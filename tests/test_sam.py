@@ -8,6 +8,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from test_optimizers_reference import _model_and_data  # the same small float64 model and data
 
 import optimizers
 import trajectories
@@ -16,19 +17,21 @@ from training.flat import flatten_
 DT = torch.float64
 
 
-def _model(seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(24, 3, generator=g, dtype=DT)
-    y = torch.randn(24, 1, generator=g, dtype=DT)
-    torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).to(DT)
-    return model, x, y
+def _mse_closure(zero_grad, model, x, y):
+    """torch's SAM closure: zero the gradients, the loss, backward, return the loss."""
+    def closure():
+        zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    return closure
 
 
 def test_sam_is_sgd_at_the_gradient_of_the_ascent_point():
     """x_{t+1} = x_t - lr grad f(x_t + rho g / ||g||), computed by hand with autograd, 10 steps."""
     lr, rho = 0.1, 0.05
-    model, x, y = _model()
+    model, x, y = _model_and_data()
     fp = flatten_(model)
     opt = optimizers.build("sam", [fp.flat], lr=lr, rho=rho)
     ref = fp.flat.detach().clone()
@@ -44,12 +47,7 @@ def test_sam_is_sgd_at_the_gradient_of_the_ascent_point():
         w = w.detach().requires_grad_(True)
         return torch.autograd.grad(loss_at(w), w)[0]
 
-    def closure():
-        fp.zero_grad()
-        loss = ((model(x) - y) ** 2).mean()
-        loss.backward()
-        return loss
-
+    closure = _mse_closure(fp.zero_grad, model, x, y)
     for _ in range(10):
         loss = opt.step(closure)
         assert float(loss.detach()) == pytest.approx(float(loss_at(ref)), rel=1e-12)
@@ -80,25 +78,14 @@ CASES = [
 
 @pytest.mark.parametrize("name,hp,ref_kw", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_equals_pytorch_optimizer_sam_on_a_flattened_model(name, hp, ref_kw):
-    model, x, y = _model()
+    model, x, y = _model_and_data()
     ref_model = copy.deepcopy(model)
     fp = flatten_(model)
     ours = optimizers.build(name, [fp.flat], **hp)
     sgd_kw = {k: v for k, v in hp.items() if k in ("lr", "momentum", "weight_decay", "dampening")}
     ref = pytorch_optimizer.SAM(ref_model.parameters(), torch.optim.SGD, rho=hp["rho"], **ref_kw, **sgd_kw)
 
-    def closure():
-        fp.zero_grad()
-        loss = ((model(x) - y) ** 2).mean()
-        loss.backward()
-        return loss
-
-    def ref_closure():
-        ref.zero_grad()
-        loss = ((ref_model(x) - y) ** 2).mean()
-        loss.backward()
-        return loss
-
+    closure, ref_closure = _mse_closure(fp.zero_grad, model, x, y), _mse_closure(ref.zero_grad, ref_model, x, y)
     for step in range(15):
         ours.step(closure)  # ours calls the closure at x, then at x + e (torch's step(closure) convention)
         ref_closure()  # the reference wants the gradient at x before step, and calls the closure once
@@ -108,7 +95,7 @@ def test_equals_pytorch_optimizer_sam_on_a_flattened_model(name, hp, ref_kw):
         # pytorch_optimizer computes the perturbation's norm in float32: 1e-7 relative in e, so in x
         torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-8,
                                    msg=lambda m, step=step: f"{name} step {step + 1}: {m}")
-    assert (got - torch.nn.utils.parameters_to_vector(_model()[0].parameters())).abs().max() > 1e-3
+    assert (got - torch.nn.utils.parameters_to_vector(_model_and_data()[0].parameters())).abs().max() > 1e-3
 
 
 def test_rows_are_independent_models():
