@@ -195,6 +195,8 @@ def details(run: dict) -> None:
         clip = "none" if not clip else f"{clip[0]} {float(clip[1]):g}"
         sched = job.get("schedule")
         sched = "constant" if not sched else sched[0] + "".join(f" {k}={v}" for k, v in sched[1] or ())
+        sched += "".join(f" → from step {m} {name}" + "".join(f" {k}={v}" for k, v in kw or ())
+                         for m, name, kw in job.get("then") or ())  # a chained schedule's later phases
         st.markdown(f"**{md(run['optimizer'])}** " + md(
                     f"({hp or 'defaults'}) · clipping {clip} · schedule {sched} · steps "
                     f"{run.get('total_steps') or 'task default'} · batch {job.get('batch_size') or 'task default'} · "
@@ -203,6 +205,10 @@ def details(run: dict) -> None:
         if run.get("error"):
             st.code(run["error"], language=None, wrap_lines=True)
         notes = (run.get("device_info") or {}).get("notes") or []
+        summary = run.get("summary") or {}
+        if summary.get("switched_at"):  # SWATS: where it switched from Adam to SGD, and at which learned lr
+            notes = [*notes, f"switched from Adam to SGD after update {summary['switched_at']}, learned lr "
+                             f"{float(summary.get('switch_lr') or float('nan')):.4g}"]
         for n in notes:
             st.caption(md(n))
         c1, c2, c3 = st.columns(3)

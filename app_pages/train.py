@@ -15,7 +15,7 @@ import deploy
 import ui
 from training import tasks, workers
 from training.device import describe, device_text, pick
-from training.job import Job, auto_smoothness_every
+from training.job import FULL_BATCH, Job, auto_smoothness_every
 from training.store import ACTIVE, Store
 from ui.text import md
 from ui.train_spec import (
@@ -80,7 +80,8 @@ def settings_from_state(ss) -> dict:
     flood = ss.get(key("flood")) if ss.get(key("flood_on"), False) else None
     return dict(
         steps=int(ss.get(key("steps", task), t.steps)),
-        batch_size=int(ss.get(key("batch", task), t.batch_size)),
+        batch_size=FULL_BATCH if t.full_batch is not None and ss.get(key("full", task), False)
+        else int(ss.get(key("batch", task), t.batch_size)),
         seed=int(ss.get(key("seed"), 0)),
         size=float(ss.get(key("size"), 1.0)),
         device=dev,
@@ -233,8 +234,14 @@ def settings(task: str) -> None:
     c1.number_input("steps", min_value=1, max_value=steps_max, step=100,
                     key=_set(key("steps", task), min(t.steps, steps_max)),
                     help="optimizer steps (the task's default budget to start with)")
+    full = t.full_batch is not None and st.session_state.get(key("full", task), False)
     c2.number_input("batch size", min_value=1, max_value=limits.max_batch, step=16,
-                    key=_set(key("batch", task), min(t.batch_size, limits.max_batch)))
+                    key=_set(key("batch", task), min(t.batch_size, limits.max_batch)), disabled=full,
+                    help="examples per step, drawn with replacement" + (": off while full batch is on" if full else ""))
+    c2.checkbox("full batch", key=_set(key("full", task), False), disabled=t.full_batch is None,
+                help=f"the whole training set ({t.train_size:,} examples) every step, without replacement: "
+                     "gradient descent on the true training loss, to set against the minibatch noise of SGD"
+                if t.full_batch is not None else t.no_full_batch)
     c3.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=_set(key("seed"), 0),
                     help="model initialisation and minibatch order")
     c4.number_input("size", min_value=0.05, max_value=limits.max_size, step=0.25, format="%g",

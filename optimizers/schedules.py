@@ -26,7 +26,8 @@ Python values. The result is float64, or lr's dtype where lr is a floating tenso
 | inverse_sqrt| LambdaLR(lambda k: 1 / math.sqrt(k + 1))                  | the base lr          |
 
 A default of None is derived from total_steps (or from lr) as schedule_spec(name) documents.
-Momentum cycling (CyclicLR, OneCycleLR) is not part of a learning-rate schedule.
+Momentum cycling (CyclicLR, OneCycleLR) is not part of a learning-rate schedule. Schedules chain
+(warm-up, then any of them: torch's SequentialLR) in optimizers/chain.py.
 """
 from __future__ import annotations
 

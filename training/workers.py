@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .job import Job
+from .job import FULL_BATCH, Job
 from .store import ACTIVE, RunSink, Store, pid_alive
 
 DEFAULT_TARGET = "training.runner:train"
@@ -96,7 +96,6 @@ def check_job(job: Job) -> None:
     server) and the device exists. Everything a worker would otherwise fail on seconds later.
     The pages and the command line both call it: one validator."""
     import deploy
-    import optimizers
     from optimizers.base import shown
 
     from . import tasks
@@ -113,13 +112,19 @@ def check_job(job: Job) -> None:
         raise ValueError(f"the job's run configuration is malformed: {e}") from None
     ceilings = {"steps": limits.max_train_steps, "batch_size": limits.max_batch, "eval_every": MAX_INTERVAL,
                 "smoothness_every": MAX_INTERVAL, "seed": MAX_SEED}
+    full = job.batch_size == FULL_BATCH
+    if full:
+        check_full_batch(task, limits)
     for name, ceiling in ceilings.items():
         v = getattr(job, name)
+        if name == "batch_size" and full:
+            continue
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= ceiling:
             raise ValueError(f"{name.replace('_', '-')} must be an integer from 0 to {ceiling:,}"
+                             f"{' or full' if name == 'batch_size' else ''}"
                              f"{' on this server' if limits.public else ''}, got {shown(v)}")
     steps = job.steps or task.steps
-    if steps > limits.max_train_steps or (job.batch_size or task.batch_size) > limits.max_batch:
+    if steps > limits.max_train_steps or (not full and (job.batch_size or task.batch_size) > limits.max_batch):
         raise ValueError(f"the task's default budget ({task.steps} steps of {task.batch_size}) is over this server's "
                          f"limits ({limits.max_train_steps:,} steps, batch {limits.max_batch:,}): set smaller ones")
     if not (isinstance(job.size, (int, float)) and not isinstance(job.size, bool) and math.isfinite(job.size)
@@ -132,15 +137,23 @@ def check_job(job: Job) -> None:
         raise ValueError(f"sharpness must be true or false, got {shown(job.sharpness)}")
     if job.flooding is not None and not (math.isfinite(job.flooding) and job.flooding >= 0):
         raise ValueError(f"flooding must be a number >= 0, got {job.flooding!r}")
-    if job.schedule is not None:  # the schedule over the run's real length (RunConfig checks one step)
-        name, kw = job.schedule_tuple()
-        total = job.steps or task.steps
-        optimizers.schedule(name, float(dict(run.hparams).get("lr", 1e-3)), max(1, total), **kw)
+    if run.lr_schedule is not None:  # the schedule over the run's real length (RunConfig checks one step)
+        run.lr_schedule.checked(float(dict(run.hparams).get("lr", 1e-3)), max(1, steps))
     if not _DEVICE_RE.match(job.device):
         raise ValueError(f"unknown device {job.device!r}; use auto, cpu, cuda, cuda:N or mps")
     from .device import pick
 
     pick(job.device)  # ValueError for a device this machine does not have
+
+
+def check_full_batch(task, limits) -> None:
+    """ValueError unless batch size "full" (the whole training set, every step) has a meaning for the task and
+    fits this server's batch limit."""
+    if task.full_batch is None:
+        raise ValueError(f"batch size full: {task.no_full_batch}")
+    if task.train_size > limits.max_batch:
+        raise ValueError(f"batch size full: {task.name}'s whole training set is {task.train_size:,} examples, more "
+                         f"than this server's batch limit of {limits.max_batch:,}")
 
 
 def admit(store: Store, new: int, owner: str | None = None) -> None:

@@ -28,6 +28,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
+def batch_size(text: str) -> int | str:
+    """--batch-size: a whole number >= 0 (0: the task's default) or "full"."""
+    from ..job import FULL_BATCH
+
+    if text.strip().lower() == FULL_BATCH:
+        return FULL_BATCH
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or {FULL_BATCH}, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 or {FULL_BATCH}, got {text!r}")
+    return v
+
+
+THEN_HELP = ("a later phase of a chained schedule (torch's SequentialLR), repeatable: from step STEP on, "
+             "with its own step counter; STEP may be left out after a warm-up (it starts after total_iters), "
+             "e.g. --schedule warmup:start_factor=0.01,total_iters=100 --then cosine")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..workers import DEFAULT_TARGET
 
@@ -41,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     job = _Parser(add_help=False)
     job.add_argument("--task", required=True, help="a task name (python -m training tasks)")
     job.add_argument("--steps", type=int, default=0, help="optimizer steps (default: the task's budget)")
-    job.add_argument("--batch-size", type=int, default=0, help="default: the task's")
+    job.add_argument("--batch-size", type=batch_size, default=0,
+                     help="examples per step (default: the task's), or full: the whole training set every step, "
+                          "without replacement (full-batch gradient descent; the digits tasks)")
     job.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     job.add_argument("--amp", action="store_true", help="autocast: bfloat16 (float16 on GPUs without it), any device")
     job.add_argument("--compile", action="store_true",
@@ -67,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--hp", action="append", metavar="NAME=VALUE", help="any hyperparameter; repeatable")
     r.add_argument("--clip", default="none", help="none, norm:T, smooth:T, value:T")
     r.add_argument("--schedule", default="none", help="none or NAME[:k=v,k=v], e.g. one_cycle:pct_start=0.3")
+    r.add_argument("--then", action="append", metavar="NAME[@STEP][:k=v,...]", help=THEN_HELP)
     r.add_argument("--seed", type=int, default=0)
     r.set_defaults(fn=cmd_run)
 
@@ -80,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="any hyperparameter; repeat a name for several values")
     c.add_argument("--clip", default="none", help="clippings, e.g. none,norm:1,smooth:1")
     c.add_argument("--schedule", action="append", help="schedules, e.g. none,cosine,one_cycle:pct_start=0.3")
+    c.add_argument("--then", action="append", metavar="NAME[@STEP][:k=v,...]",
+                   help=THEN_HELP + "; the same phases follow every --schedule of the grid")
     c.add_argument("--seed", help="seeds, e.g. 0,1,2 (default 0)")
     c.add_argument("--parallel", type=int, default=1, help="worker processes at once (default 1: one by one here)")
     c.add_argument("--max-runs", type=int, default=200, help="refuse a larger grid (default 200)")
