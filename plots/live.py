@@ -62,7 +62,7 @@ def series(race, shown: np.ndarray, *, min_value, minima) -> np.ndarray:
 
 
 def live_race(grid, race, *, minima=(), start=None, bounds=None, min_value=None, max_frames: int = 200,
-              arrows: bool = False, height: int = 540) -> dict:
+              arrows: bool = False, height: int = 540, box=None) -> dict:
     """What the player draws: {"figure", "narrow", "shown", "frames", "series", "runs", "panels", "arrows"}.
 
     figure: race_figure(live=True) with the trails' and curves' numbers replaced by references;
@@ -77,7 +77,7 @@ def live_race(grid, race, *, minima=(), start=None, bounds=None, min_value=None,
     # the same steps for every run: a change to one run leaves the others' arrays as they were
     shown = shown_steps(steps, frames, MAX_LINE_POINTS)
     fig = race_figure(grid, race, minima=minima, start=start, bounds=bounds, min_value=min_value,
-                      max_frames=max_frames, height=height, live=True)
+                      max_frames=max_frames, height=height, live=True, box=box)
     logs = panel_logs(min_value)
     has = [v is not None for v in diagnostics(race, min_value, minima)]
     _point_at_series(fig, race, logs, min_value is None)
