@@ -68,7 +68,7 @@ def live_race(grid, race, *, minima=(), start=None, bounds=None, min_value=None,
     figure: race_figure(live=True) with the trails' and curves' numbers replaced by references;
     narrow: the layout's changes for a narrow screen (the map above the panels); shown, frames: step
     numbers (int arrays); series: (R, CHANNELS, len(shown)) float32; runs: per run its label, colour,
-    diverged_at and last real step; panels: per panel its axes, whether log, and whether it has values;
+    diverged_at, last real step, updates taken and [loss values, gradients] each update used (or None); panels: per panel its axes, whether log, and whether it has values;
     arrows: (R, F, 4) float32 tips of the -gradient and the update arrow at each frame step, or None.
     """
     race = as_race(race)
@@ -89,7 +89,9 @@ def live_race(grid, race, *, minima=(), start=None, bounds=None, min_value=None,
         "frames": frames,
         "series": series(race, shown, min_value=min_value, minima=minima),
         "runs": [{"label": race.labels[r], "colour": cols[r], "diverged_at": int(race.diverged_at[r]),
-                  "last": int(race.last_position[r])} for r in range(race.runs)],
+                  "last": int(race.last_position[r]), "taken": int(race.updates_taken[r]),
+                  "evals": None if race.evaluations is None else [int(v) for v in race.evaluations[r]]}
+                 for r in range(race.runs)],
         "panels": [{"x": f"x{p + 2}", "y": f"y{p + 2}", "log": logs[p], "has": has[p]} for p in range(4)],
         "arrows": arrow_tips(race, frames, bounds, grid) if arrows and race.grad is not None else None,
     }

@@ -306,7 +306,7 @@ class Player {
     if (!this.h || !this.heads) return;
     const k = this.frame;
     this.step.value = k;
-    this.stepText.textContent = `step ${this.frames[k]} of ${this.frames[this.frames.length - 1]}`;
+    this.stepText.textContent = `step ${this.frames[k]} of ${this.frames[this.frames.length - 1]}` + this.costs(this.frames[k]);
     const { xa, ya } = this.map;
     for (let r = 0; r < this.heads.length; r++) {
       const s = this.source(r);
@@ -334,6 +334,20 @@ class Player {
         }
       } else if (this.arrows) this.arrowEls[r].forEach((l) => (l.style.display = "none"));
     }
+  }
+
+  // what the updates so far cost, for the runs whose cost is not one gradient an update (zeroth-order
+  // methods count loss values, SAM two gradients): " · run 3: 240 f"
+  costs(step) {
+    const parts = [];
+    this.h.runs.forEach((run, r) => {
+      const e = run.evals;
+      if (!e || (e[0] === 0 && e[1] === 1)) return;
+      const n = Math.min(step, run.taken);
+      const text = [e[0] ? `${e[0] * n} f` : "", e[1] ? `${e[1] * n} ∇f` : ""].filter(Boolean).join(" + ");
+      parts.push(`run ${r + 1}: ${text}`);
+    });
+    return parts.length ? ` · evaluations ${parts.join(", ")}` : "";
   }
 
   start() {
