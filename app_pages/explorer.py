@@ -202,10 +202,16 @@ def surface_grid(surface: str, params: tuple, formula: str):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
+def surface_picture(surface: str, params: tuple, formula: str) -> dict:
+    """The map's background as a layout image (a PNG: made once a surface, not once a race)."""
+    return plots.surface_layout_image(surface_grid(surface, params, formula))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
 def figures(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
     s = spec.surface_obj()
     grid = surface_grid(spec.surface, spec.surface_params, spec.formula)
-    parts = player.race_parts(spec, _result, grid)
+    parts = player.race_parts(spec, _result, grid, surface_picture(spec.surface, spec.surface_params, spec.formula))
     race_ = plots.as_race(_result, parts["labels"])
     out = {"parts": parts, "smooth": plots.prebuilt(plots.smoothness_figure(race_)), "race_input": race_,
            "summary": plots.summary_rows(race_, minima=s.minima, min_value=s.min_value, tol=TOL)}

@@ -6,4 +6,4 @@ from .numbers import number_text, table_text  # noqa: F401
 from .prebuilt import PrebuiltFigure, prebuilt  # noqa: F401
 from .race import race_figure  # noqa: F401
 from .summary import summary_rows  # noqa: F401
-from .surface_image import surface_image  # noqa: F401
+from .surface_image import surface_image, surface_layout_image  # noqa: F401

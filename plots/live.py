@@ -23,6 +23,7 @@ import numpy as np
 
 from .inputs import as_race
 from .race import MAX_LINE_POINTS, diagnostics, frame_steps, race_figure
+from .style import colours
 
 X, Y, LOSS = 0, 1, 2
 PANEL0 = 3  # channel of panel p is PANEL0 + p
@@ -62,14 +63,15 @@ def series(race, shown: np.ndarray, *, min_value, minima) -> np.ndarray:
 
 
 def live_race(grid, race, *, minima=(), start=None, bounds=None, min_value=None, max_frames: int = 200,
-              arrows: bool = False, height: int = 540, box=None) -> dict:
+              arrows: bool = False, height: int = 540, box=None, image: dict | None = None) -> dict:
     """What the player draws: {"figure", "narrow", "shown", "frames", "series", "runs", "panels", "arrows"}.
 
     figure: race_figure(live=True) with the trails' and curves' numbers replaced by references;
     narrow: the layout's changes for a narrow screen (the map above the panels); shown, frames: step
     numbers (int arrays); series: (R, CHANNELS, len(shown)) float32; runs: per run its label, colour,
-    diverged_at, last real step, updates taken and [loss values, gradients] each update used (or None); panels: per panel its axes, whether log, and whether it has values;
-    arrows: (R, F, 4) float32 tips of the -gradient and the update arrow at each frame step, or None.
+    diverged_at, last real step, updates taken and [loss values, gradients] each update used (or None);
+    panels: per panel its axes, whether log, and whether it has values; arrows: (R, F, 4) float32 tips
+    of the -gradient and the update arrow at each frame step, or None.
     """
     race = as_race(race)
     steps = race.steps
@@ -77,11 +79,11 @@ def live_race(grid, race, *, minima=(), start=None, bounds=None, min_value=None,
     # the same steps for every run: a change to one run leaves the others' arrays as they were
     shown = shown_steps(steps, frames, MAX_LINE_POINTS)
     fig = race_figure(grid, race, minima=minima, start=start, bounds=bounds, min_value=min_value,
-                      max_frames=max_frames, height=height, live=True, box=box)
+                      max_frames=max_frames, height=height, live=True, box=box, image=image)
     logs = panel_logs(min_value)
     has = [v is not None for v in diagnostics(race, min_value, minima)]
     _point_at_series(fig, race, logs, min_value is None)
-    cols = [t["line"]["color"] for t in fig["data"] if t.get("xaxis", "x") == "x" and t.get("mode") == "lines"]
+    cols = colours(race.runs)
     return {
         "figure": fig,
         "narrow": narrow_layout(fig["layout"]),

@@ -160,7 +160,8 @@ ON_MAP = {"type": "scatter", "xaxis": "x", "yaxis": "y"}  # a trace drawn on the
 
 
 def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=None, max_frames: int = 200,
-                arrows: bool = False, height: int = 640, live: bool = False, box=None) -> dict:
+                arrows: bool = False, height: int = 640, live: bool = False, image: dict | None = None,
+                box=None) -> dict:
     """The animated race as a plain figure dict.
 
     grid: (xs, ys, z) as trajectories.grid returns; race: a Result-like with labels (see as_race).
@@ -186,7 +187,7 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     layout["xaxis"]["range"] = [float(x0), float(x1)]
     layout["yaxis"]["range"] = [float(y0), float(y1)]
     layout.update(height=height, margin={"l": 50, "r": 20, "t": 50, "b": 60}, template=TEMPLATE,
-                  hovermode="closest", images=[surface_image(g).layout_image()], annotations=notes,
+                  hovermode="closest", images=[image or surface_image(g).layout_image()], annotations=notes,
                   legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"})
     if box is not None:
         layout["shapes"] = [feasible_box(box)]

@@ -126,3 +126,8 @@ def surface_image(grid, *, levels: int = 18, max_pixels: int = 480, lighten: flo
     dy = (g.ys[-1] - g.ys[0]) / max(g.ys.size - 1, 1)
     return SurfaceImage(uri, float(g.xs[0] - dx / 2), float(g.ys[-1] + dy / 2), float(dx * g.xs.size),
                         float(dy * g.ys.size), lo, hi, levels)
+
+
+def surface_layout_image(grid) -> dict:
+    """The grid's picture as a Plotly layout image (what race_figure puts under the map)."""
+    return surface_image(as_grid(grid)).layout_image()

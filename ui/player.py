@@ -13,6 +13,7 @@ recomputes (and resends) only the groups that depend on it.
 """
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import html
@@ -31,7 +32,7 @@ from trajectories.bank import NOISE, Variation, bank
 
 from .knobs import Knob, knobs, noise_knob
 from .spec import ExplorerSpec
-from .wire import Wire, quantize
+from .wire import Wire, deflated, json_bytes, quantize
 
 GRID = 200  # the surface image's resolution
 MAX_FRAMES = 200
@@ -52,14 +53,15 @@ def plotly_chunk() -> str:
 
 
 # ---------------------------------------------------------------- the race
-def race_parts(spec: ExplorerSpec, result, grid=None) -> dict:
-    """live_race of this view's result (plots/live.py) plus the surface image as PNG bytes."""
+def race_parts(spec: ExplorerSpec, result, grid=None, image: dict | None = None) -> dict:
+    """live_race of this view's result (plots/live.py) plus the surface image as PNG bytes (image: the
+    grid's layout image where the caller has made it already)."""
     s = spec.surface_obj()
     grid = grid if grid is not None else surface_grid(s, GRID)
     labels = [f"{i + 1}. {r.label()}" for i, r in enumerate(spec.runs)]
     race = plots.as_race(result, labels)
     parts = live_race(grid, race, minima=s.minima, start=spec.start_point(), bounds=s.bounds, min_value=s.min_value,
-                      max_frames=MAX_FRAMES, arrows=spec.arrows, box=s.box)
+                      max_frames=MAX_FRAMES, arrows=spec.arrows, box=s.box, image=image)
     image = parts["figure"]["layout"]["images"][0]
     parts["png"] = np.frombuffer(_png_bytes(image["source"]), dtype=np.uint8)
     parts["labels"] = labels
@@ -83,6 +85,7 @@ def race_payload(parts: dict, spec: ExplorerSpec, wire: Wire, *, tune_run: int =
     fig = dict(parts["figure"])
     layout = dict(fig["layout"])
     layout["images"] = [{**layout["images"][0], "source": {"png": wire.ref(parts["png"])}}]
+    layout["template"] = {"json": wire.ref(json_bytes(layout["template"]))}  # the same on every view: sent once
     fig["layout"] = layout
     series = parts["series"]
     tune_run = tune_run if 0 <= tune_run < len(spec.runs) else 0
@@ -137,6 +140,11 @@ class Group:
     scale: np.ndarray  # (stops, len(BANK_CHANNELS), 2) float32
     diverged: np.ndarray  # (stops,) int32: the update that diverged, -1 never
     final: np.ndarray  # (stops,) float32: the last real loss
+
+    @functools.cached_property
+    def z(self) -> np.ndarray:
+        """q as it travels (ui.wire.deflated), made once."""
+        return deflated(self.q)
 
 
 def group_key(spec: ExplorerSpec, v: Variation) -> tuple:
@@ -215,7 +223,8 @@ def bank_payload(spec: ExplorerSpec, run: int, groups: list[Group], wire: Wire) 
     shown = shown_steps(spec.steps, frames, BANK_POINTS).astype(np.int32)
     return wire.pack({"view": "bank", "id": bank_id(spec, run), "shown": wire.ref(shown),
                       "frames": wire.ref(frames.astype(np.int32)),
-                      "groups": [{"run": g.run, "target": g.target, "q": wire.ref(g.q), "scale": wire.ref(g.scale),
+                      "groups": [{"run": g.run, "target": g.target, "z": wire.ref(g.z),
+                                  "shape": list(g.q.shape), "scale": wire.ref(g.scale),
                                   "diverged": wire.ref(g.diverged), "final": wire.ref(g.final)} for g in groups]})
 
 

@@ -193,6 +193,7 @@ class Player {
     const data = fig.data.map((t) => this.resolve(t));
     const layout = JSON.parse(JSON.stringify(fig.layout));
     for (const img of layout.images || []) if (img.source && img.source.png) img.source = imageUrl(img.source.png);
+    if (layout.template && layout.template.json) layout.template = jsonOf(layout.template.json);
     this.narrow = this.root.clientWidth < NARROW;
     if (this.narrow) for (const [k, v] of Object.entries(h.narrow)) deepSet(layout, k, v);
     layout.width = this.box.clientWidth || undefined;
@@ -525,6 +526,12 @@ function line(xs, ys, a, _) { // an SVG path through the finite points, broken a
   return d;
 }
 
+const jsons = new Map(); // array key -> the JSON value its bytes hold
+function jsonOf(ref) {
+  if (!jsons.has(ref["#"])) jsons.set(ref["#"], JSON.parse(new TextDecoder().decode(arr(ref).a)));
+  return JSON.parse(JSON.stringify(jsons.get(ref["#"]))); // Plotly may keep what it is given
+}
+
 const imageUrls = new Map(); // array key -> object URL of its PNG bytes
 function imageUrl(ref) {
   if (!imageUrls.has(ref["#"])) {
@@ -541,12 +548,21 @@ function fmt(v) {
 }
 
 // ---------------------------------------------------------------- banks (the second mount)
-function takeBank(h) { // a bank: for each knob of the selected run and the noise of every run, its rows
+async function inflate(ref, shape) { // ui/wire.py deflated(): zlib of the differences, high bytes then low bytes
+  const bytes = await new Response(new Blob([arr(ref).a]).stream().pipeThrough(new DecompressionStream("deflate"))).arrayBuffer();
+  const planes = new Uint8Array(bytes), L = shape[shape.length - 1], n = planes.length / 2;
+  const q = new Uint16Array(n);
+  for (let i = 0; i < n; i++) q[i] = ((planes[i] << 8) | planes[n + i]) + (i % L ? q[i - 1] : 0); // wraps mod 2^16
+  return { a: q, shape };
+}
+
+async function takeBank(h) { // a bank: for each knob of the selected run and the noise of every run, its rows
   const shown = arr(h.shown).a;
   const frames = Array.from(arr(h.frames).a);
   const groups = new Map();
   for (const g of h.groups) {
-    groups.set(`${g.target}|${g.run}`, { rows: Rows.bank(arr(g.q), arr(g.scale), shown), diverged: arr(g.diverged).a, final: arr(g.final).a });
+    const q = await inflate(g.z, g.shape);
+    groups.set(`${g.target}|${g.run}`, { rows: Rows.bank(q, arr(g.scale), shown), diverged: arr(g.diverged).a, final: arr(g.final).a });
   }
   G.banks.set(h.id, { fidx: frames.map((t) => bisect(shown, t)), group: (target, run) => groups.get(`${target}|${run}`) });
   while (G.banks.size > 8) G.banks.delete(G.banks.keys().next().value);
@@ -569,7 +585,7 @@ export default function (args) {
   if (header.view === "bank") {
     const missing = refs({ shown: header.shown, frames: header.frames, groups: header.groups }).filter((k) => !G.store.has(k));
     if (missing.length) args.setTriggerValue("missing", missing);
-    else takeBank(header);
+    else takeBank(header).catch(() => args.setTriggerValue("missing", refs(header.groups)));
     return;
   }
   let player = mounts.get(parentElement);
