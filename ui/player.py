@@ -21,6 +21,7 @@ import importlib.util
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +36,8 @@ from .spec import ExplorerSpec
 from .wire import Wire, deflated, json_bytes, quantize
 
 GRID = 200  # the surface image's resolution
+# the player itself, as bytes: it travels once a session like any array (ui/race_view_loader.js imports it)
+PLAYER_JS = np.frombuffer((Path(__file__).with_name("race_view.js")).read_bytes(), dtype=np.uint8)
 MAX_FRAMES = 200
 
 
@@ -91,6 +94,7 @@ def race_payload(parts: dict, spec: ExplorerSpec, wire: Wire, *, tune_run: int =
     tune_run = tune_run if 0 <= tune_run < len(spec.runs) else 0
     header = {
         "view": "race",
+        "code": wire.ref(PLAYER_JS),
         "id": view_id(spec.without_preset()),
         "plotly": chunk or plotly_chunk(),
         "figure": fig,
@@ -221,8 +225,8 @@ def bank_payload(spec: ExplorerSpec, run: int, groups: list[Group], wire: Wire) 
     from plots.live import BANK_POINTS, shown_steps
 
     shown = shown_steps(spec.steps, frames, BANK_POINTS).astype(np.int32)
-    return wire.pack({"view": "bank", "id": bank_id(spec, run), "shown": wire.ref(shown),
-                      "frames": wire.ref(frames.astype(np.int32)),
+    return wire.pack({"view": "bank", "code": wire.ref(PLAYER_JS), "id": bank_id(spec, run),
+                      "shown": wire.ref(shown), "frames": wire.ref(frames.astype(np.int32)),
                       "groups": [{"run": g.run, "target": g.target, "z": wire.ref(g.z),
                                   "shape": list(g.q.shape), "scale": wire.ref(g.scale),
                                   "diverged": wire.ref(g.diverged), "final": wire.ref(g.final)} for g in groups]})

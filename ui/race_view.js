@@ -8,39 +8,17 @@
 // animation or of a drag costs a few SVG attribute writes, not a Plotly redraw.
 //
 // Two mounts share this module: view "race" (the chart, its controls and the tune strip) and view
-// "bank" (an empty element at the page's end that brings a bank once it is computed).
+// "bank" (an empty element at the page's end that brings a bank once it is computed). It reaches the
+// browser once a session, as an array of the wire like any other: the component's own script is the
+// small loader (ui/race_view_loader.js) that unpacks each payload and imports this from those bytes.
 
-const MAGIC = "OPW1";
-const DT = { f4: Float32Array, i4: Int32Array, u2: Uint16Array, u1: Uint8Array, f8: Float64Array };
 const NAN_Q = 65535;
 const NARROW = 700; // px: below this width the map sits above the panels
-const KEEP = 600; // arrays the browser keeps (the server remembers 512 as sent)
 const SVG = "http://www.w3.org/2000/svg";
 
-const G = (globalThis.__optPlayground ||= { store: new Map(), banks: new Map(), players: new Set() });
+const G = globalThis.__optPlayground; // the loader's: the arrays received (store), banks, players
 
-// ---------------------------------------------------------------- the wire
-function unpack(u8) {
-  const magic = String.fromCharCode(u8[0], u8[1], u8[2], u8[3]);
-  if (magic !== MAGIC) throw new Error("not a race payload");
-  const n = new DataView(u8.buffer, u8.byteOffset + 4, 4).getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(u8.subarray(8, 8 + n)));
-  for (const [key, [off, dt, shape]] of Object.entries(header.blobs || {})) {
-    const T = DT[dt];
-    const count = shape.reduce((a, b) => a * b, 1);
-    const start = 8 + n + off;
-    const buf = u8.slice(start, start + count * T.BYTES_PER_ELEMENT).buffer; // a copy: aligned
-    remember(key, { a: new T(buf), shape });
-  }
-  return header;
-}
-
-function remember(key, v) {
-  G.store.delete(key);
-  G.store.set(key, v);
-  while (G.store.size > KEEP) G.store.delete(G.store.keys().next().value);
-}
-
+// ---------------------------------------------------------------- the wire (ui/race_view_loader.js unpacks it)
 function refs(obj, out = []) {
   if (obj && typeof obj === "object") {
     if (typeof obj["#"] === "string") out.push(obj["#"]);
@@ -571,17 +549,9 @@ async function takeBank(h) { // a bank: for each knob of the selected run and th
 
 const mounts = new WeakMap();
 
-export default function (args) {
-  const { data, parentElement } = args;
-  if (!data) return;
-  let header;
-  try {
-    header = unpack(data instanceof Uint8Array ? data : new Uint8Array(data));
-  } catch (e) {
-    parentElement.textContent = "The chart's data could not be read: reload the page.";
-    return;
-  }
-  if (header.view === "none") return;
+// The loader (ui/race_view_loader.js) has unpacked the payload into G.store and hands over its header.
+export function render(args, header) {
+  const { parentElement } = args;
   if (header.view === "bank") {
     const missing = refs({ shown: header.shown, frames: header.frames, groups: header.groups }).filter((k) => !G.store.has(k));
     if (missing.length) args.setTriggerValue("missing", missing);

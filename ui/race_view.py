@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-JS = (Path(__file__).with_name("race_view.js")).read_text(encoding="utf-8")
+LOADER = Path(__file__).with_name("race_view_loader.js").read_text(encoding="utf-8")  # sent with every payload
 CSS = """
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 .opt-race { font-family: inherit; width: 100%; }
@@ -43,7 +43,7 @@ CSS = """
 .opt-race .opt-readout { font-size: 0.8rem; color: #444; margin-top: 0.15rem; min-height: 1.2em; }
 """
 
-_component = st.components.v2.component("optimizer_playground.race_view", js=JS, css=CSS, isolate_styles=False)
+_component = st.components.v2.component("optimizer_playground.race_view", js=LOADER, css=CSS, isolate_styles=False)
 
 
 def race_view(payload: bytes, *, key: str, on_commit, on_start, on_missing, on_tune_run):
