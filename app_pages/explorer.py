@@ -349,10 +349,14 @@ def story(spec: ui.ExplorerSpec) -> None:
     if preset.shows(spec):
         st.info(f"**{md(preset.title)}.** {md(preset.about)} ({md(preset.source)})")
         return
-    with st.container(border=True):
-        st.markdown(f"**Changed from the preset “{md(preset.title)}”.** What it describes may no longer "
-                    f"show with your changes: {md(preset.about)}")
-        st.button("restore the preset", key=P + "restore", on_click=restore_preset, args=(preset.name,))
+    # compact once the person edits: one line and a button, the preset's story folded away (the chart and
+    # the knob being edited stay on one screen)
+    c1, c2 = st.columns([5, 1], vertical_alignment="center")
+    c1.markdown(f"**Changed from the preset “{md(preset.title)}”**: what it describes may no longer show "
+                "with your changes.")
+    c2.button("restore the preset", key=P + "restore", on_click=restore_preset, args=(preset.name,))
+    with st.expander("what the preset showed"):
+        st.markdown(md(preset.about))
 
 
 def main() -> None:
@@ -362,9 +366,8 @@ def main() -> None:
         load_spec(spec)
         ss[P + "link_read"] = (spec, tuple(warnings))  # the view the link gave, and what fell back
     st.title("Optimizer explorer")
-    st.caption("Optimizers race on a loss surface. Drag a knob under the chart and watch why they differ; "
-               "change optimizers, clipping and schedules in the sidebar. The address bar always holds this "
-               "whole view (Share, under the chart).")
+    st.caption("Optimizers race on a loss surface: drag a knob under the chart and watch why they differ; "
+               "change runs in the sidebar. The address bar holds this whole view.")
     note = st.empty()  # the link's one message, filled once the view is known
     story_box = st.container()
 

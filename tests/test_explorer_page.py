@@ -29,10 +29,15 @@ def url_spec(at: AppTest) -> ui.ExplorerSpec:
     return spec
 
 
-def race_data(at: AppTest) -> list:
-    """The data of the race figure (the first chart): its traces as plain JSON."""
-    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
-    return fig["data"]
+def payloads(at: AppTest) -> dict:
+    """The player's mounts' payloads (the race, and the bank at the page's end), unpacked: {view: (header, arrays)}."""
+    from ui.wire import unpack
+
+    out = {}
+    for el in at.get("bidi_component"):
+        header, arrays = unpack(el.proto.bytes)
+        out[header["view"]] = (header, arrays)
+    return out
 
 
 def summary(at: AppTest) -> list[dict]:
@@ -45,6 +50,23 @@ def test_default_page_renders_and_writes_the_whole_view_to_the_url():
     assert len(at.get("plotly_chart")) >= 1
     assert url_spec(at) == ui.ExplorerSpec()
     assert len(summary(at)) == len(ui.DEFAULT_RUNS)
+
+
+def test_the_player_gets_every_run_once_and_the_first_runs_bank():
+    at = app()
+    race, arrays = payloads(at)["race"]
+    assert len(race["series"]) == len(race["runs"]) == len(ui.DEFAULT_RUNS)
+    assert all(r["#"] in arrays for r in race["series"])  # a first visit carries every run's numbers
+    trails = [t for t in race["figure"]["data"] if t.get("legendgroup", "").startswith("r") and t.get("xaxis") == "x"]
+    assert len(trails) == len(ui.DEFAULT_RUNS)
+    assert race["tune"]["run"] == 0 and [k["target"] for k in race["tune"]["knobs"][2]][:2] == ["lr", "betas.0"]
+    bank, _ = payloads(at)["bank"]
+    assert bank["id"] == race["tune"]["bank"]
+    groups = {(g["target"], g["run"]) for g in bank["groups"]}
+    assert ("lr", 0) in groups and {("noise", r) for r in range(4)} <= groups
+    at.run()  # a rerun of the same view: the same arrays, none carried again
+    race2, arrays2 = payloads(at)["race"]
+    assert race2["series"] == race["series"] and arrays2 == {}
 
 
 def test_the_summary_reads_as_short_numbers_and_dashes():
