@@ -285,6 +285,27 @@ class Store:
             row = con.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
         return bool(row and row[0])
 
+    def mark_running(self, run_id: int, device: str, info: dict | None, *, pid: int | None, host: str | None,
+                     only_if_active: bool = False) -> bool:
+        """The run has started on `device` (info: what it is; the runner's info dict), in process `pid`
+        on `host` (pid None: no process of one machine owns it, a run on a Ray cluster: reap() then
+        goes by heartbeats alone and cancel() signals nothing). only_if_active: not once it has a final
+        status (a cancel that came first). Returns whether a row changed."""
+        now = time.time()
+        where = "id = ?" + (f" AND status IN {ACTIVE!r}" if only_if_active else "")
+        with self._write() as con:
+            return con.execute(
+                "UPDATE runs SET status = 'running', device = ?, device_info_json = ?, pid = ?, host = ?,"
+                f" started = COALESCE(started, ?), heartbeat = ? WHERE {where}",
+                (str(device), _dumps(info or {}), pid, host, now, now, run_id),
+            ).rowcount > 0
+
+    def clear_rows(self, run_id: int) -> None:
+        """Delete a run's step and evaluation rows, keeping the run: a retried run starts from scratch."""
+        with self._write() as con:
+            con.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
+            con.execute("DELETE FROM evals WHERE run_id = ?", (run_id,))
+
     def delete_run(self, run_id: int, *, force: bool = False) -> None:
         """Delete a run and its rows. A queued or running run is refused unless force=True."""
         with self._write() as con:
@@ -514,13 +535,7 @@ class RunSink:
 
     # ---- the Sink protocol
     def start(self, job: Job, device: str, info: dict) -> None:
-        now = time.time()
-        with self.store._write() as con:
-            con.execute(
-                "UPDATE runs SET status = 'running', device = ?, device_info_json = ?, pid = ?, host = ?,"
-                " started = COALESCE(started, ?), heartbeat = ? WHERE id = ?",
-                (str(device), _dumps(info or {}), os.getpid(), socket.gethostname(), now, now, self.run_id),
-            )
+        self.store.mark_running(self.run_id, device, info, pid=os.getpid(), host=socket.gethostname())
 
     def steps(self, rows: list[StepRow]) -> None:
         if rows:
@@ -531,10 +546,13 @@ class RunSink:
         if rows:
             self.store.add_evals(self.run_id, rows)
 
+    keep_final = False  # finish() leaves a final status another process wrote first (a cancel) as it is
+
     def finish(self, status: str, summary: dict) -> None:
         summary = dict(summary or {})
         error = summary.get("error")
-        self.store.set_status(self.run_id, status, summary=summary, error=None if error is None else str(error))
+        self.store.set_status(self.run_id, status, summary=summary, error=None if error is None else str(error),
+                              only_if_active=self.keep_final)
         self.status = status
 
     def cancelled(self) -> bool:
