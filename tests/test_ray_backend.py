@@ -219,3 +219,41 @@ def test_reap_leaves_a_queued_or_running_ray_run_alone(cluster, db):
     wait_for(lambda: store.status(run_id) == "running", "the run to start")
     assert store.reap() == [] and store.reap(stale_after=60) == []
     assert workers.cancel(run_id, db, grace=30) == "cancelled"
+
+
+# ---------------------------------------------------------------- the Train page
+
+
+def test_the_train_page_starts_a_run_on_the_cluster(cluster, db, monkeypatch):
+    """Ray is installed here, so the page offers it; Start sends the run to the cluster (this process's
+    connection), the page follows it through the store, and the Ray run trains for real."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui.text import plain
+
+    monkeypatch.setenv("OPT_PLAYGROUND_DB", db)
+    at = AppTest.from_file(str(HERE.parent.parent / "app_pages" / "train.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    radio = at.radio(key="tr_backend")
+    assert radio.value == "local" and radio.options == ["this machine (worker processes)", "a Ray cluster"]
+    at = radio.set_value("ray").run()
+    at.number_input(key="tr_steps.digits-mlp").set_value(12)
+    at.number_input(key="tr_eval.digits-mlp").set_value(6)
+    at = at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="tr_device").options == ["auto", "cpu"]  # no GPU in this cluster
+    assert any("a local Ray cluster: 1 node, 2 CPUs, 0 GPUs" in plain(c.value) for c in at.caption)
+    at = at.button(key="tr_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("1 run(s) sent to a local Ray cluster" in plain(i.value) and "1 CPU thread" in plain(i.value)
+               for i in at.info)
+    store = Store(db)
+    (r,) = store.list_runs()
+    assert workers.wait([r["id"]], db, timeout=TIMEOUT)[r["id"]] == "done", store.run(r["id"])["error"]
+    r = store.run(r["id"])
+    assert r["pid"] is None and r["device"] == "cpu" and r["device_info"]["ray"]["attempt"] == 1
+    assert store.steps(r["id"])["step"].tolist() == list(range(12))
+    assert [k for k, m in zip(store.evals(r["id"])["step"].tolist(), store.evals(r["id"])["metric"].tolist(),
+                              strict=True) if math.isfinite(m)] == [0, 6, 12]
+    at = at.run()
+    assert not at.exception and [p.value for p in at.get("progress")] == [100]

@@ -21,6 +21,7 @@ Placement (a pure function of the job and the cluster's nodes, so tests inject n
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import importlib.util
 import os
 import threading
@@ -119,7 +120,7 @@ def cpu_runs(jobs: list[Job], nodes: tuple[Node, ...] | list[Node]) -> int:
 
 
 _LOCK = threading.Lock()
-_STATE: dict = {"cluster": None, "writers": {}}  # this process's connection and its writer actor per store
+_STATE: dict = {"cluster": None, "writer": None}  # this process's connection and its writer actor
 
 
 def connect(address: str | None = None, *, num_cpus: int | None = None,
@@ -131,9 +132,11 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     small object store) or None ($RAY_ADDRESS where set, else "local"). A cluster this process did
     not start gets this checkout as the tasks' working directory (Ray ships it to every node).
     Where this process is already connected (ray.init was called), that connection is used as is.
+    A later call returns the same connection with the nodes alive now.
     Raises RuntimeError (one line) where Ray is missing or the cluster cannot be reached."""
     with _LOCK:
-        if _STATE["cluster"] is not None:
+        if _STATE["cluster"] is not None:  # connected: its nodes as they are now (nodes join and leave)
+            _STATE["cluster"] = dataclasses.replace(_STATE["cluster"], nodes=nodes())
             return _STATE["cluster"]
         reason = available()
         if reason:
@@ -170,25 +173,23 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-def writer(db_path: str | os.PathLike | None = None):
-    """The StoreWriter actor of this store (one per store and process), on this machine's node."""
+def writer():
+    """This process's StoreWriter actor (one for every store it launches into), on this machine's node."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from .ray_sink import StoreWriter
 
-    path = str(Store(db_path).path)
     with _LOCK:
-        handle = _STATE["writers"].get(path)
-        if handle is None:
+        if _STATE["writer"] is None:
             here = ray.get_runtime_context().get_node_id()
             handle = ray.remote(StoreWriter).options(
                 num_cpus=0, max_concurrency=64, max_restarts=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False),
-            ).remote(path, grace=GRACE)
-            ray.get(handle.where.remote())  # started (and its store opened) before a task reports to it
-            _STATE["writers"][path] = handle
-        return handle
+            ).remote(grace=GRACE)
+            ray.get(handle.where.remote())  # started before a task reports to it
+            _STATE["writer"] = handle
+        return _STATE["writer"]
 
 
 def launch(job: Job, db_path: str | os.PathLike | None = None, *, place: Placement, retries: int = RETRIES,
@@ -199,12 +200,12 @@ def launch(job: Job, db_path: str | os.PathLike | None = None, *, place: Placeme
     import ray
 
     store = Store(db_path)
-    handle = writer(store.path)
+    handle = writer()
     run_id = store.create_run(job, owner=owner)
     options = {"num_cpus": place.num_cpus, "num_gpus": place.num_gpus, "max_retries": int(retries),
                "retry_exceptions": False, "name": f"training-run-{run_id}"}
     try:
-        ray.get(handle.submit.remote(run_id, job.to_json(), options, place.threads, str(target)))
+        ray.get(handle.submit.remote((str(store.path), run_id), job.to_json(), options, place.threads, str(target)))
     except Exception as e:
         store.set_status(run_id, "failed", error=f"could not submit it to the Ray cluster: {_first_line(e)}")
         raise
@@ -212,21 +213,20 @@ def launch(job: Job, db_path: str | os.PathLike | None = None, *, place: Placeme
 
 
 def shutdown() -> None:
-    """Stop this process's writers (their runs still going are marked interrupted: the process that
+    """Stop this process's writer (its runs still going are marked interrupted: the process that
     launched them is ending) and disconnect, stopping the cluster if it was started here."""
     with _LOCK:
-        writers = dict(_STATE["writers"])
-        _STATE["writers"].clear()
+        handle, _STATE["writer"] = _STATE["writer"], None
         cluster, _STATE["cluster"] = _STATE["cluster"], None
     if cluster is None:
         return
     import ray
 
-    for handle in writers.values():
+    if handle is not None:
         try:
             ray.get(handle.close.remote("the process that launched it ended"), timeout=30)
             ray.kill(handle)
-        except Exception:
+        except Exception:  # the cluster is gone already: nothing left to stop
             pass
     if cluster.started_here:
         ray.shutdown()

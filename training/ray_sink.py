@@ -58,10 +58,15 @@ class ClusterRunSink(RunSink):
                                 only_if_active=True)
 
 
+Key = tuple[str, int]  # a run, anywhere: (its store's path, its id in that store)
+
+
 @dataclass
 class _Task:
     """What the actor knows of one run's task."""
 
+    store: Store
+    run_id: int
     ref: Any  # the task's ObjectRef
     retries: int
     attempt: int = 0  # attempts begun (1 + retries used)
@@ -72,18 +77,18 @@ class _Task:
 
 
 class StoreWriter:
-    """The run store's writer for Ray runs (a threaded actor pinned to the launching machine's node).
+    """The run stores' writer for Ray runs (a threaded actor pinned to the launching machine's node;
+    one per launching process, for any number of stores: a run is a Key, (store path, run id)).
 
     The launcher calls submit() and close(); the tasks call begin() and then, through their RaySink,
     start/steps/evals/finish/cancelled and settle(). A watcher thread sees tasks end, beats the
     heartbeats and enforces cancels."""
 
-    def __init__(self, db_path: str, *, grace: float = workers.GRACE, poll: float = 0.5,
-                 heartbeat_every: float = HEARTBEAT_EVERY):
-        self.store = Store(db_path)
+    def __init__(self, *, grace: float = workers.GRACE, poll: float = 0.5, heartbeat_every: float = HEARTBEAT_EVERY):
         self.grace, self.poll, self.heartbeat_every = float(grace), float(poll), float(heartbeat_every)
         self.lock = threading.Lock()
-        self.tasks: dict[int, _Task] = {}
+        self.stores: dict[str, Store] = {}
+        self.tasks: dict[Key, _Task] = {}
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch_loop, name="ray-store-writer", daemon=True)
         self._watcher.start()
@@ -91,16 +96,18 @@ class StoreWriter:
     # ------------------------------------------------------------ the launcher's calls
 
     def where(self) -> dict:
-        return {"host": socket.gethostname(), "pid": os.getpid(), "store": str(self.store.path)}
+        return {"host": socket.gethostname(), "pid": os.getpid()}
 
-    def submit(self, run_id: int, job_json: str, options: dict, threads: int, target: str) -> None:
-        """Start the task that trains run `run_id` (created queued in the store by the launcher)."""
+    def submit(self, key: Key, job_json: str, options: dict, threads: int, target: str) -> None:
+        """Start the task that trains run `key` (created queued in its store by the launcher)."""
+        path, run_id = str(key[0]), int(key[1])
         me = ray.get_runtime_context().current_actor
-        ref = _remote_task().options(**options).remote(me, int(run_id), job_json, int(threads), target)
+        ref = _remote_task().options(**options).remote(me, (path, run_id), job_json, int(threads), target)
         with self.lock:
-            self.tasks[int(run_id)] = _Task(ref, int(options.get("max_retries", 0)))
+            store = self.stores.get(path) or self.stores.setdefault(path, Store(path))
+            self.tasks[(path, run_id)] = _Task(store, run_id, ref, int(options.get("max_retries", 0)))
 
-    def close(self, why: str) -> list[int]:
+    def close(self, why: str) -> list[Key]:
         """The launcher is ending: stop every task still going and mark its run (cancelled where a
         cancel was asked for, else interrupted). Returns the runs it marked."""
         self._stop.set()
@@ -108,66 +115,69 @@ class StoreWriter:
             tasks = dict(self.tasks)
             self.tasks.clear()
         marked = []
-        for run_id, task in tasks.items():
+        for key, task in tasks.items():
             ray.cancel(task.ref, force=True)
-            status = "cancelled" if self.store.cancel_requested(run_id) else "interrupted"
-            if self.store.set_status(run_id, status, error=why, only_if_active=True):
-                marked.append(run_id)
+            status = "cancelled" if task.store.cancel_requested(task.run_id) else "interrupted"
+            if task.store.set_status(task.run_id, status, error=why, only_if_active=True):
+                marked.append(key)
         return marked
 
     # ------------------------------------------------------------ the tasks' calls
 
-    def begin(self, run_id: int, where: dict) -> int | None:
+    def begin(self, key: Key, where: dict) -> int | None:
         """A task (attempt) begins: its attempt number, or None where the run must not start (cancelled
         meanwhile, or not this actor's). A retry clears the earlier attempt's rows."""
         with self.lock:
-            task = self.tasks.get(run_id)
-            if task is None or self.store.status(run_id) not in ACTIVE or self.store.cancel_requested(run_id):
+            task = self.tasks.get(tuple(key))
+            if task is None:
+                return None
+            store, run_id = task.store, task.run_id
+            if store.status(run_id) not in ACTIVE or store.cancel_requested(run_id):
                 return None
             task.attempt += 1
             if task.attempt > 1:
-                self.store.clear_rows(run_id)
-            task.sink = ClusterRunSink(self.store, run_id, {**where, "attempt": task.attempt,
-                                                            "max_attempts": task.retries + 1})
+                store.clear_rows(run_id)
+            task.sink = ClusterRunSink(store, run_id, {**where, "attempt": task.attempt,
+                                                       "max_attempts": task.retries + 1})
             return task.attempt
 
-    def _sink(self, run_id: int, attempt: int) -> ClusterRunSink | None:
+    def _sink(self, key: Key, attempt: int) -> ClusterRunSink | None:
         """The run's sink where `attempt` is its current one (a dead attempt's late calls are dropped)."""
-        task = self.tasks.get(run_id)
+        task = self.tasks.get(tuple(key))
         return task.sink if task is not None and task.attempt == attempt else None
 
-    def start(self, run_id: int, attempt: int, job_json: str, device: str, info: dict) -> None:
-        sink = self._sink(run_id, attempt)
+    def start(self, key: Key, attempt: int, job_json: str, device: str, info: dict) -> None:
+        sink = self._sink(key, attempt)
         if sink is not None:
             sink.start(Job.from_json(job_json), device, info)
 
-    def steps(self, run_id: int, attempt: int, rows: list[StepRow]) -> None:
-        sink = self._sink(run_id, attempt)
+    def steps(self, key: Key, attempt: int, rows: list[StepRow]) -> None:
+        sink = self._sink(key, attempt)
         if sink is not None:
             sink.steps(rows)
 
-    def evals(self, run_id: int, attempt: int, rows: list[EvalRow]) -> None:
-        sink = self._sink(run_id, attempt)
+    def evals(self, key: Key, attempt: int, rows: list[EvalRow]) -> None:
+        sink = self._sink(key, attempt)
         if sink is not None:
             sink.evals(rows)
 
-    def finish(self, run_id: int, attempt: int, status: str, summary: dict) -> None:
-        sink = self._sink(run_id, attempt)
+    def finish(self, key: Key, attempt: int, status: str, summary: dict) -> None:
+        sink = self._sink(key, attempt)
         if sink is not None:
             sink.finish(status, summary)
 
-    def cancelled(self, run_id: int, attempt: int) -> bool:
-        sink = self._sink(run_id, attempt)
+    def cancelled(self, key: Key, attempt: int) -> bool:
+        sink = self._sink(key, attempt)
         return True if sink is None else sink.cancelled()  # an attempt that is no longer current stops
 
-    def settle(self, run_id: int, attempt: int, outcome: tuple[str, Any], last_step: int | None) -> str:
+    def settle(self, key: Key, attempt: int, outcome: tuple[str, Any], last_step: int | None) -> str | None:
         """The trainer returned or raised (workers.train_outcome): the run's final status, as a
-        local worker's (workers.settle)."""
-        sink = self._sink(run_id, attempt)
+        local worker's (workers.settle); None for an attempt that is no longer current."""
+        sink = self._sink(key, attempt)
         if sink is None:
-            return self.store.status(run_id)
+            return None
         stopped = outcome[0] == "stopped"
-        return workers.settle(self.store, run_id, outcome, cancel_wanted=stopped and sink.cancel_wanted,
+        return workers.settle(sink.store, sink.run_id, outcome, cancel_wanted=stopped and sink.cancel_wanted,
                               last_step=last_step)
 
     # ------------------------------------------------------------ the watcher
@@ -186,44 +196,47 @@ class StoreWriter:
             return
         ready, _ = ray.wait([t.ref for t in tasks.values()], num_returns=len(tasks), timeout=0)
         ready = set(ready)
-        runs = {r["id"]: r for r in self.store.list_runs(ids=list(tasks))}
+        runs = {}
+        for path in {k[0] for k in tasks}:
+            ids = [k[1] for k in tasks if k[0] == path]
+            runs |= {(path, r["id"]): r for r in self.stores[path].list_runs(ids=ids)}
         now = time.monotonic()
-        for run_id, task in tasks.items():
-            run = runs.get(run_id)
+        for key, task in tasks.items():
+            run = runs.get(key)
             if task.ref in ready:
-                self._ended(run_id, task)
+                self._ended(key, task)
             elif run is None or run["status"] not in ACTIVE:  # deleted, or marked by someone's cancel()
-                self._force(run_id, task, None)
+                self._force(key, task, None)
             elif run["cancel_requested"]:
-                self._cancel(run_id, task, run, now)
+                self._cancel(key, task, run, now)
             elif now - task.beat >= self.heartbeat_every:
-                self.store.heartbeat(run_id)
+                task.store.heartbeat(task.run_id)
                 task.beat = now
 
-    def _cancel(self, run_id: int, task: _Task, run: dict, now: float) -> None:
+    def _cancel(self, key: Key, task: _Task, run: dict, now: float) -> None:
         """The run's cancel flag is set: a task that has not begun is dropped now; a running one
         has `grace` seconds to stop at a flush (the runner polls the flag), then it is terminated."""
         if task.cancel_seen is None:
             task.cancel_seen = now
         if task.attempt == 0 and run["status"] == "queued":  # still waiting for resources: it never runs
-            self._force(run_id, task, "cancelled before it started")
+            self._force(key, task, "cancelled before it started")
         elif now - task.cancel_seen >= self.grace:
-            self._force(run_id, task, "terminated after the cancel grace period")
+            self._force(key, task, "terminated after the cancel grace period")
 
-    def _force(self, run_id: int, task: _Task, why: str | None) -> None:
+    def _force(self, key: Key, task: _Task, why: str | None) -> None:
         """Stop the task now (its worker exits) and, with `why`, mark the run cancelled."""
         task.forced = True
         ray.cancel(task.ref, force=True)
         if why is not None:
-            self.store.set_status(run_id, "cancelled", error=why, only_if_active=True)
+            task.store.set_status(task.run_id, "cancelled", error=why, only_if_active=True)
         with self.lock:
-            self.tasks.pop(run_id, None)
+            self.tasks.pop(key, None)
 
-    def _ended(self, run_id: int, task: _Task) -> None:
+    def _ended(self, key: Key, task: _Task) -> None:
         """The task is over: where its run is still active (the task could not settle it), settle it
         (a task that returned has settled its run through settle(), so nothing changes then)."""
         with self.lock:
-            self.tasks.pop(run_id, None)
+            self.tasks.pop(key, None)
         status, error = "failed", "the Ray task ended without settling its run"
         try:
             if ray.get(task.ref) == NOT_STARTED:
@@ -234,10 +247,10 @@ class StoreWriter:
             status, error = "failed", f"the Ray task failed: {e}"
         except ray.exceptions.RayError as e:  # its worker or node died once more than the retries allow
             tried = f"{task.attempt} attempt(s), {task.retries} retries allowed"
-            status = "cancelled" if task.forced or self.store.cancel_requested(run_id) else "interrupted"
+            status = "cancelled" if task.forced or task.store.cancel_requested(task.run_id) else "interrupted"
             error = (f"its Ray worker or node died ({tried}); rows of the last attempt are kept: "
                      f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-        self.store.set_status(run_id, status, error=error, only_if_active=True)
+        task.store.set_status(task.run_id, status, error=error, only_if_active=True)
 
 
 # ---------------------------------------------------------------- the task (runs on any node)
@@ -256,33 +269,33 @@ class RaySink:
     """The Sink (training.job.Sink) a trainer on a Ray node reports to: each call is one synchronous
     call of the StoreWriter actor, tagged with this attempt's number."""
 
-    def __init__(self, writer, run_id: int, attempt: int, *, poll_every: float = 0.25):
-        self.writer, self.run_id, self.attempt = writer, run_id, attempt
+    def __init__(self, writer, key: Key, attempt: int, *, poll_every: float = 0.25):
+        self.writer, self.key, self.attempt = writer, key, attempt
         self.poll_every = poll_every  # cancelled() asks the actor at most this often
         self.last_step: int | None = None
         self._cancel_seen = False
         self._polled = 0.0
 
     def start(self, job: Job, device: str, info: dict) -> None:
-        ray.get(self.writer.start.remote(self.run_id, self.attempt, job.to_json(), str(device), info))
+        ray.get(self.writer.start.remote(self.key, self.attempt, job.to_json(), str(device), info))
 
     def steps(self, rows: list[StepRow]) -> None:
         if rows:
-            ray.get(self.writer.steps.remote(self.run_id, self.attempt, list(rows)))
+            ray.get(self.writer.steps.remote(self.key, self.attempt, list(rows)))
             self.last_step = int(rows[-1].step)
 
     def evals(self, rows: list[EvalRow]) -> None:
         if rows:
-            ray.get(self.writer.evals.remote(self.run_id, self.attempt, list(rows)))
+            ray.get(self.writer.evals.remote(self.key, self.attempt, list(rows)))
 
     def finish(self, status: str, summary: dict) -> None:
-        ray.get(self.writer.finish.remote(self.run_id, self.attempt, status, dict(summary or {})))
+        ray.get(self.writer.finish.remote(self.key, self.attempt, status, dict(summary or {})))
 
     def cancelled(self) -> bool:
         now = time.monotonic()
         if not self._cancel_seen and now - self._polled >= self.poll_every:
             self._polled = now
-            self._cancel_seen = bool(ray.get(self.writer.cancelled.remote(self.run_id, self.attempt)))
+            self._cancel_seen = bool(ray.get(self.writer.cancelled.remote(self.key, self.attempt)))
         return self._cancel_seen
 
 
@@ -293,10 +306,10 @@ def where_am_i(threads: int) -> dict:
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
 
 
-def train_task(writer, run_id: int, job_json: str, threads: int, target: str) -> str:
+def train_task(writer, key: Key, job_json: str, threads: int, target: str) -> str | None:
     """The Ray task of one run: begin an attempt, train with a RaySink, settle the run. Returns
     NOT_STARTED where the run was cancelled before this attempt began, else the run's status."""
-    attempt = ray.get(writer.begin.remote(run_id, where_am_i(threads)))
+    attempt = ray.get(writer.begin.remote(key, where_am_i(threads)))
     if attempt is None:
         return NOT_STARTED
     if threads:
@@ -304,6 +317,6 @@ def train_task(writer, run_id: int, job_json: str, threads: int, target: str) ->
 
         torch.set_num_threads(threads)
     job = Job.from_json(job_json)
-    sink = RaySink(writer, run_id, attempt)
+    sink = RaySink(writer, key, attempt)
     outcome = workers.train_outcome(job, sink, target)
-    return ray.get(writer.settle.remote(run_id, attempt, outcome, sink.last_step))
+    return ray.get(writer.settle.remote(key, attempt, outcome, sink.last_step))
