@@ -99,3 +99,33 @@ def test_a_gpu_run_on_a_cluster_is_checked_against_the_cluster_not_this_machine(
     ray_backend.check(j, [GPU_NODE])
     with pytest.raises(ValueError):
         ray_backend.check(j, [CPU_NODE])
+
+
+# ---------------------------------------------------------------- the store's pieces a Ray run uses
+
+
+def test_cpu_runs_on_another_machine_do_not_hold_this_machines_cores(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    elsewhere = store.create_run(job("cpu"))
+    assert store.mark_running(elsewhere, "cpu", {}, pid=None, host="another-node")
+    assert workers.cpu_threads(store, 1, cores=9) == 8
+    store.create_run(job("cpu"))  # queued, no host yet: may start here
+    assert workers.cpu_threads(store, 1, cores=9) == 4
+
+
+def test_a_retry_clears_the_rows_and_a_late_start_never_revives_a_cancelled_run(tmp_path):
+    from training.job import EvalRow, StepRow
+    from training.store import RunSink
+
+    store = Store(tmp_path / "runs.sqlite")
+    run_id = store.create_run(job())
+    sink = RunSink(store, run_id, heartbeat_every=0)
+    sink.start(job(), "cpu", {})
+    sink.steps([StepRow(i, 1.0, 0.1, 1.0, 1.0, 0.0) for i in range(5)])
+    sink.evals([EvalRow(5, 1.0, 0.5, 1.0)])
+    store.clear_rows(run_id)
+    assert len(store.steps(run_id)["step"]) == 0 and len(store.evals(run_id)["step"]) == 0
+    assert store.status(run_id) == "running"
+    store.set_status(run_id, "cancelled")
+    assert not store.mark_running(run_id, "cpu", {"x": 1}, pid=None, host="n", only_if_active=True)
+    assert store.status(run_id) == "cancelled" and store.run(run_id)["device_info"] == {}

@@ -5,9 +5,9 @@ writer of the run store, an actor on the machine that launched the grid.
     training.runner.train(job, RaySink) --steps/evals/finish/cancelled--> RunSink --> runs.sqlite
 
 The trainer is the local workers' (workers.train_outcome: training.runner.train by default) and the
-store writes are RunSink's: only the transport differs. Each RaySink call is one synchronous
-round trip, so a row the runner flushed is in the store before training goes on, as with a local
-worker. The actor owns the tasks (it submits them), so it can see them end, retry, die or hang:
+store writes are RunSink's: only the transport differs (RaySink pipelines the rows: one batch in
+flight at most, in order, each reply carrying the cancel flag). The actor owns the tasks (it submits
+them), so it can see them end, retry, die or hang:
 
 - a retry (Ray restarts a task whose worker or node died, up to max_retries times) begins a new
   attempt: the run's rows are cleared and the trainer starts from scratch (no checkpoints); every
@@ -73,6 +73,7 @@ class _Task:
     sink: ClusterRunSink | None = None
     cancel_seen: float | None = None  # monotonic time the actor first saw the run's cancel flag
     forced: bool = False  # force-cancelled here
+    settled: bool = False  # the task gave its run a final status itself (finish or settle): let it end
     beat: float = field(default_factory=time.monotonic)
 
 
@@ -116,7 +117,8 @@ class StoreWriter:
             self.tasks.clear()
         marked = []
         for key, task in tasks.items():
-            ray.cancel(task.ref, force=True)
+            if not task.settled:  # a task that settled its run is returning: leave it be (see _watch)
+                ray.cancel(task.ref, force=True)
             status = "cancelled" if task.store.cancel_requested(task.run_id) else "interrupted"
             if task.store.set_status(task.run_id, status, error=why, only_if_active=True):
                 marked.append(key)
@@ -151,19 +153,25 @@ class StoreWriter:
         if sink is not None:
             sink.start(Job.from_json(job_json), device, info)
 
-    def steps(self, key: Key, attempt: int, rows: list[StepRow]) -> None:
+    def steps(self, key: Key, attempt: int, rows: list[StepRow]) -> bool:
+        """Store the rows; whether the run is to stop (the RaySink's next cancelled() says so)."""
         sink = self._sink(key, attempt)
-        if sink is not None:
-            sink.steps(rows)
+        if sink is None:
+            return True  # an attempt that is no longer current stops
+        sink.steps(rows)
+        return sink.cancelled()
 
-    def evals(self, key: Key, attempt: int, rows: list[EvalRow]) -> None:
+    def evals(self, key: Key, attempt: int, rows: list[EvalRow]) -> bool:
         sink = self._sink(key, attempt)
-        if sink is not None:
-            sink.evals(rows)
+        if sink is None:
+            return True
+        sink.evals(rows)
+        return sink.cancelled()
 
     def finish(self, key: Key, attempt: int, status: str, summary: dict) -> None:
         sink = self._sink(key, attempt)
         if sink is not None:
+            self.tasks[tuple(key)].settled = True
             sink.finish(status, summary)
 
     def cancelled(self, key: Key, attempt: int) -> bool:
@@ -176,6 +184,7 @@ class StoreWriter:
         sink = self._sink(key, attempt)
         if sink is None:
             return None
+        self.tasks[tuple(key)].settled = True
         stopped = outcome[0] == "stopped"
         return workers.settle(sink.store, sink.run_id, outcome, cancel_wanted=stopped and sink.cancel_wanted,
                               last_step=last_step)
@@ -205,6 +214,8 @@ class StoreWriter:
             run = runs.get(key)
             if task.ref in ready:
                 self._ended(key, task)
+            elif task.settled:  # ended its run itself and is returning: never cancel a task that is
+                continue  # completing (that races inside Ray and can kill this actor, its owner)
             elif run is None or run["status"] not in ACTIVE:  # deleted, or marked by someone's cancel()
                 self._force(key, task, None)
             elif run["cancel_requested"]:
@@ -266,36 +277,57 @@ def _remote_task():
 
 
 class RaySink:
-    """The Sink (training.job.Sink) a trainer on a Ray node reports to: each call is one synchronous
-    call of the StoreWriter actor, tagged with this attempt's number."""
+    """The Sink (training.job.Sink) a trainer on a Ray node reports to, through the StoreWriter
+    actor, every call tagged with this attempt's number.
+
+    Rows are pipelined: steps() and evals() send their rows and return; the next send (or finish)
+    first waits for the previous one to land, so at most one batch is in flight, the order is kept,
+    and the training loop does not wait a round trip per flush (on a busy machine that was a third
+    of a short run's time). Each reply says whether the run is to stop, which cancelled() reads;
+    where nothing was sent for poll_every seconds it sends a probe. finish() and drain() wait for
+    everything to land. A worker that dies may lose its last batch: a retry writes every row again."""
 
     def __init__(self, writer, key: Key, attempt: int, *, poll_every: float = 0.25):
         self.writer, self.key, self.attempt = writer, key, attempt
-        self.poll_every = poll_every  # cancelled() asks the actor at most this often
+        self.poll_every = poll_every
         self.last_step: int | None = None
+        self._pending = None  # the call in flight; its reply: whether the run is to stop
+        self._sent = time.monotonic()
         self._cancel_seen = False
-        self._polled = 0.0
+
+    def _send(self, method, *args) -> None:
+        self.drain()
+        self._pending = method.remote(self.key, self.attempt, *args)
+        self._sent = time.monotonic()
+
+    def drain(self) -> None:
+        """Wait for the call in flight (if any) to land."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._cancel_seen |= bool(ray.get(pending))
 
     def start(self, job: Job, device: str, info: dict) -> None:
+        self.drain()
         ray.get(self.writer.start.remote(self.key, self.attempt, job.to_json(), str(device), info))
 
     def steps(self, rows: list[StepRow]) -> None:
         if rows:
-            ray.get(self.writer.steps.remote(self.key, self.attempt, list(rows)))
+            self._send(self.writer.steps, list(rows))
             self.last_step = int(rows[-1].step)
 
     def evals(self, rows: list[EvalRow]) -> None:
         if rows:
-            ray.get(self.writer.evals.remote(self.key, self.attempt, list(rows)))
+            self._send(self.writer.evals, list(rows))
 
     def finish(self, status: str, summary: dict) -> None:
+        self.drain()
         ray.get(self.writer.finish.remote(self.key, self.attempt, status, dict(summary or {})))
 
     def cancelled(self) -> bool:
-        now = time.monotonic()
-        if not self._cancel_seen and now - self._polled >= self.poll_every:
-            self._polled = now
-            self._cancel_seen = bool(ray.get(self.writer.cancelled.remote(self.key, self.attempt)))
+        if self._pending is not None and ray.wait([self._pending], timeout=0)[0]:
+            self.drain()
+        if not self._cancel_seen and self._pending is None and time.monotonic() - self._sent >= self.poll_every:
+            self._send(self.writer.cancelled)  # a probe: nothing was sent for a while (a long evaluation)
         return self._cancel_seen
 
 
@@ -319,4 +351,5 @@ def train_task(writer, key: Key, job_json: str, threads: int, target: str) -> st
     job = Job.from_json(job_json)
     sink = RaySink(writer, key, attempt)
     outcome = workers.train_outcome(job, sink, target)
+    sink.drain()  # every row the trainer sent lands before the run is settled
     return ray.get(writer.settle.remote(key, attempt, outcome, sink.last_step))

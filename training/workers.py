@@ -274,12 +274,13 @@ def _child(run_id: int, db_path: str, target: str, root: str, threads: int | Non
 
 def cpu_threads(store: Store, concurrent: int = 1, cores: int | None = None) -> int:
     """torch threads for a CPU job started now: the cores but one (left to the server, the browser,
-    whatever else shares the machine) shared among the CPU runs already active in the store and the
+    whatever else shares the machine) shared among the CPU runs already active on this machine and the
     `concurrent` ones started with it, at least 1. A job whose threads outnumber the free cores
     makes its OpenMP barriers wait for a descheduled thread: many times slower than one thread
     (benchmarks/threads.py: next to one busy core, 2 threads ran digits-mlp at 1/30 the speed)."""
     cores = cores or os.cpu_count() or 1
-    busy = sum(_on_cpu(r["device"] or "auto") for r in store.list_runs(status=ACTIVE))
+    here = (None, socket.gethostname())  # not a run on another machine (a Ray node's)
+    busy = sum(_on_cpu(r["device"] or "auto") for r in store.list_runs(status=ACTIVE) if r["host"] in here)
     return share_cores(cores, busy + max(1, concurrent))
 
 
