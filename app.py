@@ -19,6 +19,7 @@ PAGES = [  # (file, title, url path); the explorer is the home page
     ("app_pages/sweeps.py", "Sweeps", "sweeps"),
     ("app_pages/train.py", "Train", "train"),
     ("app_pages/compare.py", "Compare runs", "compare"),
+    ("app_pages/landscape.py", "Landscape", "landscape"),
 ]
 
 

@@ -18,6 +18,11 @@ them on every call (microseconds), so a test can monkeypatch the environment.
     OPT_PLAYGROUND_SLOTS                  cores - 1        cores           heavy computations at once, server-wide
     OPT_PLAYGROUND_SLOT_WAIT_S            60               600             how long a request waits for a slot
     OPT_PLAYGROUND_TORCH_THREADS          1                1               torch threads of the server's computations
+    OPT_PLAYGROUND_MAX_SNAPSHOTS          20               200             weight snapshots one training job keeps
+    OPT_PLAYGROUND_MAX_SNAPSHOT_MB        20               1024            ... their size, per run (fewer are kept)
+    OPT_PLAYGROUND_MAX_GRID               51               401             points per side of a loss-landscape grid
+    OPT_PLAYGROUND_MAX_LANDSCAPES         1                none            landscape evaluations at once, server-wide
+    OPT_PLAYGROUND_LANDSCAPE_S            300              none            compute seconds of one landscape evaluation
 
 No streamlit, no torch: the engine (trajectories), the job validator (training.workers.check_job)
 and the pages all read the same values.
@@ -37,6 +42,9 @@ LOCAL_MAX_TRAIN_STEPS = 10_000_000
 LOCAL_MAX_BATCH = 1 << 16
 LOCAL_MAX_SIZE = 64.0
 LOCAL_MAX_WORK = 5 * 10**8
+LOCAL_MAX_SNAPSHOTS = 200
+LOCAL_MAX_SNAPSHOT_MB = 1024.0
+LOCAL_MAX_GRID = 401
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,11 @@ class Settings:
     slots: int  # heavy computations running at once in this server process
     slot_wait_s: float
     torch_threads: int
+    max_snapshots: int  # weight snapshots one training job keeps (Job.snapshots)
+    max_snapshot_mb: float  # their size per run: the runner keeps fewer where they would not fit
+    max_grid: int  # points per side of a loss-landscape grid
+    max_landscapes: int | None  # landscape evaluations running at once, server-wide
+    landscape_s: float | None  # compute seconds of one landscape evaluation (it keeps the rows done)
 
     def disabled_reason(self) -> str | None:
         """Why training cannot be launched here (None where it can)."""
@@ -109,11 +122,13 @@ def settings() -> Settings:
     if public:
         d = dict(training=False, max_jobs=2, max_session_jobs=2, max_train_steps=5000, max_batch=512, max_size=1.0,
                  max_store_mb=200.0, deadline_s=15.0, max_work=150_000_000, slots=max(1, cores - 1),
-                 slot_wait_s=60.0)
+                 slot_wait_s=60.0, max_snapshots=20, max_snapshot_mb=20.0, max_grid=51, max_landscapes=1,
+                 landscape_s=300.0)
     else:
         d = dict(training=True, max_jobs=None, max_session_jobs=None, max_train_steps=LOCAL_MAX_TRAIN_STEPS,
                  max_batch=LOCAL_MAX_BATCH, max_size=LOCAL_MAX_SIZE, max_store_mb=None, deadline_s=None,
-                 max_work=LOCAL_MAX_WORK, slots=cores, slot_wait_s=600.0)
+                 max_work=LOCAL_MAX_WORK, slots=cores, slot_wait_s=600.0, max_snapshots=LOCAL_MAX_SNAPSHOTS,
+                 max_snapshot_mb=LOCAL_MAX_SNAPSHOT_MB, max_grid=LOCAL_MAX_GRID, max_landscapes=None, landscape_s=None)
     return Settings(
         public=public,
         training=_flag("TRAINING", d["training"]),
@@ -129,4 +144,9 @@ def settings() -> Settings:
         slots=_number("SLOTS", d["slots"], int, 1),
         slot_wait_s=_number("SLOT_WAIT_S", d["slot_wait_s"], float, 0),
         torch_threads=_number("TORCH_THREADS", 1, int, 1),
+        max_snapshots=min(_number("MAX_SNAPSHOTS", d["max_snapshots"], int, 0), LOCAL_MAX_SNAPSHOTS),
+        max_snapshot_mb=min(_number("MAX_SNAPSHOT_MB", d["max_snapshot_mb"], float, 0.001), LOCAL_MAX_SNAPSHOT_MB),
+        max_grid=min(_number("MAX_GRID", d["max_grid"], int, 3), LOCAL_MAX_GRID),
+        max_landscapes=_number("MAX_LANDSCAPES", d["max_landscapes"], int, 1, none_ok=True),
+        landscape_s=_number("LANDSCAPE_S", d["landscape_s"], float, 1, none_ok=True),
     )

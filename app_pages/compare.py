@@ -1,6 +1,7 @@
 """Compare runs: training runs from the store, overlaid: loss and metric (vs step or wall time), lr,
 gradient norm, clipped fraction, the (L0, L1) scatter, a summary table; CSV; a link per run that
-opens its optimizer, clipping and schedule on a 2D surface in the explorer.
+opens its optimizer, clipping and schedule on a 2D surface in the explorer; a link to the loss
+landscape of the selected runs that kept snapshots (app_pages/landscape.py).
 
 Reads the store only (a fragment polls it while a selected run is active); runs are started on the
 Train page or by `python -m training`. `?runs=1,2,3` selects runs. No tensor math here.
@@ -16,6 +17,7 @@ from plots.numbers import table_text
 from training import workers
 from training.device import device_text
 from training.store import ACTIVE, Store
+from ui.landscape_runs import compare_link
 from ui.text import md
 from ui.train_spec import (
     CurveCache,
@@ -195,6 +197,8 @@ def details(run: dict) -> None:
         clip = "none" if not clip else f"{clip[0]} {float(clip[1]):g}"
         sched = job.get("schedule")
         sched = "constant" if not sched else sched[0] + "".join(f" {k}={v}" for k, v in sched[1] or ())
+        sched += "".join(f" → from step {m} {name}" + "".join(f" {k}={v}" for k, v in kw or ())
+                         for m, name, kw in job.get("then") or ())  # a chained schedule's later phases
         st.markdown(f"**{md(run['optimizer'])}** " + md(
                     f"({hp or 'defaults'}) · clipping {clip} · schedule {sched} · steps "
                     f"{run.get('total_steps') or 'task default'} · batch {job.get('batch_size') or 'task default'} · "
@@ -203,6 +207,10 @@ def details(run: dict) -> None:
         if run.get("error"):
             st.code(run["error"], language=None, wrap_lines=True)
         notes = (run.get("device_info") or {}).get("notes") or []
+        summary = run.get("summary") or {}
+        if summary.get("switched_at"):  # SWATS: where it switched from Adam to SGD, and at which learned lr
+            notes = [*notes, f"switched from Adam to SGD after update {summary['switched_at']}, learned lr "
+                             f"{float(summary.get('switch_lr') or float('nan')):.4g}"]
         for n in notes:
             st.caption(md(n))
         c1, c2, c3 = st.columns(3)
@@ -257,6 +265,11 @@ def main() -> None:
     if ids:
         with st.popover("Share"):
             share_box(compare_url(ids).split("?", 1)[1], "comparison")
+        url, about = compare_link([by_id[i] for i in ids], store.snapshot_counts())  # the Landscape page
+        if url:
+            st.link_button("Loss landscape of these runs", url, help=about)
+        else:
+            st.caption(md(about))
     c1, c2 = st.columns([1, 2])
     x = c1.radio("x axis", ["step", "wall"], key=P + "x", horizontal=True,
                  format_func={"step": "step", "wall": "wall time"}.get)

@@ -1,5 +1,11 @@
 """The explorer: several optimizer runs race on a 2D loss surface, with the diagnostics that explain
-the difference. Widgets -> a frozen ExplorerSpec <-> the URL -> cached race -> plots. No math here.
+the difference. Widgets -> a frozen ExplorerSpec <-> the URL -> cached race -> the player. No math here.
+
+The race is drawn by the page's own player (ui/race_view.js): it gets each run's numbers once as
+typed arrays (ui/wire.py), animates in the browser, and lets the tune strip under the chart drag any
+knob of a run while the browser switches between trajectories the engine computed for every value
+the knob stops at (trajectories.bank, computed after the rest of the page and brought by a second,
+empty mount at its end). Letting go writes the value into the run's editor (the sidebar) and the URL.
 """
 from __future__ import annotations
 
@@ -13,10 +19,13 @@ import surfaces
 import trajectories
 import ui
 from trajectories.limits import deadline, seconds_text
-from ui import slots
+from ui import player, slots
+from ui.knobs import committed, knobs, noise_knob
 from ui.latex import fit as fit_latex
-from ui.spec import CUSTOM, surface_names, surface_title
+from ui.race_view import bank_view, race_view
+from ui.spec import CUSTOM, clicked_start, surface_names, surface_title
 from ui.text import md
+from ui.train_spec import run_from_state
 from ui.widgets import (
     clear_state,
     link_message,
@@ -27,11 +36,14 @@ from ui.widgets import (
     share_box,
     within_limits,
 )
+from ui.wire import Wire, forget
 
 P = "ex_"  # every widget key of this page starts with it
-GRID = 200  # contour image resolution
+GRID = player.GRID  # contour image resolution
 TOL = 1e-6  # "reached the minimum" for the summary
 HEAVY = 4000  # run-steps above which a race shows a progress bar and takes a server-wide slot (ui.slots)
+HEAVY_BANK = 3 * 10**5  # bank rows x steps above which the tune strip's bank is computed in a slot
+GRID_3D = 80  # the 3D view's surface resolution (a mesh of 80 x 80 reads as smooth; 200 x 200 sent 1.1 MB)
 
 
 # ---------------------------------------------------------------- state <-> spec
@@ -73,15 +85,73 @@ def remove_run(i: int) -> None:
         ids.remove(i)
 
 
-def set_start_from_click() -> None:
-    """on_select of the map: a click on the map moves the start there."""
-    event = st.session_state.get(P + "map")
-    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
-        getattr(getattr(event, "selection", None), "points", [])
-    if points:
-        st.session_state[P + "x0"] = float(points[0]["x"])
-        st.session_state[P + "y0"] = float(points[0]["y"])
-        st.session_state[P + "start_auto"] = False
+def _trigger(name: str):
+    """The player's trigger `name` in this rerun (None if absent): anything at all may arrive from the page."""
+    state = st.session_state.get(P + "race")
+    try:
+        return state.get(name) if state is not None else None
+    except (AttributeError, TypeError):
+        return None
+
+
+def _run_now(i: int) -> ui.RunConfig:
+    """Run slot i as its editor's widgets hold it now (a callback runs before they render)."""
+    fallback = st.session_state[P + "runs_fallback"].get(i) or ui.default_run("adam")
+    try:
+        return run_from_state(f"{P}r{i}_", st.session_state, fallback)
+    except (ValueError, TypeError):
+        return fallback
+
+
+def commit_knob() -> None:
+    """A knob let go in the tune strip: {run, target, value} -> that run's editor (and so the URL), if it is
+    one of the knob's own stops (ui.knobs.committed); anything else is ignored."""
+    v = _trigger("commit")
+    if not isinstance(v, dict):
+        return
+    ss = st.session_state
+    if v.get("target") == "noise":
+        got = committed([noise_knob(float(ss.get(P + "noise") or 0.0))], "noise", v.get("value"))
+        if got is not None:
+            ss[P + got[0]] = got[1]
+        return
+    ids, run = ss.get(P + "run_ids", []), v.get("run")
+    if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < len(ids):
+        return
+    got = committed(knobs(_run_now(ids[run])), v.get("target"), v.get("value"))
+    if got is not None:
+        ss[f"{P}r{ids[run]}_{got[0]}"] = got[1]
+
+
+def start_from_click() -> None:
+    """A click on the map: {x, y} -> the start (ui.spec.clicked_start checks and rounds it)."""
+    ss = st.session_state
+    try:
+        s = ui.ExplorerSpec(surface=ss[P + "surface"], formula=ss.get(P + "formula", ""), runs=ui.DEFAULT_RUNS)
+        xy = clicked_start(_trigger("start"), s.surface_obj())
+    except (ValueError, KeyError):
+        return
+    if xy is not None:
+        ss[P + "x0"], ss[P + "y0"] = xy
+        ss[P + "start_auto"] = False
+
+
+def resend_missing() -> None:
+    """The browser lacks some arrays (it dropped them, or a message never arrived): send them again."""
+    forget(st.session_state.setdefault(P + "wire", {}), _trigger("missing"))
+
+
+def resend_bank_missing() -> None:
+    state = st.session_state.get(P + "bank")
+    try:
+        keys = state.get("missing") if state is not None else None
+    except (AttributeError, TypeError):
+        keys = None
+    forget(st.session_state.setdefault(P + "wire", {}), keys)
+
+
+def _noop() -> None:
+    """The tune strip's selected run is read where the page renders; nothing to do before."""
 
 
 # ---------------------------------------------------------------- cached computations
@@ -135,19 +205,61 @@ def surface_grid(surface: str, params: tuple, formula: str):
 def figures(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
     s = spec.surface_obj()
     grid = surface_grid(spec.surface, spec.surface_params, spec.formula)
-    labels = [f"{i + 1}. {r.label()}" for i, r in enumerate(spec.runs)]
-    race_ = plots.as_race(_result, labels)
-    meta = dict(minima=s.minima, start=spec.start_point(), bounds=s.bounds)
-    fig = plots.prebuilt(plots.race_figure(grid, race_, min_value=s.min_value, arrows=spec.arrows, **meta))
-    out = {"race": fig, "smooth": plots.prebuilt(plots.smoothness_figure(race_)), "race_input": race_,
+    parts = player.race_parts(spec, _result, grid)
+    race_ = plots.as_race(_result, parts["labels"])
+    out = {"parts": parts, "smooth": plots.prebuilt(plots.smoothness_figure(race_)), "race_input": race_,
            "summary": plots.summary_rows(race_, minima=s.minima, min_value=s.min_value, tol=TOL)}
     if spec.view3d:
-        out["3d"] = plots.surface3d_figure(grid, race_, minima=s.minima)
+        out["3d"] = plots.surface3d_figure(trajectories.grid(s, GRID_3D), race_, minima=s.minima)
     return out
 
 
+def export_html(spec: ui.ExplorerSpec, race_) -> str:
+    """The animation as one self-contained HTML file (built when the button is clicked: ~5 MB of plotly.js)."""
+    s = spec.surface_obj()
+    grid = surface_grid(spec.surface, spec.surface_params, spec.formula)
+    fig = plots.race_figure(grid, race_, min_value=s.min_value, arrows=spec.arrows, minima=s.minima,
+                            start=spec.start_point(), bounds=s.bounds)
+    return plots.figure_html(plots.prebuilt(fig))
+
+
+def bank_for(spec: ui.ExplorerSpec, run: int) -> list[player.Group] | None:
+    """The tune strip's bank of run `run`: its groups from the server-wide cache, the missing ones computed
+    in one engine call (here when light, in a slot when heavy) with a progress bar, whose updates also let
+    Streamlit stop this for a newer rerun. None where it cannot be made (the server's limits, a busy
+    server): the strip then works on release only."""
+    missing = player.missing_groups(spec, run)
+    if missing:
+        bar = st.empty()
+        report = lambda f: bar.progress(min(1.0, f), text="preparing the tune strip's preview")
+        try:
+            if player.rows_of(missing) * spec.steps > HEAVY_BANK or spec.surface == CUSTOM:
+                groups = slots.compute(player.compute_groups, spec, missing, seconds=deploy.settings().deadline_s,
+                                       progress=report)
+            else:
+                groups = player.compute_groups(spec, missing, progress=report, deadline=deadline())
+        except (ValueError, ArithmeticError):
+            return None
+        finally:
+            bar.empty()
+        player.store_groups(spec, missing, groups)
+    return player.bank_groups(spec, run)
+
+
+def tune_run(n: int) -> int:
+    """The run whose knobs the strip shows (the player's state; anything odd means the first)."""
+    state = st.session_state.get(P + "race")
+    try:
+        r = state.get("tune_run") if state is not None else 0
+    except (AttributeError, TypeError):
+        r = 0
+    return r if isinstance(r, int) and not isinstance(r, bool) and 0 <= r < n else 0
+
+
 # ---------------------------------------------------------------- widgets -> spec
-def sidebar() -> tuple[str, tuple, str, tuple | None, int, float, int, bool, bool]:
+def sidebar() -> tuple[str, tuple, str, tuple | None, tuple, int, float, int, bool, bool]:
+    """Everything but the chart, in the sidebar (which scrolls on its own: an open run editor never pushes
+    the chart out of view)."""
     ss = st.session_state
     with st.sidebar:
         st.header("Surface")
@@ -166,6 +278,8 @@ def sidebar() -> tuple[str, tuple, str, tuple | None, int, float, int, bool, boo
                 st.caption(s.about)
             params = tuple((p.name, number(p.name, f"{P}sp.{surface}.{p.name}", p.default, p.low, p.high, p.log,
                                            "float", p.help)) for p in s.params)
+        st.header("Runs")
+        runs = runs_editor()
         st.header("Start")
         auto = st.checkbox("the surface's own start", key=P + "start_auto",
                            help="or click anywhere on the map to start there")
@@ -192,7 +306,7 @@ def sidebar() -> tuple[str, tuple, str, tuple | None, int, float, int, bool, boo
         for p in ui.PRESETS:
             st.button(p.title, key=f"{P}preset_{p.name}", on_click=load_spec, args=(p.view(),),
                       help=p.about, width="stretch")
-    return surface, params, formula, start, steps, noise, seed, view3d, arrows
+    return surface, params, formula, start, runs, steps, noise, seed, view3d, arrows
 
 
 def runs_editor() -> tuple[ui.RunConfig, ...]:
@@ -200,16 +314,14 @@ def runs_editor() -> tuple[ui.RunConfig, ...]:
     ids = ss[P + "run_ids"]
     fallback = ss[P + "runs_fallback"]
     runs = []
-    cols = st.columns(min(len(ids), 4))
     for n, i in enumerate(ids):
-        with cols[n % len(cols)]:
-            prev = fallback.get(i) or ui.default_run("adam")
-            with run_expander(f"{P}r{i}_", n, prev):
-                run = run_editor(f"{P}r{i}_", prev)
-                st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,),
-                          disabled=len(ids) == 1)
-            fallback[i] = run
-            runs.append(run)
+        prev = fallback.get(i) or ui.default_run("adam")
+        with run_expander(f"{P}r{i}_", n, prev):
+            run = run_editor(f"{P}r{i}_", prev)
+            st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,),
+                      disabled=len(ids) == 1)
+        fallback[i] = run
+        runs.append(run)
     st.button("add a run", on_click=add_run, disabled=len(ids) >= ui.MAX_RUNS,
               help=f"up to {ui.MAX_RUNS} runs; a new run starts as a copy of the last one")
     return tuple(runs)
@@ -243,13 +355,13 @@ def main() -> None:
         load_spec(spec)
         ss[P + "link_read"] = (spec, tuple(warnings))  # the view the link gave, and what fell back
     st.title("Optimizer explorer")
-    st.caption("Optimizers race on a loss surface. Change a knob, watch why they differ. "
-               "The address bar always holds this whole view: copy it to share it (Share, below the map).")
+    st.caption("Optimizers race on a loss surface. Drag a knob under the chart and watch why they differ; "
+               "change optimizers, clipping and schedules in the sidebar. The address bar always holds this "
+               "whole view (Share, under the chart).")
     note = st.empty()  # the link's one message, filled once the view is known
     story_box = st.container()
 
-    surface, params, formula, start, steps, noise, seed, view3d, arrows = sidebar()
-    runs = runs_editor()
+    surface, params, formula, start, runs, steps, noise, seed, view3d, arrows = sidebar()
     try:
         spec = ui.ExplorerSpec(surface, params, formula, start, runs, steps, noise, seed, view3d, arrows,
                                preset=ss.get(P + "preset") or "")
@@ -278,24 +390,26 @@ def main() -> None:
     except ArithmeticError as e:  # never a traceback from a link: an overflow a check let through
         st.error(f"This view can't be simulated: the numbers overflowed ({md(e)}). Try smaller hyperparameters.")
         return
+    figs = figures(spec, result)
+    wire = Wire(ss.setdefault(P + "wire", {}))
+    selected = tune_run(len(spec.runs))
+    race_view(player.race_payload(figs["parts"], spec, wire, tune_run=selected), key=P + "race",
+              on_commit=commit_knob, on_start=start_from_click, on_missing=resend_missing, on_tune_run=_noop)
+
+    c1, c2 = st.columns([4, 1])
+    c1.caption("Press Play or drag the step slider; drag a knob of the tune strip to see every value at once "
+               "(let go to keep it). Click any point on the map to start there.")
+    with c2.popover("Share", width="stretch"):
+        share_box(ui.query_string(spec_shared), "view")
     if result.stopped_at is not None:
         st.warning(f"Stopped after {result.stopped_at:,} of {spec.steps:,} steps: this server gives each view "
                    f"{seconds_text()} of computation. Showing the steps done; use fewer steps or runs, "
                    "or a cheaper formula, to see the whole race.")
-    figs = figures(spec, result)
-
     for i, k in enumerate(result.diverged_at):
         if k > 0:
             st.warning(f"Run {i + 1} ({md(spec.runs[i].label())}) diverged at step {k}: try a lower lr or clipping.")
         elif k == 0:
             st.warning(f"Run {i + 1}: the start point itself is not finite on this surface.")
-
-    st.plotly_chart(figs["race"], key=P + "map", on_select=set_start_from_click, selection_mode="points",
-                    config={"displaylogo": False})
-    c1, c2 = st.columns([4, 1])
-    c1.caption("Press Play, or drag the step slider. Click any point on the map to start there.")
-    with c2.popover("Share", width="stretch"):
-        share_box(ui.query_string(spec_shared), "view")
 
     st.subheader("Summary")
     st.dataframe(plots.table_text(figs["summary"], percent=("clipped fraction",)), hide_index=True, width="stretch")
@@ -313,15 +427,20 @@ def main() -> None:
             st.plotly_chart(figs["3d"], config=plots.CONFIG_3D)
             st.caption("Drag to turn the surface, scroll to zoom; the house button above it resets the view.")
         else:
-            st.caption("Tick '3D surface view' in the sidebar.")
+            st.caption("Tick '3D surface view' in the sidebar: it is built only when shown.")
     with tabs[2]:
         c1, c2 = st.columns(2)
         # built only when clicked: the HTML inlines plotly.js (~5 MB)
         c1.download_button("trajectories (CSV)", lambda: plots.trajectories_csv(figs["race_input"]),
                            file_name="trajectories.csv", mime="text/csv")
-        c2.download_button("animation (HTML)", lambda: plots.figure_html(figs["race"]), file_name="race.html",
+        c2.download_button("animation (HTML)", lambda: export_html(spec, figs["race_input"]), file_name="race.html",
                            mime="text/html")
-        st.caption("To share this view, use Share under the map: its link reproduces it exactly.")
+        st.caption("To share this view, use Share under the chart: its link reproduces it exactly.")
+
+    # last: the tune strip's bank, once everything above is on its way to the browser
+    groups = bank_for(spec, selected)
+    bank_view(player.bank_payload(spec, selected, groups, wire) if groups else player.empty_payload(wire),
+              key=P + "bank", on_missing=resend_bank_missing)
 
 
 main()

@@ -15,6 +15,7 @@ import streamlit as st
 import deploy
 import optimizers
 import surfaces
+from optimizers.chain import MAX_PHASES
 from optimizers.schedules import schedule_spec
 from plots.numbers import number_text
 from plots.sweeps import basins_figure, cell_from_point, map_figure, robustness_figure
@@ -39,6 +40,7 @@ from ui.sweep_spec import (
     target_range,
 )
 from ui.text import md
+from ui.train_spec import NO_PHASE, auto_start
 from ui.widgets import advanced_text, advanced_title, link_message, share_box, within_limits
 
 MODE_TITLES = {"map": "Hyperparameter map", "robustness": "Robustness over the lr range",
@@ -193,27 +195,30 @@ def hparam_widgets(k: int, run: RunConfig, swept: set[str]) -> dict:
     return values
 
 
-def schedule_widgets(k: int, run: RunConfig, swept: set[str]) -> dict:
-    """The schedule's arguments no axis sweeps; the advanced ones (the constant schedule's ConstantLR
-    factor and total_iters) in a collapsed area that says their values and what they do."""
-    kw = dict(run.schedule_kw)
-    params = [p for p in schedule_spec(run.schedule).params if f"schedule.{p.name}" not in swept]
+def schedule_widgets(k: int, name: str, kw, swept: set[str], phase: int = 0) -> dict:
+    """The arguments of optimizer k's schedule (phase > 0: a later phase of its chain) that no axis sweeps;
+    the advanced ones (the constant schedule's ConstantLR factor and total_iters) in a collapsed area that
+    says their values and what they do."""
+    kw = dict(kw)
+    target = "schedule." if not phase else f"schedule.{phase}."
+    tag = f"{k}" if not phase else f"{k}.{phase}"  # phase 0 keeps the keys it always had
+    params = [p for p in schedule_spec(name).params if f"{target}{p.name}" not in swept]
     for p in params:
         if not p.advanced:
-            kw[p.name] = schedule_widget(k, run, p, kw[p.name])
+            kw[p.name] = schedule_widget(tag, name, p, kw[p.name], phase)
     tucked = [p for p in params if p.advanced]
     if tucked:
-        values = [(p.name, st.session_state.get(f"{W}sch{k}_{run.schedule}_{p.name}", kw[p.name])) for p in tucked]
-        with st.expander(advanced_title(run.schedule, values), expanded=False, key=f"{W}adv{k}_{run.schedule}"):
-            st.caption(md(advanced_text(run.schedule)))
+        values = [(p.name, st.session_state.get(f"{W}sch{tag}_{name}_{p.name}", kw[p.name])) for p in tucked]
+        with st.expander(advanced_title(name, values), expanded=False, key=f"{W}adv{tag}_{name}"):
+            st.caption(md(advanced_text(name)))
             for p in tucked:
-                kw[p.name] = schedule_widget(k, run, p, kw[p.name])
+                kw[p.name] = schedule_widget(tag, name, p, kw[p.name], phase)
     return kw
 
 
-def schedule_widget(k: int, run: RunConfig, p, v):
-    key = f"{W}sch{k}_{run.schedule}_{p.name}"
-    label = f"{run.schedule}: {p.name}"
+def schedule_widget(tag: str, name: str, p, v, phase: int = 0):
+    key = f"{W}sch{tag}_{name}_{p.name}"
+    label = f"{name}: {p.name}" if not phase else f"phase {phase + 1}, {name}: {p.name}"
     if p.kind == "choice":
         return st.selectbox(label, p.options, key=init(key, v))
     if p.kind == "bool":
@@ -225,6 +230,38 @@ def schedule_widget(k: int, run: RunConfig, p, v):
     got = number(label + (" (empty: auto)" if p.default is None else ""), key,
                  None if v is None else float(v), format="%g", step=None, help=p.help or None)
     return None if got is None else float(got)
+
+
+def then_widgets(k: int, base: RunConfig, first: str, steps: int) -> tuple:
+    """Optimizer k's chained schedule: a "then" box per later phase (outside the form: what the form holds
+    depends on it). Returns the phases, keeping the base run's where the same schedule stays in its place;
+    a new phase starts where the warm-up before it ends, else halfway through what is left of the run."""
+    out, prev = [], (first, base.schedule_kw if base.schedule == first else (), 0)
+    for j in range(1, MAX_PHASES):
+        now = base.then[j - 1] if j <= len(base.then) else None
+        pick = st.sidebar.selectbox(f"then (phase {j + 1})", [NO_PHASE, *optimizers.schedule_names()],
+                                    key=init(f"{W}then{k}.{j}", now[1] if now else NO_PHASE),
+                                    format_func=lambda n: "nothing more" if n == NO_PHASE else n)
+        if pick == NO_PHASE:
+            break
+        if now is not None and now[1] == pick and now[0] > prev[2]:
+            phase = now
+        else:
+            start = auto_start(*prev) or prev[2] + max(1, (steps - prev[2]) // 2)
+            phase = (start, pick, ())
+        out.append(phase)
+        prev = (phase[1], phase[2], phase[0])
+    return tuple(out)
+
+
+def phase_widgets(k: int, run: RunConfig, swept: set[str]) -> tuple:
+    """Inside the form: each later phase's first step and its arguments no axis sweeps."""
+    out = []
+    for j, (m, name, kw) in enumerate(run.then, 1):
+        start = int(number(f"phase {j + 1} ({name}) from step", f"{W}at{k}.{j}_{name}", int(m), min_value=1,
+                           step=1, help="the step where this phase takes over, counting its own steps from there"))
+        out.append((start, name, tuple(schedule_widgets(k, name, kw, swept, j).items())))
+    return tuple(out)
 
 
 def axis_widgets(which: str, target: str, current: AxisSpec | None, run: RunConfig, log_only: bool = False) -> AxisSpec:
@@ -265,9 +302,10 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
         c2, c3 = sb.columns(2)  # the sidebar is narrow: two per row keep the chosen values readable
         clip = c2.selectbox("clipping", optimizers.clip_kinds(), key=init(f"{W}clip{k}", base.clip))
         sched = c3.selectbox("schedule", optimizers.schedule_names(), key=init(f"{W}sched{k}", base.schedule))
+        then = then_widgets(k, base, sched, spec.steps)
         same = base.optimizer == name
         runs.append(RunConfig(name, base.hparams if same else (), clip, base.clip_threshold, sched,
-                            base.schedule_kw if base.schedule == sched else ()))
+                              base.schedule_kw if base.schedule == sched else (), then))
     x_target, y_target = "lr", None
     if mode == "map":
         targets = common_targets(runs)
@@ -316,8 +354,10 @@ def sidebar(spec: SweepSpec) -> SweepSpec | None:
             threshold = r.clip_threshold
             if r.clip != "none" and "clip" not in swept:
                 threshold = float_input("clip threshold", f"{W}thr{k}", r.clip_threshold)
-            kw = schedule_widgets(k, r, swept)
-            final_runs.append((r.optimizer, tuple(hp.items()), r.clip, threshold, r.schedule, tuple(kw.items())))
+            kw = schedule_widgets(k, r.schedule, r.schedule_kw, swept)
+            then = phase_widgets(k, r, swept)
+            final_runs.append((r.optimizer, tuple(hp.items()), r.clip, threshold, r.schedule, tuple(kw.items()),
+                               then))
 
         st.markdown("**Axes**" if mode == "map" else "**Grid**")
         first = runs[0]

@@ -15,7 +15,7 @@ import deploy
 import ui
 from training import tasks, workers
 from training.device import describe, device_text, pick
-from training.job import Job, auto_smoothness_every
+from training.job import FULL_BATCH, Job, auto_smoothness_every
 from training.store import ACTIVE, Store
 from ui import train_backend
 from ui.text import md
@@ -30,6 +30,7 @@ from ui.widgets import may_change, run_editor, run_expander, seed_run_state, ses
 
 P = "tr_"  # every widget key of this page starts with it
 MAX_SHOWN = 16  # runs in the progress section
+DEFAULT_SNAPSHOTS = 21  # weights kept per run: the start and 20 more, for the Landscape page's path
 
 
 # ---------------------------------------------------------------- what this machine has
@@ -93,17 +94,26 @@ def settings_from_state(ss) -> dict:
     flood = ss.get(key("flood")) if ss.get(key("flood_on"), False) else None
     return dict(
         steps=int(ss.get(key("steps", task), t.steps)),
-        batch_size=int(ss.get(key("batch", task), t.batch_size)),
+        batch_size=FULL_BATCH if t.full_batch is not None and ss.get(key("full", task), False)
+        else int(ss.get(key("batch", task), t.batch_size)),
         seed=int(ss.get(key("seed"), 0)),
         size=float(ss.get(key("size"), 1.0)),
         device=dev,
         eval_every=int(ss.get(key("eval", task), t.eval_every)),
         smoothness_every=int(ss.get(key("smooth", task), default_smoothness(t))),
         flooding=None if flood is None else float(flood),
+        snapshots=snapshots_from_state(ss),
         amp=bool(ss.get(key("amp"), False)),
         compile=bool(ss.get(key("compile"), False)),
         label=str(ss.get(key("label"), "") or "").strip(),
     )
+
+
+def snapshots_from_state(ss) -> int:
+    """Weight snapshots to keep (the Landscape page's path): the box's number while ticked (the default), else 0."""
+    if not ss.get(key("snap_on"), True) or deploy.settings().max_snapshots == 0:
+        return 0
+    return int(ss.get(key("snap_n"), min(DEFAULT_SNAPSHOTS, deploy.settings().max_snapshots)))
 
 
 def default_smoothness(t) -> int:
@@ -279,8 +289,14 @@ def settings(task: str) -> None:
     c1.number_input("steps", min_value=1, max_value=steps_max, step=100,
                     key=_set(key("steps", task), min(t.steps, steps_max)),
                     help="optimizer steps (the task's default budget to start with)")
+    full = t.full_batch is not None and st.session_state.get(key("full", task), False)
     c2.number_input("batch size", min_value=1, max_value=limits.max_batch, step=16,
-                    key=_set(key("batch", task), min(t.batch_size, limits.max_batch)))
+                    key=_set(key("batch", task), min(t.batch_size, limits.max_batch)), disabled=full,
+                    help="examples per step, drawn with replacement" + (": off while full batch is on" if full else ""))
+    c2.checkbox("full batch", key=_set(key("full", task), False), disabled=t.full_batch is None,
+                help=f"the whole training set ({t.train_size:,} examples) every step, without replacement: "
+                     "gradient descent on the true training loss, to set against the minibatch noise of SGD"
+                if t.full_batch is not None else t.no_full_batch)
     c3.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=_set(key("seed"), 0),
                     help="model initialisation and minibatch order")
     c4.number_input("size", min_value=0.05, max_value=limits.max_size, step=0.25, format="%g",
@@ -312,6 +328,14 @@ def settings(task: str) -> None:
                                     "least busy one",
                    "Found: " + " · ".join(found) + ("" if info["gpus"] or "mps" in info["choices"] else " (no GPU)")
                    + f". **auto** uses {info['text']['auto']}.")
+    c1, c2 = st.columns(2)
+    snap = c1.checkbox("keep weight snapshots (for the loss landscape)", key=_set(key("snap_on"), True),
+                       help="the weights at evenly spaced steps, from the first to the last, kept in the run store: "
+                            "the Landscape page draws the run's path through them")
+    c2.number_input("snapshots per run", min_value=1, max_value=max(1, limits.max_snapshots), step=1,
+                    key=_set(key("snap_n"), max(1, min(DEFAULT_SNAPSHOTS, limits.max_snapshots))), disabled=not snap,
+                    help=f"at most {limits.max_snapshots} here, and {limits.max_snapshot_mb:g} MB a run (a large "
+                         "model keeps fewer, and its notes say so)")
     c1, c2 = st.columns(2)
     c1.checkbox("AMP (autocast)", key=_set(key("amp"), False),
                 help="mixed precision: bfloat16 on CPU, MPS and recent GPUs, float16 with loss scaling on older ones")

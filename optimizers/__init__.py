@@ -1,11 +1,13 @@
 """Optimizers: update rules, clipping, schedules, the registry and a torch.optim adapter.
 
 Public contract (docs/architecture.md): names, spec, build, clip_, clip_kinds, schedule_names, schedule,
-RunConfig (one run: optimizer + hyperparameters + clipping + schedule).
+Sequential (chained schedules, as torch's SequentialLR), RunConfig (one run: optimizer + hyperparameters +
+clipping + schedule).
 """
 from importlib import import_module
 
 from .base import HParam, Rule, Spec  # noqa: F401
+from .chain import MAX_PHASES, Sequential  # noqa: F401
 from .clipping import check_clip, clip_, clip_kinds, clip_with_coef_  # noqa: F401
 from .registry import build, names, register, resolve, set_order, spec  # noqa: F401
 from .schedules import schedule, schedule_at, schedule_names, schedule_spec  # noqa: F401

@@ -47,12 +47,15 @@ class Rule:
     init(p, h) -> state                      # fresh state for p
     update(p, g, state, h, t) -> None        # in place on p and state; t = 1, 2, ... the step
     Optional hooks for optimizers with modes (schedule-free): to_eval / to_train(p, state, h).
+    Optional for optimizers that switch rule mid-run (SWATS): switch(state) -> (at, lr), each (rows,):
+    the update after which a row runs its second rule (0: it has not switched) and the lr it learned.
     """
 
     init: Callable[[Tensor, dict], State]
     update: Callable[[Tensor, Tensor, State, dict, int], None]
     to_eval: Callable[[Tensor, State, dict], None] | None = None
     to_train: Callable[[Tensor, State, dict], None] | None = None
+    switch: Callable[[State], tuple[Tensor, Tensor]] | None = None
 
 
 @dataclass(frozen=True)

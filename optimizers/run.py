@@ -10,7 +10,11 @@ Constructing one normalizes and checks it, so a RunConfig that exists is runnabl
   - clip: a kind from optimizers.clip_kinds(), clip_threshold > 0 kept even for "none" (it is the
     slider's value and a link reproduces the sliders); None or a (kind, threshold) pair is accepted;
   - schedule: a name from optimizers.schedule_names() with ALL its arguments (None = derived, e.g.
-    cosine's T_max = the run's steps); None or a (name, kwargs) pair is accepted.
+    cosine's T_max = the run's steps); None or a (name, kwargs) pair is accepted;
+  - then: the phases that follow it, ((milestone, name, ALL its arguments), ...): a chained schedule,
+    torch's SequentialLR (optimizers/chain.py): `schedule` runs from step 0, each later phase from its
+    milestone (strictly increasing, >= 1) with its own step counter; () for one schedule (every run
+    stored or linked before chains existed).
 Two configurations that mean the same run compare equal and hash alike (cache keys, links).
 Anything invalid raises ValueError. Text forms (links, CLI flags): optimizers/run_text.py.
 """
@@ -22,12 +26,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .chain import MAX_PHASES, Sequential
 from .clipping import check_clip
 from .registry import names, resolve, spec
 from .schedules import schedule as lr_schedule
 from .schedules import schedule_names, schedule_spec
 
 Pairs = tuple[tuple[str, Any], ...]
+Phases = tuple[tuple[int, str, Pairs], ...]  # (milestone, schedule name, arguments) after the first
 
 
 # ---------------------------------------------------------------- coercion to a kind
@@ -130,6 +136,7 @@ class RunConfig:
     clip_threshold: float = 1.0
     schedule: str = "constant"
     schedule_kw: Pairs = ()
+    then: Phases = ()
 
     def __post_init__(self) -> None:
         self._normalize_forms()
@@ -153,16 +160,9 @@ class RunConfig:
             raise ValueError(f"clip threshold must be > 0, got {threshold!r}")
         object.__setattr__(self, "clip_threshold", threshold)
 
-        if self.schedule not in schedule_names():
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(schedule_names())}")
-        sspec = schedule_spec(self.schedule)
-        kw = pairs_dict(self.schedule_kw, f"schedule {self.schedule} arguments")
-        unknown = sorted(set(kw) - {p.name for p in sspec.params})
-        if unknown:
-            raise ValueError(f"schedule {self.schedule} has no argument {', '.join(unknown)}")
-        full = tuple((p.name, _schedule_coerce(self.schedule, p, kw.get(p.name, p.default))) for p in sspec.params)
-        lr_schedule(self.schedule, 1.0, 1, **dict(full))  # validates all together
-        object.__setattr__(self, "schedule_kw", full)
+        object.__setattr__(self, "schedule_kw", schedule_args(self.schedule, self.schedule_kw))
+        object.__setattr__(self, "then", phases_of(self.then))
+        self.sequential.checked(1.0, 1)  # every phase's arguments, all together (the phases' own lengths)
 
     def _normalize_forms(self) -> None:
         """The engine's spellings -> the canonical fields: clip None / (kind, threshold), schedule
@@ -191,6 +191,8 @@ class RunConfig:
             v = getattr(self, name)
             if isinstance(v, Mapping):
                 object.__setattr__(self, name, tuple(v.items()))
+        if self.then is None:
+            object.__setattr__(self, "then", ())
 
     # -------------------------------------------------------------- views of it
     def hparam(self, name: str) -> Any:
@@ -203,10 +205,22 @@ class RunConfig:
 
     @property
     def schedule_pair(self) -> tuple[str, dict] | None:
-        """(name, kwargs), or None for the plain constant lr (every argument at its default)."""
+        """The first phase's (name, kwargs), or None for the plain constant lr (every argument at its
+        default). The phases after it: `then`; the whole schedule: `sequential`."""
         if self.schedule == "constant" and dict(self.schedule_kw) == schedule_spec("constant").defaults():
             return None
         return (self.schedule, dict(self.schedule_kw))
+
+    @property
+    def sequential(self) -> Sequential:
+        """The whole lr schedule, every phase (one for an unchained run): what the engine and the runner run."""
+        return Sequential(((self.schedule, dict(self.schedule_kw)), *((name, dict(kw)) for _, name, kw in self.then)),
+                          tuple(m for m, _, _ in self.then))
+
+    @property
+    def lr_schedule(self) -> Sequential | None:
+        """`sequential`, or None where the lr is the plain constant (no phases, every argument at its default)."""
+        return None if self.schedule_pair is None and not self.then else self.sequential
 
     def label(self, omit: frozenset[str] = frozenset()) -> str:
         """The one legend entry of a run: "Adam lr=0.01 · clip norm 1 · cosine T_max=50" (the lr, then
@@ -220,12 +234,51 @@ class RunConfig:
         parts = [" ".join([ospec.title, *shown])]
         if self.clip != "none":
             parts.append(f"clip {self.clip}" + ("" if "clip" in omit else f" {short(self.clip_threshold)}"))
-        sdefaults = schedule_spec(self.schedule).defaults()
-        if self.schedule != "constant" or dict(self.schedule_kw) != sdefaults:
-            changed = [f"{k}={short(v)}" for k, v in self.schedule_kw
-                       if v != sdefaults.get(k) and f"schedule.{k}" not in omit]
-            parts.append(" ".join([self.schedule, *changed]))
+        if self.then or self.schedule_pair is not None:
+            phases = [phase_label(self.schedule, self.schedule_kw, omit, "schedule.")]
+            phases += [phase_label(name, kw, omit, f"schedule.{i}.") + f" from {m}"
+                       for i, (m, name, kw) in enumerate(self.then, 1)]
+            parts.append(" → ".join(phases))
         return " · ".join(parts)
+
+
+def phase_label(schedule: str, kw: Pairs, omit: frozenset[str], swept: str) -> str:
+    """"cosine T_max=50": a phase's name and the arguments that differ from their defaults (those a
+    sweep's axes say, `swept` + name in omit, left out)."""
+    defaults = schedule_spec(schedule).defaults()
+    return " ".join([schedule, *(f"{k}={short(v)}" for k, v in kw if v != defaults.get(k) and swept + k not in omit)])
+
+
+def schedule_args(schedule: str, kw: Any) -> Pairs:
+    """ALL the schedule's arguments, in its order, defaults filled in, each coerced to its kind."""
+    if schedule not in schedule_names():
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of: {', '.join(schedule_names())}")
+    sspec = schedule_spec(schedule)
+    given = pairs_dict(kw, f"schedule {schedule} arguments")
+    unknown = sorted(set(given) - {p.name for p in sspec.params})
+    if unknown:
+        raise ValueError(f"schedule {schedule} has no argument {', '.join(unknown)}")
+    return tuple((p.name, _schedule_coerce(schedule, p, given.get(p.name, p.default))) for p in sspec.params)
+
+
+def phases_of(then: Any) -> Phases:
+    """The phases after the first as ((milestone, name, ALL arguments), ...), checked: at most
+    MAX_PHASES - 1 of them, milestones whole numbers, each after the one before (the first >= 1)."""
+    if isinstance(then, (str, bytes)) or not isinstance(then, (tuple, list)):
+        raise ValueError(f"then must be a list of (milestone, schedule, arguments), got {then!r}")
+    if len(then) > MAX_PHASES - 1:
+        raise ValueError(f"a schedule has at most {MAX_PHASES} phases, got {len(then) + 1}")
+    out, previous = [], 0
+    for item in then:
+        if not (isinstance(item, (tuple, list)) and len(item) in (2, 3) and isinstance(item[1], str)):
+            raise ValueError(f"a phase is (milestone, schedule, arguments), got {item!r}")
+        m = as_int(item[0], f"the milestone of phase {len(out) + 2} ({item[1]})")
+        if not m > previous:
+            raise ValueError(f"phase {len(out) + 2} ({item[1]}) starts at step {m}: milestones must be >= 1 and "
+                             f"each after the one before ({previous})")
+        out.append((m, item[1], schedule_args(item[1], item[2] if len(item) == 3 else ())))
+        previous = m
+    return tuple(out)
 
 
 def _schedule_coerce(schedule: str, p, v: Any) -> Any:

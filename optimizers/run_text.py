@@ -9,6 +9,9 @@ back as the same value.
 Items: a head and name/value items. The two spellings differ only in their separators:
     link   r0=adam~lr:0.001~betas:0.9,0.999   c0=norm,1    sch0=cosine~T_max:auto~eta_min:0
     flags  --hp lr=0.001 --hp betas=0.9,0.999 --clip norm:1 --schedule cosine:T_max=auto,eta_min=0
+A later phase of a chained schedule has the head NAME@STEP, the step where it takes over:
+    link   sch0=warmup~start_factor:0.01~total_iters:100   sch0.1=cosine@100~T_max:auto~eta_min:0
+    flags  --schedule warmup:start_factor=0.01,total_iters=100 --then cosine@100:eta_min=0
 (ui/links.py reads and writes links, training/cli/parse.py reads flags; both parse values here.)
 """
 from __future__ import annotations
@@ -23,6 +26,7 @@ INTEGER = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
 AUTO = "auto"  # a schedule argument (or the explorer's start) left to its derived default
 AUTO_WORDS = (AUTO, "none")
 PAIR = ","  # the two numbers of a pair (and of a point)
+AT = "@"  # a later phase's schedule and the step it starts at: "cosine@100"
 BOOLS = {"1": True, "0": False, "true": True, "false": False, "on": True, "off": False, "yes": True, "no": False}
 
 
@@ -122,3 +126,14 @@ def split_items(text: str, spelling: Spelling) -> tuple[str, list[tuple[str, str
         elif item:
             bad.append(item)
     return head.strip() if spelling is FLAGS else head, pairs, bad
+
+
+def phase_head(schedule: str, milestone: int) -> str:
+    """"cosine@100": a later phase's schedule and the step where it takes over."""
+    return f"{schedule}{AT}{milestone}"
+
+
+def split_phase_head(head: str) -> tuple[str, str | None]:
+    """"cosine@100" -> ("cosine", "100"); "cosine" -> ("cosine", None) (no milestone written)."""
+    name, at, step = head.partition(AT)
+    return name, step if at else None

@@ -25,7 +25,8 @@ Python values. The result is float64, or lr's dtype where lr is a floating tenso
 | warmup      | LinearLR(start_factor=1/3, end_factor=1.0, total_iters=5) | the base lr          |
 
 A default of None is derived from total_steps (or from lr) as schedule_spec(name) documents.
-Momentum cycling (CyclicLR, OneCycleLR) is not part of a learning-rate schedule.
+Momentum cycling (CyclicLR, OneCycleLR) is not part of a learning-rate schedule. Schedules chain
+(warm-up, then any of them: torch's SequentialLR) in optimizers/chain.py.
 """
 from __future__ import annotations
 

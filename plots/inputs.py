@@ -23,6 +23,8 @@ class Race:
     diverged_at: np.ndarray  # (R,) int: -1 never, 0 bad start, k: update k diverged (xy frozen at xy[k-1])
     labels: tuple[str, ...]
     grad: np.ndarray | None = None  # (steps, R, 2) true gradient at xy[t]; only the arrows need it
+    switched_at: np.ndarray | None = None  # (R,) int: SWATS' last Adam update k (SGD from xy[k]); -1 never
+    switch_lr: np.ndarray | None = None  # (R,) its learned SGD lr (NaN where it did not switch)
 
     @property
     def steps(self) -> int:
@@ -77,6 +79,8 @@ def as_race(race, labels=None) -> Race:
     if len(labels) != n:
         raise ValueError(f"{len(labels)} labels for {n} runs")
     grad = getattr(race, "grad", None)
+    switched_at = getattr(race, "switched_at", None)
+    switch_lr = getattr(race, "switch_lr", None)
     return Race(
         xy=xy,
         loss=arr("loss", (steps + 1, n)),
@@ -87,6 +91,8 @@ def as_race(race, labels=None) -> Race:
         diverged_at=arr("diverged_at", (n,), np.int64),
         labels=labels,
         grad=None if grad is None else arr("grad", (steps, n, 2)),
+        switched_at=None if switched_at is None else arr("switched_at", (n,), np.int64),
+        switch_lr=None if switch_lr is None else arr("switch_lr", (n,)),
     )
 
 

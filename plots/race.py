@@ -160,12 +160,14 @@ ON_MAP = {"type": "scatter", "xaxis": "x", "yaxis": "y"}  # a trace drawn on the
 
 
 def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=None, max_frames: int = 200,
-                arrows: bool = False, height: int = 640) -> dict:
+                arrows: bool = False, height: int = 640, live: bool = False) -> dict:
     """The animated race as a plain figure dict.
 
     grid: (xs, ys, z) as trajectories.grid returns; race: a Result-like with labels (see as_race).
     Trace order: the click grid, one trail per run, start, minima, diverged marks, per panel one
     curve per run; then the moving traces (heads, one marker trace per panel, arrows).
+    live: only what stays still (no click grid, moving traces, frames or controls): the explorer's
+    own player (plots/live.py, ui/race_view.js) draws the moving marks, the controls and the scrub.
     """
     race = as_race(race)
     g = as_grid(grid)
@@ -177,8 +179,16 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     stride = max(1, -(-(steps + 1) // MAX_LINE_POINTS))
     shown = np.arange(0, steps + 1, stride)
 
-    data = [_click_grid(x0, x1, y0, y1), *_trails(race, cols, shown), *_marks(race, cols, start, minima),
-            *_curves(race, cols, diag, shown, stride, loss_symlog=min_value is None)]
+    data = [*_trails(race, cols, shown), *_marks(race, cols, start, minima),
+            *_curves(race, cols, diag, shown, stride, loss_symlog=min_value is None), *_switches(race, cols, diag)]
+    layout["xaxis"]["range"] = [float(x0), float(x1)]
+    layout["yaxis"]["range"] = [float(y0), float(y1)]
+    layout.update(height=height, margin={"l": 50, "r": 20, "t": 50, "b": 60}, template=TEMPLATE,
+                  hovermode="closest", images=[surface_image(g).layout_image()], annotations=notes,
+                  legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"})
+    if live:
+        return {"data": data, "layout": layout}
+    data.insert(0, _click_grid(x0, x1, y0, y1))
 
     # the moving marks: heads on the map, the current step on each panel, optional arrows
     head_idx = len(data)
@@ -208,14 +218,7 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
         for i, d in zip(arrow_idx, arrow_at(0), strict=True):
             data[i].update(x=d["x"], y=d["y"])
 
-    layout["xaxis"]["range"] = [float(x0), float(x1)]
-    layout["yaxis"]["range"] = [float(y0), float(y1)]
-    layout.update(
-        height=height, margin={"l": 50, "r": 20, "t": 50, "b": 60}, template=TEMPLATE, hovermode="closest",
-        images=[surface_image(g).layout_image()], annotations=notes + slider_labels(frame_steps(steps, max_frames)),
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
-        **_controls(slider_steps),
-    )
+    layout.update(annotations=notes + slider_labels(frame_steps(steps, max_frames)), **_controls(slider_steps))
     return {"data": data, "layout": layout, "frames": frames}
 
 
@@ -240,7 +243,7 @@ def _trails(race, cols: list, shown: np.ndarray) -> list[dict]:
                      "name": race.labels[r], "legendgroup": f"r{r}",
                      "customdata": [[int(i), v] for i, v in zip(idx.tolist(), rounded(race.loss[idx, r]),
                                                                strict=True)],
-                     "hovertemplate": "step %{customdata[0]}<br>x=%{x}, y=%{y}<br>loss %{customdata[1]}"
+                     "hovertemplate": "step %{customdata[0]}<br>x=%{x:.5g}, y=%{y:.5g}<br>loss %{customdata[1]:.5g}"
                                       "<extra>%{fullData.name}</extra>"})
     return data
 
@@ -272,6 +275,27 @@ def _marks(race, cols: list, start, minima) -> list[dict]:
     return data
 
 
+def _switches(race, cols: list, diag: list) -> list[dict]:
+    """Where SWATS switched from Adam to SGD: a mark on the trail at xy[k] and on the lr panel at step k (the
+    first SGD update), each with a hover text saying when and at which learned lr. Nothing where none did."""
+    if race.switched_at is None:
+        return []
+    k = race.switched_at
+    rows = np.nonzero((k > 0) & (k <= race.last_position) & (k < race.steps))[0]
+    if not rows.size:
+        return []
+    at, dc = k[rows], [cols[r] for r in rows]
+    text = [f"{race.labels[r]}: switched from Adam to SGD (momentum) after update {k[r]}, learned SGD lr "
+            f"{race.switch_lr[r]:.3g}" for r in rows]
+    mark = {"symbol": "diamond", "size": 12, "color": dc, "line": {"color": OUTLINE, "width": 1.5}}
+    return [{**ON_MAP, "x": rounded(race.xy[at, rows, 0]), "y": rounded(race.xy[at, rows, 1]),
+             "mode": "markers+text", "text": ["to SGD"] * rows.size, "textposition": "top center",
+             "showlegend": False, "name": "switch to SGD", "marker": mark, "hovertext": text, "hoverinfo": "text"},
+            {"type": "scatter", "xaxis": "x4", "yaxis": "y4", "x": at.tolist(), "y": rounded(diag[2][at, rows]),
+             "mode": "markers", "showlegend": False, "name": "switch to SGD", "marker": mark, "hovertext": text,
+             "hoverinfo": "text"}]
+
+
 def _curves(race, cols: list, diag: list, shown: np.ndarray, stride: int, loss_symlog: bool = False) -> list[dict]:
     """Per diagnostics panel one curve per run, drawn once (x implicit: x0 + i * dx). On a symlog loss
     panel the hover reads the loss itself (customdata), not its symlog."""
@@ -283,10 +307,10 @@ def _curves(race, cols: list, diag: list, shown: np.ndarray, stride: int, loss_s
             curve = {"type": "scatter", "xaxis": f"x{p + 2}", "yaxis": f"y{p + 2}", "x0": 0, "dx": int(stride),
                      "y": rounded(values[shown, r]), "mode": "lines", "line": {"color": cols[r], "width": 1.5},
                      "showlegend": False, "legendgroup": f"r{r}", "name": race.labels[r],
-                     "hovertemplate": "step %{x}: %{y}<extra>%{fullData.name}</extra>"}
+                     "hovertemplate": "step %{x}: %{y:.4g}<extra>%{fullData.name}</extra>"}
             if p == 0 and loss_symlog:
                 curve["customdata"] = rounded(race.loss[shown, r])
-                curve["hovertemplate"] = "step %{x}: loss %{customdata}<extra>%{fullData.name}</extra>"
+                curve["hovertemplate"] = "step %{x}: loss %{customdata:.5g}<extra>%{fullData.name}</extra>"
             data.append(curve)
     return data
 

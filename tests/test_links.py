@@ -380,8 +380,9 @@ def test_versions_and_unknown_keys():
 
 
 def test_ui_does_not_import_streamlit():
-    # the spec, the codecs and the presets are plain data; widgets.py is ui's one Streamlit module
-    for path in sorted(p for p in (ROOT / "ui").glob("*.py") if p.name != "widgets.py"):
+    # the spec, the codecs and the presets are plain data; ui's Streamlit modules are the widgets and the
+    # race player's component (its mount: everything it sends is built by ui/player.py, which is plain)
+    for path in sorted(p for p in (ROOT / "ui").glob("*.py") if p.name not in ("widgets.py", "race_view.py")):
         tree = ast.parse(path.read_text())
         mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         mods |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}

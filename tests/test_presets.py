@@ -104,3 +104,37 @@ def test_noise_keeps_constant_lr_jittering():
     assert (r.diverged_at == -1).all()
     spread = r.xy[-100:].std(axis=0).sum(-1)  # (runs,)
     assert spread[1] > 20 * spread[2] and spread[0] > 20 * spread[2]
+
+
+def test_swats_switch_as_its_text_says():
+    from test_swats_switch import paper_switch
+
+    spec, r = race("swats_switch")
+    paper, tuned = (dict(run.hparams) for run in spec.runs)
+    assert paper["eps"] == 1e-9 and tuned["eps"] == 1e-5 and paper["lr"] == tuned["lr"] == 0.03
+    # run 1, the paper's epsilon: never switches in 800 steps; Lambda - gamma crosses zero between two steps
+    assert r.switched_at[0] == -1 and paper_switch(r.grad[:, 0], 0.03)[0] == -1
+    b1, b2 = paper["betas"]
+    m = a = np.zeros(2)
+    lam, gaps, gammas = 0.0, [], []
+    for k, g in enumerate(r.grad[:, 0], 1):  # Algorithm 1's gamma_k and |Lambda_k - gamma_k| along run 1
+        m, a = b1 * m + (1 - b1) * g, b2 * a + (1 - b2) * g * g
+        p = -0.03 * np.sqrt(1 - b2**k) / (1 - b1**k) * m / (np.sqrt(a) + 1e-9)
+        gamma = p @ p / -(p @ g)
+        lam = b2 * lam + (1 - b2) * gamma
+        gammas.append(gamma)
+        gaps.append(abs(lam / (1 - b2**k) - gamma))
+    gaps, gammas = np.array(gaps[1:]), np.array(gammas)
+    closest = int(np.argmin(gaps)) + 2
+    assert gaps.min() == pytest.approx(9e-8, rel=0.05) and closest == 557  # "the closest it comes ... 9 × 10⁻⁸"
+    assert gammas[closest - 1] == pytest.approx(0.004, rel=0.1)  # "γ ≈ 0.004"
+    drift = np.abs(np.diff(gammas[500:600])) / gammas[501:600]
+    assert np.median(drift) == pytest.approx(0.004, abs=0.0005)  # "drifts 0.4 % a step along the valley"
+    # run 2, epsilon 1e-5: switches after update 556 to SGD with lr 0.0042, as the paper's criterion computes
+    k, learned = paper_switch(r.grad[:, 1], 0.03, eps=1e-5)
+    assert r.switched_at[1] == k == 556 and r.switch_lr[1] == pytest.approx(learned, rel=1e-12)
+    assert r.switch_lr[1] == pytest.approx(0.0042, abs=0.00005)
+    assert (r.lr[:k, 1] == 0.03).all() and (r.lr[k:, 1] == r.switch_lr[1]).all()  # what the lr panel shows
+    step = np.linalg.norm(np.diff(r.xy[:, 1], axis=0), axis=-1)  # step[i]: update i + 1
+    assert step[k - 1] == pytest.approx(0.004, rel=0.02) and step[k] == pytest.approx(0.0004, rel=0.1)
+    assert step[k + 5] > 4 * step[k]  # "then grow again as the momentum builds"

@@ -161,7 +161,7 @@ def test_an_old_store_gains_the_owner_column_and_keeps_its_runs(tmp_path):
     con.commit()
     con.close()
     store = Store(path)
-    assert store.pragma("user_version") == SCHEMA_VERSION == 2
+    assert store.pragma("user_version") == SCHEMA_VERSION == 3
     (run,) = store.list_runs()
     assert run["owner"] is None and run["task"] == "digits-mlp"
 

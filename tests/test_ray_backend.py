@@ -120,10 +120,10 @@ def test_a_grid_runs_on_the_cluster_into_the_store(cluster, db, capsys):
 
 def test_the_same_compare_gives_the_same_rows_as_the_local_pool(cluster, tmp_path, capsys):
     """digits-mlp for real, two seeds: the local worker pool (2 at a time, one thread each) and the Ray
-    cluster (one thread each) write the same numbers, step for step."""
+    cluster (one thread each) write the same numbers, step for step, and the same weight snapshots."""
     argv = ["compare", "--task", "digits-mlp", "--optimizer", "adam", "--lr", "0.01", "--seed", "0,1",
-            "--clip", "norm:1", "--steps", "30", "--eval-every", "10", "--smoothness-every", "7", "--device", "cpu",
-            "-q"]
+            "--clip", "norm:1", "--steps", "30", "--eval-every", "10", "--smoothness-every", "7", "--snapshots", "3",
+            "--device", "cpu", "-q"]
     local, on_ray = str(tmp_path / "local.sqlite"), str(tmp_path / "ray.sqlite")
     assert cli.main([*argv, "--parallel", "2", "--db", local]) == 0, capsys.readouterr().err
     assert cli.main([*argv, "--backend", "ray", "--db", on_ray]) == 0, capsys.readouterr().err
@@ -140,6 +140,8 @@ def test_the_same_compare_gives_the_same_rows_as_the_local_pool(cluster, tmp_pat
         for col in ("step", "val_loss", "metric", "smoothness", "grad_norm"):
             assert [v if math.isfinite(v) else None for v in ea[col].tolist()] == \
                    [v if math.isfinite(v) else None for v in eb[col].tolist()], col
+        (ka, wa), (kb, wb) = a.snapshots(x["id"]), b.snapshots(y["id"])  # the weights, through the Ray sink too
+        assert ka.tolist() == kb.tolist() == [0, 15, 30] and (wa == wb).all()
     assert len({tuple(a.steps(r["id"])["loss"].tolist()) for r in ra}) == 2  # the seeds differ
 
 

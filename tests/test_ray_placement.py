@@ -1,6 +1,7 @@
 """The Ray backend's placement and flags, without Ray: nodes are injected, so these run everywhere
 (the cluster itself is tests/test_ray_backend.py's). What only a GPU cluster can confirm: that Ray's
 CUDA_VISIBLE_DEVICES makes "cuda" in each task its own GPU, and the recorded device and GPU ids."""
+import numpy as np
 import pytest
 
 from training import cli, ray_backend, workers
@@ -123,8 +124,10 @@ def test_a_retry_clears_the_rows_and_a_late_start_never_revives_a_cancelled_run(
     sink.start(job(), "cpu", {})
     sink.steps([StepRow(i, 1.0, 0.1, 1.0, 1.0, 0.0) for i in range(5)])
     sink.evals([EvalRow(5, 1.0, 0.5, 1.0)])
+    sink.snapshot(5, np.zeros(3))
     store.clear_rows(run_id)
     assert len(store.steps(run_id)["step"]) == 0 and len(store.evals(run_id)["step"]) == 0
+    assert store.snapshot_counts() == {}
     assert store.status(run_id) == "running"
     store.set_status(run_id, "cancelled")
     assert not store.mark_running(run_id, "cpu", {"x": 1}, pid=None, host="n", only_if_active=True)

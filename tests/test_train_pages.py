@@ -135,11 +135,13 @@ def test_start_launches_one_worker_and_a_rerun_launches_nothing(db):
     assert len(runs) == 1
     job = runs[0]["job"]
     assert (job["task"], job["steps"], job["eval_every"], job["optimizer"]) == ("digits-mlp", 10, 5, "adam")
+    assert job["snapshots"] == 21  # "keep weight snapshots" is ticked by default: the Landscape page's path
     deadline = time.monotonic() + RUN_TIMEOUT
     while store.status(runs[0]["id"]) in ACTIVE and time.monotonic() < deadline:
         time.sleep(0.2)
     assert store.status(runs[0]["id"]) == "done", store.run(runs[0]["id"])["error"]
     assert store.run(runs[0]["id"])["last_step"] == 9
+    assert store.snapshot_info(runs[0]["id"])["step"].tolist() == list(range(11))  # 21 asked, 11 distinct points
     for _ in range(2):  # reruns (and the polling) only read the store
         at = at.run()
         clean(at)

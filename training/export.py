@@ -38,8 +38,10 @@ def _run_row(r: dict) -> dict:
         "id": r["id"], "label": r["label"], "task": r["task"], "optimizer": r["optimizer"],
         "hparams": json.dumps(dict(job.get("hparams") or ())),
         "clip": "none" if not clip else f"{clip[0]}:{clip[1]:g}",
-        "schedule": "none" if not sched else sched[0] + (
-            ":" + ",".join(f"{k}={v}" for k, v in sched[1]) if sched[1] else ""),
+        "schedule": " then ".join(
+            ["none" if not sched else sched[0] + (":" + ",".join(f"{k}={v}" for k, v in sched[1]) if sched[1] else "")]
+            + [f"{name}@{m}" + (":" + ",".join(f"{k}={v}" for k, v in kw) if kw else "")
+               for m, name, kw in job.get("then") or ()]),
         "steps": job.get("steps"), "batch_size": job.get("batch_size"), "seed": job.get("seed"),
         "device": r["device"], "status": r["status"],
         "created": _iso(r["created"]), "started": _iso(r["started"]), "finished": _iso(r["finished"]),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # importing the optimizers loads torch: the command line's --help does without
     from optimizers.run import RunConfig
 
+FULL_BATCH = "full"  # a Job's batch_size for full-batch gradient descent: the whole training set every step
 SMOOTHNESS_POINTS = 40  # (L0, L1) points a run measures by default: one extra backward each
 
 
@@ -29,15 +30,18 @@ class Job:
     """One training run: a run configuration (optimizer, hyperparameters, clipping, schedule; see
     `run` and `Job.of`) on a task, with the training settings. Stored as JSON in these flat fields
     (the store's format since version 1): hparams holds the values given (left-out ones take the
-    defaults), clip None means none, schedule None the plain constant lr."""
+    defaults), clip None means none, schedule None the plain constant lr (or, with `then`, a constant
+    first phase); `then` the later phases of a chained schedule (absent in runs stored before chains)."""
 
     task: str  # a name from training.tasks.names(): "digits-mlp", "char-lstm", ...
     optimizer: str = "adam"  # a name from optimizers.names()
     hparams: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs; left-out ones take defaults
     clip: tuple[str, float] | None = None  # (kind, threshold), kind from optimizers.clip_kinds()
     schedule: tuple[str, tuple[tuple[str, Any], ...]] | None = None  # (name, kw pairs)
+    # a chained schedule's later phases: ((milestone, name, kw pairs), ...), as RunConfig.then
+    then: tuple[tuple[int, str, tuple[tuple[str, Any], ...]], ...] = ()
     steps: int = 0  # 0: the task's default budget
-    batch_size: int = 0  # 0: the task's default
+    batch_size: int | str = 0  # 0: the task's default; FULL_BATCH: the whole training set, without replacement
     seed: int = 0
     device: str = "auto"  # "auto" (cuda, then mps, then cpu), "cpu", "cuda", "cuda:1", "mps"
     amp: bool = False  # autocast: bfloat16 (float16 with loss scaling on GPUs without bf16), any device
@@ -46,22 +50,26 @@ class Job:
     eval_every: int = 0  # 0: the task's default
     smoothness_every: int = 0  # 0: never; else estimate local smoothness every N steps
     flooding: float | None = None  # Ishida et al. 2020: train on |loss - b| + b
+    snapshots: int = 0  # weight snapshots to keep, evenly spaced from step 0 to the last (the landscape's path)
     label: str = ""  # a person's name for the run
 
     @classmethod
     def of(cls, task: str, run: RunConfig, **settings: Any) -> Job:
         """The job that trains `run` on `task` (every hyperparameter written out) + the settings
-        (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, flooding, label)."""
+        (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, flooding, snapshots,
+        label)."""
         sched = run.schedule_pair
         return cls(task=task, optimizer=run.optimizer, hparams=tuple(run.hparams), clip=run.clip_pair,
-                   schedule=None if sched is None else (sched[0], tuple(sched[1].items())), **settings)
+                   schedule=None if sched is None else (sched[0], tuple(sched[1].items())), then=run.then,
+                   **settings)
 
     @property
     def run(self) -> RunConfig:
         """The job's run configuration, checked (ValueError, one readable line, where it is invalid)."""
         from optimizers.run import RunConfig
 
-        return RunConfig(self.optimizer, self.hparams_dict(), self.clip, schedule=self.schedule_tuple())
+        return RunConfig(self.optimizer, self.hparams_dict(), self.clip, schedule=self.schedule_tuple(),
+                         then=self.then)
 
     def hparams_dict(self) -> dict:
         return {k: tuple(v) if isinstance(v, list) else v for k, v in self.hparams}
@@ -80,6 +88,7 @@ class Job:
             d["clip"] = (d["clip"][0], float(d["clip"][1]))
         if d.get("schedule") is not None:
             d["schedule"] = (d["schedule"][0], tuple((k, v) for k, v in d["schedule"][1]))
+        d["then"] = _phases_of(d.get("then"))
         return Job(**d)
 
 
@@ -103,7 +112,7 @@ def run_of(job: Job | Mapping) -> RunConfig | None:
     try:
         return Job(task="", optimizer=opt, hparams=tuple((k, tuple(v) if isinstance(v, list) else v)
                                                           for k, v in d.get("hparams") or ()),
-                   clip=_clip_of(d.get("clip")), schedule=d.get("schedule")).run
+                   clip=_clip_of(d.get("clip")), schedule=d.get("schedule"), then=_phases_of(d.get("then"))).run
     except (ValueError, TypeError, KeyError):
         pass
     known = {h.name for h in optimizers.spec(opt).hparams}
@@ -128,15 +137,24 @@ def run_of(job: Job | Mapping) -> RunConfig | None:
                     pass
     except (ValueError, TypeError):
         pass
-    for h, kw in ((hp, skw), (hp, []), ([], [])):  # settings only valid together: drop what breaks
+    then = _phases_of(d.get("then"))
+    for h, kw, ph in ((hp, skw, then), (hp, skw, ()), (hp, [], ()), ([], [], ())):  # drop what breaks
         try:
-            return RunConfig(opt, tuple(h), clip, schedule=(sched, tuple(kw)))
+            return RunConfig(opt, tuple(h), clip, schedule=(sched, tuple(kw)), then=ph)
         except ValueError:
             continue
     try:
         return default_run(opt)
     except ValueError:
         return None
+
+
+def _phases_of(then: Any) -> tuple:
+    """Stored phases (JSON lists) as the tuples Job holds: ((milestone, name, ((k, v), ...)), ...)."""
+    try:
+        return tuple((m, name, tuple((k, v) for k, v in kw)) for m, name, kw in then or ())
+    except (TypeError, ValueError):
+        return ()  # malformed: Job.run or run_of say what is wrong with the rest
 
 
 def _clip_of(clip: Any) -> tuple[str, float] | None:
@@ -189,3 +207,5 @@ class Sink(Protocol):
     # the store adds "interrupted" for a process killed mid-run
     def finish(self, status: str, summary: dict) -> None: ...
     def cancelled(self) -> bool: ...  # polled by the runner between flushes
+    # optional: snapshot(step, params) keeps the weights (a float32 numpy array (P,)) after `step`
+    # updates, where the job asks for snapshots; a sink without it keeps none (the run's notes say so)

@@ -2,7 +2,7 @@
 writer of the run store, an actor on the machine that launched the grid.
 
     Ray task (any node)                       StoreWriter actor (launching machine)     SQLite
-    training.runner.train(job, RaySink) --steps/evals/finish/cancelled--> RunSink --> runs.sqlite
+    training.runner.train(job, RaySink) --steps/evals/snapshot/finish/cancelled--> RunSink --> runs.sqlite
 
 The trainer is the local workers' (workers.train_outcome: training.runner.train by default) and the
 store writes are RunSink's: only the transport differs (RaySink pipelines the rows: one batch in
@@ -10,9 +10,9 @@ flight at most, in order, each reply carrying the cancel flag). The actor owns t
 them), so it can see them end, retry, die or hang:
 
 - a retry (Ray restarts a task whose worker or node died, up to max_retries times) begins a new
-  attempt: the run's rows are cleared and the trainer starts from scratch (no checkpoints); every
-  call carries its attempt number and the actor ignores an older attempt's, so the store holds
-  each step exactly once, from one attempt; steps and evals are keyed (run, step) anyway.
+  attempt: the run's rows (steps, evaluations, snapshots) are cleared and the trainer starts from
+  scratch (no checkpoints); every call carries its attempt number and the actor ignores an older
+  attempt's, so the store holds each step exactly once, from one attempt; rows are keyed (run, step).
 - a cancel is the store's flag, as for local runs: the RaySink's cancelled() reads it, the runner
   stops at its next flush; a run still going `grace` seconds later (or one that someone else's
   workers.cancel already marked cancelled) has its task force-cancelled here.
@@ -168,6 +168,13 @@ class StoreWriter:
         sink.evals(rows)
         return sink.cancelled()
 
+    def snapshot(self, key: Key, attempt: int, step: int, params) -> bool:
+        sink = self._sink(key, attempt)
+        if sink is None:
+            return True
+        sink.snapshot(step, params)
+        return sink.cancelled()
+
     def finish(self, key: Key, attempt: int, status: str, summary: dict) -> None:
         sink = self._sink(key, attempt)
         if sink is not None:
@@ -318,6 +325,10 @@ class RaySink:
     def evals(self, rows: list[EvalRow]) -> None:
         if rows:
             self._send(self.writer.evals, list(rows))
+
+    def snapshot(self, step: int, params) -> None:
+        """The weights after `step` updates (float32 (P,)): pipelined like the rows."""
+        self._send(self.writer.snapshot, int(step), params)
 
     def finish(self, status: str, summary: dict) -> None:
         self.drain()

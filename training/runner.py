@@ -3,14 +3,15 @@
     summary = train(job, sink)
 
 One step, nanoGPT style, with everything the pages plot made visible:
-    lr      = optimizers.schedule(...)[i]                  # computed once, up front
+    lr      = run.sequential.values(...)[i]                # the schedule (every phase of a chain), once, up front
+    batch   = task.batch(data, i, batch_size, generator)   # or task.full_batch(data): the whole training set
     loss    = task.loss(model, batch)                      # flooding: |loss - b| + b (Ishida et al. 2020)
     backward into fp.grad                                  # training/flat.py: the model is one row (P,)
     norm, coef = optimizers.clip_with_coef_(fp.grad, kind, threshold)   # whole-model norm, as clip_grad_norm_
     opt.step()                                             # opt = optimizers.build(job.optimizer, [fp.flat], ...)
 
 Step numbers: StepRow.step = i is update i (0-based): its loss is measured at the parameters after
-i updates and its lr is the one update i uses (= optimizers.schedule(...)[i]). EvalRow.step = k is
+i updates and its lr is the one update i uses (= optimizers.schedule(...)[i], or a chain's). EvalRow.step = k is
 the number of updates done: k = 0 (the initial model), every eval_every, and the last step.
 Rows with smoothness: at every update i with i % smoothness_every == 0, the local smoothness
 estimate of Zhang et al. 2020, ||g(x_i + d/2) - g(x_i)|| / (||d|| / 2), with d = x_{i+1} - x_i the
@@ -18,6 +19,10 @@ update just made from x_i and g the training gradient (before clipping) on that 
 goes into the EvalRow of step i (with grad_norm = ||g(x_i)||): the midpoint of the step actually
 taken, as in the paper and the 2D engine. Where i is not an evaluation step, the row's val_loss,
 metric and throughput are NaN.
+
+Snapshots (Job.snapshots = n): the weights after k updates, for n values of k evenly spaced from 0 to
+the last update (training/snapshots.py: fewer where n would not fit this server's budget, said in
+the notes), go to sink.snapshot(k, float32 array (P,)): the loss landscape's path.
 
 Host syncs: per-step scalars (loss, norm, coef) accumulate in a device tensor and are read with
 one .tolist() per flush (every flush_every seconds, when the buffer fills, and at each evaluation);
@@ -32,15 +37,16 @@ import contextlib
 import math
 import time
 
+import numpy as np
 import torch
 
 import optimizers
 from optimizers.clipping import check_clip, clip_with_coef_
 
 from . import device as devices
-from . import tasks
+from . import snapshots, tasks
 from .flat import flatten_
-from .job import EvalRow, Job, Sink, StepRow
+from .job import FULL_BATCH, EvalRow, Job, Sink, StepRow
 
 NAN = float("nan")
 
@@ -85,7 +91,10 @@ class _Run:
         job = self.job
         task = self.task = tasks.get(job.task)
         self.steps = job.steps or task.steps
-        self.batch_size = job.batch_size or task.batch_size
+        self.full = job.batch_size == FULL_BATCH  # full-batch gradient descent: task.full_batch every step
+        if self.full and task.full_batch is None:
+            raise ValueError(f"batch size full: {task.no_full_batch}")
+        self.batch_size = task.train_size if self.full else job.batch_size or task.batch_size
         self.eval_every = job.eval_every or task.eval_every
         if min(self.steps, self.batch_size, self.eval_every) < 1 or job.smoothness_every < 0:
             raise ValueError("steps, batch_size and eval_every must be >= 1 (0: the task's default), "
@@ -119,15 +128,42 @@ class _Run:
             self.notes.append(f"optimizer step: {job.optimizer}'s rule through torch.compile on {dev.type}")
         self.opt.train()  # schedule-free optimizers start in training mode; a no-op for the others
         self.lrs = None
-        sched = job.schedule_tuple()
+        sched = job.run.lr_schedule  # every phase of a chained schedule (None: the plain constant lr)
         if sched is not None:
             base = self.opt.param_groups[0].get("lr")
             if not isinstance(base, (int, float)) or isinstance(base, bool):
                 raise ValueError(f"a schedule needs a float lr; {job.optimizer} has lr={base!r}")
-            self.lrs = optimizers.schedule(sched[0], float(base), self.steps, **sched[1]).tolist()
+            self.lrs = sched.values(float(base), self.steps).tolist()
         self.clip_kind, self.clip_threshold = job.clip if job.clip is not None else ("none", None)
         check_clip(self.clip_kind, self.clip_threshold)  # once; every step then runs validate=False
         self.generator = torch.Generator(device=dev).manual_seed(job.seed)
+        self.plan_snapshots()
+
+    def plan_snapshots(self) -> None:
+        """The steps whose weights go to sink.snapshot (training/snapshots.py), within this server's budget."""
+        import deploy
+
+        self.snapshot_steps: set[int] = set()
+        if not self.job.snapshots:
+            return
+        if getattr(self.sink, "snapshot", None) is None:
+            self.notes.append("snapshots: this run's sink keeps none")
+            return
+        steps, note = snapshots.plan(self.job.snapshots, self.steps, self.fp.numel, deploy.settings().max_snapshot_mb)
+        self.snapshot_steps = set(steps)
+        if note:
+            self.notes.append(note)
+
+    def snapshot(self, step: int) -> None:
+        """Send the weights after `step` updates to the sink: the point evaluate() scores (schedule-free
+        optimizers' averaged x), as float32 on the host; non-finite weights (a diverged run) are not kept."""
+        self.opt.eval()
+        try:
+            w = self.fp.flat.detach().float().cpu().numpy().copy()  # one host sync, at snapshot steps only
+        finally:
+            self.opt.train()
+        if np.isfinite(w).all():
+            self.sink.snapshot(step, w)
 
     def info(self) -> dict:
         t = self.task
@@ -135,7 +171,7 @@ class _Run:
         return {
             "device": devices.describe(self.dev), "task": t.name, "metric_name": t.metric_name,
             "higher_is_better": t.higher_is_better, "target": t.target, "unit": t.unit,
-            "steps": self.steps, "batch_size": self.batch_size, "eval_every": self.eval_every,
+            "steps": self.steps, "batch_size": self.batch_size, "full_batch": self.full, "eval_every": self.eval_every,
             "n_params": self.fp.numel, "optimizer": self.job.optimizer, "notes": list(self.notes),
             **({"data": dict(extra)} if isinstance(extra, dict) else {}),
         }
@@ -199,6 +235,8 @@ class _Run:
         self.start_log()
         stop = False
         for i in range(self.steps):
+            if i in self.snapshot_steps:
+                self.snapshot(i)
             row = self.eval_row(i) if i % self.eval_every == 0 else None
             row = self.update(i, row)
             is_eval = row is not None and not math.isnan(row["val_loss"])
@@ -219,6 +257,8 @@ class _Run:
             self.flush()
             if self.diverged_at is not None:
                 status = "diverged"
+        if self.snapshot_steps and status != "diverged":  # the end of the path, wherever the run stopped
+            self.snapshot(done)
         _sync(self.dev)
         wall = time.perf_counter() - self.t_start
         return status, self.summary(status, done, self.items, wall)
@@ -232,6 +272,7 @@ class _Run:
         self.pending_evals: list[dict] = []
         self.evals: list[EvalRow] = []
         self.step_rows, self.diverged_at = 0, None
+        self.switch: tuple[int, float] | None = None  # SWATS: (k, learned lr), its last Adam update and SGD lr
         self.items, self.items_since, self.train_since = 0, 0, 0.0  # for throughput
         self.last_eval_t = time.perf_counter()
         self.last_flush = time.perf_counter()
@@ -243,7 +284,8 @@ class _Run:
         if lrs is not None:
             for group in opt.param_groups:
                 group["lr"] = lrs[i]
-        batch = self.task.batch(self.data, i, self.batch_size, self.generator)
+        batch = self.task.full_batch(self.data) if self.full else self.task.batch(self.data, i, self.batch_size,
+                                                                                  self.generator)
         n_items = batch[1].numel()
         fp.zero_grad()
         loss, obj = self.objective(batch)
@@ -278,13 +320,29 @@ class _Run:
             return True
         return bool(self.sink.cancelled())
 
+    def check_switch(self) -> None:
+        """Whether the rule has switched to its second phase (SWATS: Adam to SGD, optimizers.Rule.switch), read
+        once per flush until it has: (k, learned lr), with k the last update of the first phase. The step rows
+        from update k on (StepRow.step >= k) carry the learned lr, the lr the rule really uses there."""
+        hook = self.opt.spec.rule.switch
+        state = self.opt.state.get(self.fp.flat)
+        if hook is None or self.switch is not None or not state:
+            return
+        at, lr = hook(state)
+        k, learned = torch.stack([at[0].double(), lr[0].double()]).tolist()  # one host sync per flush
+        if k > 0:
+            self.switch = (int(k), learned)
+
     def flush_steps(self) -> None:
         """Send the buffered step rows, up to and including the first non-finite loss."""
         pending = self.pending
         rows = []
         if pending:
             values = self.buf[: len(pending)].tolist()  # the one host sync of the hot loop
+            self.check_switch()
             for (i, lr, wall), (loss, norm, coef) in zip(pending, values, strict=True):
+                if self.switch is not None and i >= self.switch[0]:
+                    lr = self.switch[1]
                 rows.append(StepRow(i, loss, lr, norm, coef, wall))
                 if not math.isfinite(loss):
                     self.diverged_at = i
@@ -351,14 +409,20 @@ class _Run:
             "steps_per_s": done / train_s, "items_per_s": items / train_s, "unit": task.unit,
             "wall_s": wall, "train_s": train_s, "eval_s": self.eval_s,
             "n_params": self.fp.numel, "device": str(self.dev), "notes": self.final_notes(),
+            # SWATS' switch (Keskar & Socher 2017): the last Adam update k (SGD from k + 1) and the learned SGD lr
+            "switched_at": self.switch[0] if self.switch else None,
+            "switch_lr": self.switch[1] if self.switch else None,
         }
 
     def final_notes(self) -> list[str]:
-        """The start's notes, the compiled step's replaced by what ran where dynamo could not trace the rule."""
+        """The start's notes, the compiled step's replaced by what ran where dynamo could not trace the rule;
+        and SWATS' switch where it happened."""
         note = self.opt.compiled_note
-        if note in ("eager", "compiled"):
-            return list(self.notes)
-        return [f"optimizer step: {note}" if n.startswith("optimizer step:") else n for n in self.notes]
+        notes = list(self.notes) if note in ("eager", "compiled") else [
+            f"optimizer step: {note}" if n.startswith("optimizer step:") else n for n in self.notes]
+        if self.switch is not None:
+            notes.append(f"switched from Adam to SGD after update {self.switch[0]}, learned lr {self.switch[1]:.4g}")
+        return notes
 
 
 # Compiling the step costs ~4-5 s on these CPUs and saves ~0.9-2 ns per parameter per step against

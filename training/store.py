@@ -11,6 +11,9 @@ Schema (PRAGMA user_version = SCHEMA_VERSION):
        host, heartbeat, started, finished, summary_json, error, cancel_requested, owner)
   steps(run_id, step, loss, lr, grad_norm, clip_coef, wall)            one row per optimizer step
   evals(run_id, step, val_loss, metric, throughput, smoothness, grad_norm, wall, extra_json)
+  snapshots(run_id, step, n_params, params)       a run's weights at some steps (Job.snapshots), float32
+  landscapes(id, run_id, key, runs, status, ...)  loss-landscape requests (training/landscape/cache.py)
+  landscape_rows(landscape_id, row, loss, metric) their values, one row of a grid at a time
 Times (created, heartbeat, started, finished) are Unix seconds; `wall` is seconds since the run
 started. SQLite stores NaN as NULL: readers get NaN back in the numeric columns.
 
@@ -35,7 +38,7 @@ import numpy as np
 
 from .job import EvalRow, Job, StepRow
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged", "interrupted")
 ACTIVE = ("queued", "running")  # a process owns the run (or is about to)
 FINAL = tuple(s for s in STATUSES if s not in ACTIVE)
@@ -46,6 +49,44 @@ HEARTBEAT_EVERY = 10.0  # seconds between a RunSink's background heartbeats
 
 STEP_COLUMNS = ("step", "loss", "lr", "grad_norm", "clip_coef", "wall")
 EVAL_COLUMNS = ("step", "val_loss", "metric", "throughput", "smoothness", "grad_norm", "wall")
+
+# Version 3: the loss landscape's tables (training/landscape). Rowid tables: their rows hold blobs
+# of up to megabytes, which SQLite keeps better out of a WITHOUT ROWID b-tree.
+_LANDSCAPE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step     INTEGER NOT NULL,   -- updates done when the weights were copied
+    n_params INTEGER NOT NULL,
+    params   BLOB    NOT NULL,   -- float32 little-endian, in the flat buffer's order (training/flat.py)
+    UNIQUE (run_id, step)
+);
+CREATE TABLE IF NOT EXISTS landscapes (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id           INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the centre's run
+    key              TEXT    NOT NULL,   -- the request as canonical JSON (training/landscape/spec.py)
+    runs             TEXT    NOT NULL,   -- ",3,5,": every run it reads, so deleting one drops it
+    created          REAL    NOT NULL,
+    status           TEXT    NOT NULL DEFAULT 'queued',
+    total            INTEGER NOT NULL,   -- rows to evaluate (landscape_rows holds those done)
+    pid              INTEGER,
+    host             TEXT,
+    heartbeat        REAL,
+    finished         REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    error            TEXT,
+    owner            TEXT,
+    result_json      TEXT,   -- the axes, the plane, the paths (written before the first row)
+    UNIQUE (run_id, key)
+);
+CREATE INDEX IF NOT EXISTS landscapes_status ON landscapes(status);
+CREATE TABLE IF NOT EXISTS landscape_rows (
+    landscape_id INTEGER NOT NULL REFERENCES landscapes(id) ON DELETE CASCADE,
+    row          INTEGER NOT NULL,   -- a grid's row (one b value) or a line's point
+    loss         BLOB    NOT NULL,   -- float64 (cols,)
+    metric       BLOB    NOT NULL,
+    PRIMARY KEY (landscape_id, row)
+);
+"""
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -94,7 +135,7 @@ CREATE TABLE IF NOT EXISTS evals (
     extra_json TEXT,
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
-"""
+""" + _LANDSCAPE_SCHEMA
 # (run_id, step) primary keys cluster each run's rows in step order: reading one run's curve is
 # one index range scan, and a step written twice (an eval at the end that coincides with a
 # periodic one) replaces the first.
@@ -102,6 +143,7 @@ CREATE TABLE IF NOT EXISTS evals (
 # Migrations from version v to v + 1, applied in order by Store._init.
 _MIGRATIONS: dict[int, str] = {
     1: "ALTER TABLE runs ADD COLUMN owner TEXT",  # who may cancel or delete a run on a public server
+    2: _LANDSCAPE_SCHEMA,  # weight snapshots and loss landscapes
 }
 
 
@@ -301,10 +343,9 @@ class Store:
             ).rowcount > 0
 
     def clear_rows(self, run_id: int) -> None:
-        """Delete a run's step and evaluation rows, keeping the run: a retried run starts from scratch."""
+        """Delete a run's rows (steps, evaluations, snapshots), keeping the run: a retried run starts from scratch."""
         with self._write() as con:
-            con.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
-            con.execute("DELETE FROM evals WHERE run_id = ?", (run_id,))
+            _delete_rows(con, run_id)
 
     def delete_run(self, run_id: int, *, force: bool = False) -> None:
         """Delete a run and its rows. A queued or running run is refused unless force=True."""
@@ -314,8 +355,11 @@ class Store:
                 raise KeyError(f"no run {run_id} in {self.path}")
             if row[0] in ACTIVE and not force:
                 raise ValueError(f"run {run_id} is {row[0]}; cancel it before deleting it")
-            con.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
-            con.execute("DELETE FROM evals WHERE run_id = ?", (run_id,))
+            _delete_rows(con, run_id)
+            gone = f"%,{int(run_id)},%"
+            con.execute("DELETE FROM landscape_rows WHERE landscape_id IN"
+                        " (SELECT id FROM landscapes WHERE runs LIKE ?)", (gone,))
+            con.execute("DELETE FROM landscapes WHERE runs LIKE ?", (gone,))
             con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     # ------------------------------------------------------------ rows (written by RunSink)
@@ -334,7 +378,51 @@ class Store:
             con.executemany("INSERT OR REPLACE INTO evals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", data)
             con.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id))
 
+    def add_snapshot(self, run_id: int, step: int, params: np.ndarray) -> None:
+        """Keep the run's weights after `step` updates: params (P,), stored as float32."""
+        flat = np.ascontiguousarray(np.asarray(params, dtype="<f4").ravel())
+        with self._write() as con:
+            con.execute("INSERT OR REPLACE INTO snapshots (run_id, step, n_params, params) VALUES (?, ?, ?, ?)",
+                        (run_id, int(step), int(flat.size), flat.tobytes()))
+            con.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id))
+
     # ------------------------------------------------------------ reading
+
+    def snapshot_info(self, run_id: int) -> dict[str, Any]:
+        """The run's snapshots without their weights: {"step": int64 (k,), "n_params": int, "bytes": int}."""
+        with self._read() as con:
+            rows = con.execute("SELECT step, n_params, length(params) FROM snapshots WHERE run_id = ? ORDER BY step",
+                               (run_id,)).fetchall()
+        return {"step": np.array([r[0] for r in rows], dtype=np.int64),
+                "n_params": int(rows[-1][1]) if rows else 0, "bytes": int(sum(r[2] for r in rows))}
+
+    def snapshot_counts(self) -> dict[int, int]:
+        """{run id: snapshots kept} for every run that kept some."""
+        with self._read() as con:
+            return {int(r[0]): int(r[1]) for r in
+                    con.execute("SELECT run_id, COUNT(*) FROM snapshots GROUP BY run_id").fetchall()}
+
+    def snapshots(self, run_id: int, steps: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(steps (k,) int64, weights (k, P) float32) of the run's snapshots, in step order (the
+        given steps only, where given; KeyError for one it did not keep)."""
+        with self._read() as con:
+            rows = con.execute("SELECT step, n_params, params FROM snapshots WHERE run_id = ? ORDER BY step",
+                               (run_id,)).fetchall()
+        if steps is not None:
+            want = [int(s) for s in steps]
+            have = {r[0]: r for r in rows}
+            missing = [s for s in want if s not in have]
+            if missing:
+                raise KeyError(f"run {run_id} kept no snapshot at step(s) {missing}")
+            rows = [have[s] for s in want]
+        sizes = {r[1] for r in rows}
+        if len(sizes) > 1:
+            raise ValueError(f"run {run_id}'s snapshots differ in size ({sorted(sizes)} parameters)")
+        n = sizes.pop() if sizes else 0
+        out = np.empty((len(rows), n), dtype=np.float32)
+        for i, r in enumerate(rows):
+            out[i] = np.frombuffer(r[2], dtype="<f4", count=n)
+        return np.array([r[0] for r in rows], dtype=np.int64), out
 
     _RUN_SELECT = """
         SELECT runs.*,
@@ -447,26 +535,33 @@ class Store:
         (a RunSink beats every HEARTBEAT_EVERY seconds while its process lives, whatever the
         training loop is doing; this catches pids on other hosts and reused pids).
         """
-        host, now = socket.gethostname(), time.time()
-        with self._read() as con:
-            rows = con.execute("SELECT id, pid, host, heartbeat, created FROM runs WHERE status IN (?, ?)",
-                               ACTIVE).fetchall()
-        gone = []
-        for r in rows:
-            last = r["heartbeat"] or r["created"]
-            dead = r["pid"] is not None and r["host"] == host and not pid_alive(r["pid"])
-            if dead or now - last > stale_after:
-                gone.append(r["id"])
         reaped = []
-        for run_id in gone:
+        for run_id in self.gone("runs", stale_after):
             why = "its process ended (killed?) before the run finished; rows up to its last flush are kept"
             if self.set_status(run_id, "interrupted", error=why, only_if_active=True):
                 reaped.append(run_id)
         return reaped
 
+    def gone(self, table: str, stale_after: float = STALE_AFTER) -> list[int]:
+        """Ids of the queued/running rows of `table` ("runs", "landscapes": a name from the code, never from
+        input) whose process is gone: its pid on this host is not alive, or no heartbeat for stale_after s."""
+        host, now = socket.gethostname(), time.time()
+        with self._read() as con:
+            rows = con.execute(f"SELECT id, pid, host, heartbeat, created FROM {table} WHERE status IN (?, ?)",
+                               ACTIVE).fetchall()
+        return [r["id"] for r in rows
+                if (r["pid"] is not None and r["host"] == host and not pid_alive(r["pid"]))
+                or now - (r["heartbeat"] or r["created"]) > stale_after]
+
     def integrity_check(self) -> str:
         with self._read() as con:
             return con.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _delete_rows(con: sqlite3.Connection, run_id: int) -> None:
+    """Delete what a run wrote while it trained (in the caller's transaction)."""
+    for table in ("steps", "evals", "snapshots"):
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
 
 
 def _columns(rows: list, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -545,6 +640,9 @@ class RunSink:
     def evals(self, rows: list[EvalRow]) -> None:
         if rows:
             self.store.add_evals(self.run_id, rows)
+
+    def snapshot(self, step: int, params: np.ndarray) -> None:
+        self.store.add_snapshot(self.run_id, step, params)
 
     keep_final = False  # finish() leaves a final status another process wrote first (a cancel) as it is
 

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .job import Job
+from .job import FULL_BATCH, Job
 from .store import ACTIVE, RunSink, Store, pid_alive
 
 DEFAULT_TARGET = "training.runner:train"
@@ -45,6 +45,7 @@ GRACE = 10.0  # seconds cancel() waits for a run to stop by itself before termin
 MAX_INTERVAL = 10_000_000  # eval_every, smoothness_every
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 MAX_LABEL = 200  # characters of a run's label
+NICE = 10  # background computations' niceness (ui.slots' workers, landscapes): interactive requests first
 
 # workers started by this process, by pid: (store path, run id, process); kept to reap them
 _PROCS: dict[int, tuple[str, int, multiprocessing.process.BaseProcess]] = {}
@@ -93,13 +94,12 @@ def assign_device(job: Job, store: Store, devices: list[str] | None = None) -> J
 def check_job(job: Job, *, device_here: bool = True) -> None:
     """Raise ValueError (one readable line) unless the job can start: the task exists, the
     optimizer and its hyperparameters resolve, clipping and schedule are valid, the numbers are
-    in range (within the ceilings of deploy.settings(): steps, batch, size; lower on a public
-    server) and the device exists. Everything a worker would otherwise fail on seconds later.
+    in range (within the ceilings of deploy.settings(): steps, batch, size, snapshots; lower on a
+    public server) and the device exists. Everything a worker would otherwise fail on seconds later.
     The pages and the command line both call it: one validator. device_here=False: the device's
     name is checked but not that this machine has it (a run on a Ray cluster: training.ray_backend
     checks it against the cluster's GPUs)."""
     import deploy
-    import optimizers
     from optimizers.base import shown
 
     from . import tasks
@@ -115,14 +115,20 @@ def check_job(job: Job, *, device_here: bool = True) -> None:
     except TypeError as e:  # a field of the wrong shape (a hand-written job)
         raise ValueError(f"the job's run configuration is malformed: {e}") from None
     ceilings = {"steps": limits.max_train_steps, "batch_size": limits.max_batch, "eval_every": MAX_INTERVAL,
-                "smoothness_every": MAX_INTERVAL, "seed": MAX_SEED}
+                "smoothness_every": MAX_INTERVAL, "seed": MAX_SEED, "snapshots": limits.max_snapshots}
+    full = job.batch_size == FULL_BATCH
+    if full:
+        check_full_batch(task, limits)
     for name, ceiling in ceilings.items():
         v = getattr(job, name)
+        if name == "batch_size" and full:
+            continue
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= ceiling:
             raise ValueError(f"{name.replace('_', '-')} must be an integer from 0 to {ceiling:,}"
+                             f"{' or full' if name == 'batch_size' else ''}"
                              f"{' on this server' if limits.public else ''}, got {shown(v)}")
     steps = job.steps or task.steps
-    if steps > limits.max_train_steps or (job.batch_size or task.batch_size) > limits.max_batch:
+    if steps > limits.max_train_steps or (not full and (job.batch_size or task.batch_size) > limits.max_batch):
         raise ValueError(f"the task's default budget ({task.steps} steps of {task.batch_size}) is over this server's "
                          f"limits ({limits.max_train_steps:,} steps, batch {limits.max_batch:,}): set smaller ones")
     if not (isinstance(job.size, (int, float)) and not isinstance(job.size, bool) and math.isfinite(job.size)
@@ -133,16 +139,24 @@ def check_job(job: Job, *, device_here: bool = True) -> None:
         raise ValueError(f"the label has {len(job.label)} characters; at most {MAX_LABEL}")
     if job.flooding is not None and not (math.isfinite(job.flooding) and job.flooding >= 0):
         raise ValueError(f"flooding must be a number >= 0, got {job.flooding!r}")
-    if job.schedule is not None:  # the schedule over the run's real length (RunConfig checks one step)
-        name, kw = job.schedule_tuple()
-        total = job.steps or task.steps
-        optimizers.schedule(name, float(dict(run.hparams).get("lr", 1e-3)), max(1, total), **kw)
+    if run.lr_schedule is not None:  # the schedule over the run's real length (RunConfig checks one step)
+        run.lr_schedule.checked(float(dict(run.hparams).get("lr", 1e-3)), max(1, steps))
     if not _DEVICE_RE.match(job.device):
         raise ValueError(f"unknown device {job.device!r}; use auto, cpu, cuda, cuda:N or mps")
     if device_here:
         from .device import pick
 
         pick(job.device)  # ValueError for a device this machine does not have
+
+
+def check_full_batch(task, limits) -> None:
+    """ValueError unless batch size "full" (the whole training set, every step) has a meaning for the task and
+    fits this server's batch limit."""
+    if task.full_batch is None:
+        raise ValueError(f"batch size full: {task.no_full_batch}")
+    if task.train_size > limits.max_batch:
+        raise ValueError(f"batch size full: {task.name}'s whole training set is {task.train_size:,} examples, more "
+                         f"than this server's batch limit of {limits.max_batch:,}")
 
 
 def admit(store: Store, new: int, owner: str | None = None) -> None:
@@ -174,6 +188,26 @@ def admit(store: Store, new: int, owner: str | None = None) -> None:
 
 
 ADMIT_LOCK = threading.Lock()
+
+
+def background() -> None:
+    """Make this worker process yield the CPU to everything interactive on the machine.
+
+    os.nice() ranks it below the server's own threads. On Linux with autogroup scheduling (the
+    default on desktops and many servers) nice counts only inside a session's group, and groups
+    share the CPU equally: so the worker also starts a session of its own and sets that group's
+    nice (/proc/self/autogroup), else it would take half the machine from the server and
+    everything else. Where either is unavailable it runs at normal priority.
+    """
+    try:
+        os.nice(NICE)
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setsid()  # its own autogroup (and no Ctrl-C from the server's terminal: the server stops it)
+        Path("/proc/self/autogroup").write_text(str(NICE))
+    except (AttributeError, OSError):
+        pass
 
 
 # ---------------------------------------------------------------- running a job in this process

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 import optimizers
+from optimizers.chain import as_sequential
 from optimizers.clipping import check_clip, clip_with_coef_
 
 Tensor = torch.Tensor
@@ -54,26 +55,32 @@ def as_row_hparams(h: dict, n: int) -> dict:
     return {k: tuple(col(e) for e in v) if isinstance(v, tuple) else col(v) for k, v in h.items()}
 
 
-def noise_table(noise: float, seed, n: int, steps: int) -> Callable[[int], Tensor] | None:
+def noise_table(noise, seed, n: int, steps: int) -> Callable[[int], Tensor] | None:
     """Gaussian gradient noise, (N, 2) per step, or None for none.
 
     Every row with the same seed sees the same noise sequence (common random numbers): runs
     compared on one surface meet the same "minibatches", and a row of a sweep equals a single run.
+    noise: the standard deviation, a float, or Tensor[N] (one per row: the same draws, scaled).
     seed: an int, or Tensor[N] of ints (a seeds axis in sweeps).
     """
-    if noise == 0:
+    per_row = isinstance(noise, Tensor)
+    if not per_row and noise == 0:
         return None
     seeds = torch.as_tensor(seed, dtype=torch.int64).reshape(-1)
     uniq, index = torch.unique(seeds, return_inverse=True)  # index: (N,) or (1,)
     table = torch.stack([
         torch.randn(steps, 2, generator=torch.Generator().manual_seed(int(s)), dtype=torch.float64)
         for s in uniq
-    ], dim=1) * noise  # (steps, U, 2)
-    if len(uniq) == 1:
-        return lambda t: table[t, 0]  # (2,) broadcasts over rows
-    if index.shape[0] != n:
+    ], dim=1) * (1.0 if per_row else noise)  # (steps, U, 2)
+    if len(uniq) > 1 and index.shape[0] != n:
         raise ValueError(f"seed must be an int or have one value per row ({n}), got {index.shape[0]}")
-    return lambda t: table[t, index]  # (N, 2)
+    pick = (lambda t: table[t, 0]) if len(uniq) == 1 else (lambda t: table[t, index])  # (2,) or (N, 2)
+    if not per_row:
+        return pick
+    if noise.shape != (n,):
+        raise ValueError(f"a noise tensor must have shape ({n},) (one value per row), got {tuple(noise.shape)}")
+    std = noise.to(torch.float64).reshape(n, 1)
+    return lambda t: pick(t) * std  # (N, 2)
 
 
 @dataclass
@@ -101,7 +108,7 @@ def make_group(rows: slice, name: str, hparams: dict, clip, schedule, steps: int
     return Group(rows, spec.rule, h, kind, threshold, lr_sequence(h["lr"], steps, schedule))
 
 
-def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float, seed,
+def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float | Tensor, seed,
         smoothness: bool = True, record: bool = True, target: float | None = None,
         progress: Callable[[float], None] | None = None, deadline: float | None = None) -> dict:
     """The simulation loop over all rows at once; returns tensors (see Result for their meaning).
@@ -175,9 +182,13 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float,
         if progress is not None and (t + 1) % every == 0:
             progress((t + 1) / steps)
     out = dict(final_xy=x, final_loss=loss, diverged_at=diverged_at, hit_at=hit_at, stopped_at=stopped_at)
+    out["switched_at"], out["switch_lr"] = switches(groups, n)
     if record:
         done = steps if stopped_at is None else stopped_at
         out.update(histories(xs, losses, grads, smooth, norms, coefs, lrs, groups, diverged_at, done))
+        after = torch.arange(done).unsqueeze(-1) >= out["switched_at"].clamp(min=0)  # (done, N): SGD updates
+        switched = (out["switched_at"] > 0) & after  # from update k + 1 on the row runs SGD at its learned lr
+        out["lr"] = torch.where(switched, out["switch_lr"], out["lr"])
     return out
 
 
@@ -195,6 +206,22 @@ def initial_state(f, groups: list[Group], x0: Tensor, target: float | None) -> t
     for gr in groups:
         gr.state = gr.rule.init(x[gr.rows], gr.h)
     return x, loss, g, alive, diverged_at, hit_at
+
+
+def switches(groups: list[Group], n: int) -> tuple[Tensor, Tensor]:
+    """(switched_at, switch_lr), (N,) each, from the rules that switch mid-run (SWATS: Rule.switch): the
+    update after which a row ran its second rule (-1: it never switched, or its rule does not) and the
+    lr it learned for it (NaN where it did not switch)."""
+    at = torch.full((n,), -1, dtype=torch.int64)
+    lr = torch.full((n,), float("nan"), dtype=torch.float64)
+    for gr in groups:
+        if gr.rule.switch is None or gr.state is None:
+            continue
+        k, learned = gr.rule.switch(gr.state)
+        done = k > 0
+        at[gr.rows] = torch.where(done, k.to(torch.int64), -1)
+        lr[gr.rows] = torch.where(done, learned.to(torch.float64), float("nan"))
+    return at, lr
 
 
 def clip_rows(gn: Tensor, clip_all, views: list) -> tuple[Tensor, Tensor]:
@@ -261,19 +288,22 @@ def smoothness_estimate(xy: Tensor, g: Tensor, g_mid: Tensor, diverged_at: Tenso
 def lr_sequence(lr, steps: int, schedule) -> Callable[[int], float | Tensor]:
     """lr_at(t): the lr of step t, a float (scalar lr) or an (N, 1) tensor (per-row lr or schedule kw).
 
-    Scalar schedules are computed once (floats keep the optimizers' fused scalar path); per-row
-    ones step by step, so a 10^6-row sweep never holds a (steps, N) table.
+    schedule: None, (name, kwargs) or an optimizers.Sequential (a chain of phases). Scalar schedules
+    are computed once (floats keep the optimizers' fused scalar path); per-row ones step by step,
+    so a 10^6-row sweep never holds a (steps, N) table.
     """
-    if schedule is None:
+    chain = as_sequential(schedule)
+    if chain is None:
         return lambda t: lr
-    sname, kw = schedule
-    kw = {k: (v.to(torch.float64).reshape(-1) if isinstance(v, Tensor) else v) for k, v in (kw or {}).items()}
-    lr_flat = lr.reshape(-1) if isinstance(lr, Tensor) else lr
-    first = optimizers.schedule_at(sname, lr_flat, steps, 0, **kw)  # validates name, kw and values
+    flat = lambda v: v.to(torch.float64).reshape(-1) if isinstance(v, Tensor) else v  # noqa: E731
+    chain = optimizers.Sequential(tuple((name, {k: flat(v) for k, v in kw.items()}) for name, kw in chain.schedules),
+                                  chain.milestones)
+    lr_flat = flat(lr)
+    first = chain.at(lr_flat, steps, 0)  # validates names, arguments and values
     if first.dim() == 0:
-        table = optimizers.schedule(sname, lr_flat, steps, **kw).tolist()
+        table = chain.values(lr_flat, steps).tolist()
         return lambda t: table[t]
-    return lambda t: optimizers.schedule_at(sname, lr_flat, steps, t, validate=False, **kw).unsqueeze(-1)
+    return lambda t: chain.at(lr_flat, steps, t, validate=False).unsqueeze(-1)
 
 
 def to_numpy(out: dict) -> dict:

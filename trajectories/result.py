@@ -18,11 +18,23 @@ class Result:
     loss: np.ndarray  # (steps+1, N) loss at each position
     grad: np.ndarray  # (steps, N, 2) true gradient at xy[t] (before noise and clipping)
     grad_norm: np.ndarray  # (steps, N) norm of the gradient the optimizer saw, before clipping
-    lr: np.ndarray  # (steps, N) learning rate the optimizer used at step t (after the schedule)
+    lr: np.ndarray  # (steps, N) learning rate the optimizer used at step t (after the schedule; SWATS' learned
+    # SGD lr from its switch on)
     clip_coef: np.ndarray  # (steps, N) factor clipping scaled the gradient by (1 = untouched)
     smoothness: np.ndarray  # (steps, N) ||g(x + d/2) - g(x)|| / (||d||/2); NaN where d = 0 or not computed
     diverged_at: np.ndarray  # (N,) int: the update that diverged (1..steps), 0 if the start is bad, -1 never
+    # SWATS' switch to SGD (Keskar & Socher 2017): the Adam update k that met the criterion (SGD from update
+    # k + 1, from the point xy[k]; -1: never, or another optimizer) and the learned SGD lr (NaN: none)
+    switched_at: np.ndarray | None = None  # (N,) int
+    switch_lr: np.ndarray | None = None  # (N,) float
     stopped_at: int | None = None  # the compute deadline stopped the run after this many steps (None: ran all)
+
+    def __post_init__(self) -> None:
+        n = self.diverged_at.shape[0]  # results made without them (older pickles, hand-made ones): none switched
+        if self.switched_at is None:
+            object.__setattr__(self, "switched_at", np.full(n, -1, dtype=np.int64))
+        if self.switch_lr is None:
+            object.__setattr__(self, "switch_lr", np.full(n, np.nan))
 
     @property
     def steps(self) -> int:

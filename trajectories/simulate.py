@@ -40,7 +40,8 @@ def simulate(surface, optimizer: str, starts, steps: int, *, hparams: dict | Non
     surface: a Surface or its registry name; optimizer: a registry name.
     starts: Tensor[N, 2]; hparams: {name: float or Tensor[N]} (left-out ones take the defaults).
     clip: (kind, threshold) with threshold a float or Tensor[N], or None.
-    schedule: (name, kwargs) or None: the lr of each step is optimizers.schedule(name, lr, steps, **kwargs).
+    schedule: (name, kwargs) or None: the lr of each step is optimizers.schedule(name, lr, steps, **kwargs);
+    or an optimizers.Sequential, a chain of schedules (torch's SequentialLR).
     noise: standard deviation of Gaussian noise added to each gradient component (seeded by seed).
     smoothness: also estimate local smoothness each step (one more gradient evaluation per step).
     progress: called with the fraction done, about 50 times over the run.
@@ -80,15 +81,16 @@ def race(surface, runs: list[Run], start, steps: int, *, noise: float = 0.0, see
     if not runs:
         raise ValueError("race() needs at least one run")
     check_steps_noise(steps, noise)
-    groups = [make_group(slice(i, i + 1), r.optimizer, dict(r.hparams), r.clip_pair,
-                         (r.schedule, dict(r.schedule_kw)), steps) for i, r in enumerate(runs)]
+    groups = [make_group(slice(i, i + 1), r.optimizer, dict(r.hparams), r.clip_pair, r.sequential, steps)
+              for i, r in enumerate(runs)]
     out = run(s, s.bounds, groups, x0.expand(len(runs), 2), steps, noise=float(noise), seed=seed,
               smoothness=smoothness, progress=progress, deadline=deadline)
     return as_result(out)
 
 
 def as_result(out: dict) -> Result:
-    keep = {k: out[k] for k in ("xy", "loss", "grad", "grad_norm", "lr", "clip_coef", "smoothness", "diverged_at")}
+    keep = {k: out[k] for k in ("xy", "loss", "grad", "grad_norm", "lr", "clip_coef", "smoothness", "diverged_at",
+                                "switched_at", "switch_lr")}
     return Result(**to_numpy(keep), stopped_at=out["stopped_at"])
 
 

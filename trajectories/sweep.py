@@ -1,7 +1,8 @@
 """Hyperparameter maps: every configuration of a grid is one row of one batched simulation.
 
 An axis names what varies ("lr", "momentum", "betas.0", "clip" for the clip threshold,
-"schedule.gamma" for a schedule argument) and its values; the grid is their product, times
+"schedule.gamma" for a schedule argument, "schedule.1.eta_min" for an argument of a chained schedule's
+second phase) and its values; the grid is their product, times
 the seeds. Rows are simulated in chunks so memory stays bounded for 10^6 rows. Target.parse is
 the one reader of those names (the Sweeps page's spec and the plots' axis titles use it too).
 """
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 import optimizers
+from optimizers.chain import as_sequential
 
 from .engine import make_group, run
 from .limits import CHUNK_ROWS, MAX_CELLS, MAX_SEEDS, TimeLimit, check_work
@@ -28,6 +30,9 @@ class Target:
         "betas.0"              one element of a pair       Target("pair", "betas", 0)
         "clip"                 the clipping threshold      Target("clip", "clip")
         "schedule.gamma"       a schedule's argument       Target("schedule", "gamma")
+        "schedule.1.eta_min"   an argument of phase 2 of    Target("schedule", "eta_min", 1)
+                               a chained schedule (phase k counts from 0, the first; "schedule.0.x"
+                               reads as "schedule.x")
 
     Only the grammar: whether the optimizer, its clipping or its schedule has that name is checked
     where the axis is applied (apply_axes) or offered (ui.sweep_spec.axis_targets).
@@ -35,14 +40,18 @@ class Target:
 
     kind: str  # "hparam", "pair", "clip" or "schedule"
     name: str  # the hyperparameter, the pair, "clip", or the schedule's argument
-    index: int | None = None  # the element of a pair
+    index: int | None = None  # the element of a pair; a later phase of a chained schedule (None: the first)
 
     @staticmethod
     def parse(target: str) -> Target:
         if target == "clip":
             return Target("clip", "clip")
         if target.startswith("schedule."):
-            return Target("schedule", target.split(".", 1)[1])
+            rest = target.split(".", 1)[1]
+            phase, dot, name = rest.partition(".")
+            if dot and phase.isascii() and phase.isdigit() and len(phase) <= 2:
+                return Target("schedule", name, int(phase) or None)
+            return Target("schedule", rest)
         if "." in target:
             base, idx = target.split(".", 1)
             try:
@@ -56,7 +65,7 @@ class Target:
         if self.kind == "clip":
             return "clip"
         if self.kind == "schedule":
-            return f"schedule.{self.name}"
+            return f"schedule.{self.name}" if not self.index else f"schedule.{self.index}.{self.name}"
         if self.kind == "pair":
             return f"{self.name}.{self.index}"
         return self.name
@@ -96,8 +105,12 @@ class SweepResult:
 
 
 def apply_axes(axes: Sequence[Axis], grids: list[torch.Tensor], hparams: dict, clip, schedule, optimizer: str):
-    """Put each axis's (rows,) values where simulate() takes them; returns (hparams, clip, schedule)."""
-    h, sched_kw = dict(hparams), dict(schedule[1] or {}) if schedule else None
+    """Put each axis's (rows,) values where simulate() takes them; returns (hparams, clip, schedule).
+
+    schedule: None, (name, kwargs) or an optimizers.Sequential; returned as a Sequential where it is set."""
+    h = dict(hparams)
+    chain = as_sequential(schedule)
+    phases = [(name, dict(kw)) for name, kw in chain.schedules] if chain is not None else None
     for ax, vals in zip(axes, grids, strict=True):
         t = Target.parse(ax.target)
         if t.kind == "clip":
@@ -105,9 +118,10 @@ def apply_axes(axes: Sequence[Axis], grids: list[torch.Tensor], hparams: dict, c
                 raise ValueError("a clip-threshold axis needs a clipping kind (norm, smooth or value)")
             clip = (clip[0], vals)
         elif t.kind == "schedule":
-            if schedule is None:
-                raise ValueError(f"axis {ax.target} needs a schedule")
-            sched_kw[t.name] = vals
+            k = t.index or 0
+            if phases is None or k >= len(phases):
+                raise ValueError(f"axis {ax.target} needs a schedule" + (f" with {k + 1} phases" if k else ""))
+            phases[k][1][t.name] = vals
         elif t.kind == "pair":
             pair = list(h.get(t.name, optimizers.spec(optimizer).hparam(t.name).default))
             pair[t.index] = vals
@@ -115,7 +129,7 @@ def apply_axes(axes: Sequence[Axis], grids: list[torch.Tensor], hparams: dict, c
         else:
             optimizers.spec(optimizer).hparam(t.name)  # KeyError naming the valid ones
             h[t.name] = vals
-    return h, clip, (schedule[0], sched_kw) if schedule else None
+    return h, clip, None if phases is None else optimizers.Sequential(phases, chain.milestones)
 
 
 def sweep(surface, optimizer: str, start, steps: int, axes: Sequence[Axis], *, hparams: dict | None = None,

@@ -22,8 +22,10 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import optimizers
 import surfaces
+from optimizers.chain import MAX_PHASES
 from optimizers.run import RunConfig, hparam_value, schedule_value
 from optimizers.run_text import (
+    AT,
     AUTO,
     LINK,
     PAIR,
@@ -32,7 +34,9 @@ from optimizers.run_text import (
     parse_bool,
     parse_float,
     parse_int,
+    phase_head,
     split_items,
+    split_phase_head,
 )
 from optimizers.run_text import parse_value as parse_kind
 from optimizers.schedules import schedule_spec
@@ -42,7 +46,11 @@ from .spec import CUSTOM, MAX_FORMULA, MAX_RUNS, ExplorerSpec, start_box, surfac
 VERSION = 1
 ITEM, KV = LINK.item, LINK.kv  # run items, name:value
 MAX_VALUE = 4000  # characters; a longer value is not read at all (a formula is capped lower)
+MAX_STEPS_IN_LINK = 10**9  # a phase's first step (a longer run than any page allows: the phase never runs)
 RUN_KEY = re.compile(r"(r|c|sch)(0|[1-9][0-9]*)", re.ASCII)
+# a later phase of run i's chained schedule: sch<i>.<k>, k = 1 .. MAX_PHASES - 1 (no v=1 link before
+# chains holds one, so old links open as they did)
+PHASE_KEY = re.compile(r"sch(0|[1-9][0-9]*)\.([1-9][0-9]{0,2})", re.ASCII)  # (longer: an unknown key)
 
 fmt = format_value  # a value as link text
 
@@ -150,7 +158,8 @@ class SurfaceFields:
 
 
 class Runs:
-    """The runs: r<i> optimizer and ALL hyperparameters, c<i> clipping, sch<i> schedule."""
+    """The runs: r<i> optimizer and ALL hyperparameters, c<i> clipping, sch<i> schedule, sch<i>.<k> the
+    later phases of a chained schedule ("cosine@100~T_max:auto~eta_min:0": from step 100 on)."""
 
     keys: tuple[str, ...] = ()
     names: dict[str, str] = {}
@@ -161,6 +170,8 @@ class Runs:
             q[f"r{i}"] = _items(run.hparams, run.optimizer)
             q[f"c{i}"] = f"{run.clip}{PAIR}{fmt(run.clip_threshold)}"
             q[f"sch{i}"] = _items(run.schedule_kw, run.schedule)
+            for k, (m, name, kw) in enumerate(run.then, 1):
+                q[f"sch{i}.{k}"] = _items(kw, phase_head(name, m))
         return q
 
     def read(self, r: Reader, fields: dict) -> None:
@@ -210,7 +221,7 @@ def to_query(view: View, spec: Any) -> dict[str, str]:
 
 def query_string(view: View, spec: Any) -> str:
     """to_query urlencoded (without the leading "?"); ~ : , stay readable, a space becomes %20."""
-    return urlencode(to_query(view, spec), safe=ITEM + KV + PAIR, quote_via=quote)
+    return urlencode(to_query(view, spec), safe=ITEM + KV + PAIR + AT, quote_via=quote)
 
 
 def from_query(view: View, params: Mapping[str, str | list[str]], ignore: Iterable[str] = ()) -> tuple[Any, list[str]]:
@@ -244,11 +255,16 @@ def _split_items(text: str) -> tuple[str, list[tuple[str, str]], list[str]]:
 
 
 def _run_index(key: str) -> int | None:
-    """The run a key like r3, c3 or sch3 belongs to (0 .. MAX_RUNS-1, the explorer's most), else None."""
+    """The run a key like r3, c3, sch3 or sch3.1 belongs to (0 .. MAX_RUNS-1, the explorer's most), else None."""
     m = RUN_KEY.fullmatch(key)
-    if m is None or len(m.group(2)) > 3 or int(m.group(2)) >= MAX_RUNS:
+    digits = m.group(2) if m else (PHASE_KEY.fullmatch(key) or [None, None])[1]
+    if digits is None or len(digits) > 3 or int(digits) >= MAX_RUNS:
         return None
-    return int(m.group(2))
+    return int(digits)
+
+
+def _is_run_key(key: str) -> bool:
+    return RUN_KEY.fullmatch(key) is not None or PHASE_KEY.fullmatch(key) is not None
 
 
 def _domain(kind: str, low: float, high: float, open_high: bool = False, options: tuple = ()) -> str:
@@ -276,6 +292,12 @@ class Reader:
         self._collect(params)
 
     def name(self, key: str) -> str:
+        p = PHASE_KEY.fullmatch(key)
+        if p:
+            i = _run_index(key)
+            if i is None or i >= self.view.max_runs:
+                return _show(key, 10)
+            return self.view.run_key_name(i, "schedule") + f" phase {int(p.group(2)) + 1} ({key})"
         m = RUN_KEY.fullmatch(key)
         if m:
             i = _run_index(key)
@@ -295,8 +317,8 @@ class Reader:
         self._version()
         v = self.view
         for key in sorted(keys - set(v.top_keys)):
-            i = _run_index(key) if RUN_KEY.fullmatch(key) else None
-            if RUN_KEY.fullmatch(key) is None:
+            i = _run_index(key) if _is_run_key(key) else None
+            if not _is_run_key(key) or v.max_runs == 0:  # a view without runs has no r0, c0, ...
                 self.warn(f"{_show(key, 30)}: not part of {v.link}; ignored")
             elif i is None or i >= v.max_runs:
                 self.warn(f"{_show(key, 10)}: at most {v.max_runs} {v.run_word}s (r0 to r{v.max_runs - 1}); ignored")
@@ -491,9 +513,19 @@ class Reader:
         optimizer, hparams = self._optimizer(i, who, fallback)
         clip, threshold = self._clip(i, who)
         schedule, kw = self._schedule(i, who)
+        then = self._phases(i, who)
         try:
-            return RunConfig(optimizer, hparams, clip, threshold, schedule, kw)
+            return RunConfig(optimizer, hparams, clip, threshold, schedule, kw, then)
         except ValueError as e:
+            if then:  # the phases together may be what is invalid: keep the rest of the run
+                try:
+                    run = RunConfig(optimizer, hparams, clip, threshold, schedule, kw)
+                except ValueError:
+                    pass
+                else:
+                    self.warn(f"{who} schedule (sch{i}.1 ...): its later phases are invalid together ({e}); "
+                              "used the first phase alone")
+                    return run
             self.warn(f"{who}: invalid ({e}); used {fallback.label()}")
             return fallback
 
@@ -552,16 +584,20 @@ class Reader:
             self.warn(f"{who} schedule (sch{i}): unknown schedule {_show(name, 20)}; used constant "
                       f"(choose one of {', '.join(optimizers.schedule_names())})")
             return "constant", ()
+        return name, self._schedule_args(name, pairs, bad, f"{who} schedule (sch{i})")
+
+    def _schedule_args(self, name: str, pairs: list, bad: list, where: str) -> tuple:
+        """A schedule's name:value items, each checked on its own (a bad one takes its default)."""
         known = {p.name: p for p in schedule_spec(name).params}
         for item in bad:
-            self.warn(f"{who} schedule (sch{i}): {_show(item)} is not name:value; ignored")
+            self.warn(f"{where}: {_show(item)} is not name:value; ignored")
         chosen: dict[str, Any] = {}
         for k, v in pairs:
             if k not in known:
-                self.warn(f"{who} schedule (sch{i}): {name} has no argument {_show(k, 20)}; ignored")
+                self.warn(f"{where}: {name} has no argument {_show(k, 20)}; ignored")
                 continue
             if k in chosen:
-                self.warn(f"{who} schedule (sch{i}): {k} given twice; used the first")
+                self.warn(f"{where}: {k} given twice; used the first")
                 continue
             p = known[k]
             x = None if v == AUTO else parse_kind(p.kind, v, p.options)
@@ -570,5 +606,37 @@ class Reader:
                     raise ValueError(f"not a {p.kind}")
                 chosen[k] = schedule_value(name, k, x)
             except ValueError as e:
-                self.warn(f"{who} schedule (sch{i}): {k} {_show(v)} is invalid ({e}); used {fmt(p.default)}")
-        return name, tuple(chosen.items())
+                self.warn(f"{where}: {k} {_show(v)} is invalid ({e}); used {fmt(p.default)}")
+        return tuple(chosen.items())
+
+    def _phases(self, i: int, who: str) -> tuple:
+        """The later phases sch<i>.1, sch<i>.2, ... in order; a phase that cannot be read, or does not start
+        after the one before it, is left out with a warning (the phases before it are kept)."""
+        found = sorted(int(m.group(2)) for key in self.values
+                       if (m := PHASE_KEY.fullmatch(key)) and _run_index(key) == i)
+        out: list[tuple[int, str, tuple]] = []
+        previous = 0
+        for k in found:
+            key = f"sch{i}.{k}"
+            where = f"{who} schedule phase {k + 1} ({key})"
+            if k >= MAX_PHASES:
+                self.warn(f"{where}: a schedule has at most {MAX_PHASES} phases (sch{i} to sch{i}.{MAX_PHASES - 1}); "
+                          "ignored")
+                continue
+            text = self.values[key]
+            if text is None:
+                continue
+            head, pairs, bad = _split_items(text)
+            name, step = split_phase_head(head)
+            if name not in optimizers.schedule_names():
+                self.warn(f"{where}: unknown schedule {_show(name, 20)}; ignored this phase "
+                          f"(choose one of {', '.join(optimizers.schedule_names())})")
+                continue
+            m = None if step is None else parse_int(step)
+            if m is None or not previous < m <= MAX_STEPS_IN_LINK:
+                self.warn(f"{where}: {_show(head, 30)} does not say the step it starts at as {name}{AT}STEP, a "
+                          f"whole number after {previous} (the start of the phase before it); ignored this phase")
+                continue
+            out.append((m, name, self._schedule_args(name, pairs, bad, where)))
+            previous = m
+        return tuple(out)

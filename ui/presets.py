@@ -123,6 +123,26 @@ PRESETS: list[Preset] = [
         )),
     ),
     Preset(
+        "swats_switch",
+        "SWATS: from Adam to SGD",
+        "SWATS runs Adam and switches for good to SGD with momentum once Λ, the bias-corrected average of γ (the "
+        "SGD step size whose step along the gradient matches Adam's), comes within ε of the newest γ: with the "
+        "paper's ε = 10⁻⁹ (run 1) it never does here, because γ ≈ 0.004 drifts 0.4 % a step along the valley, so "
+        "|Λ − γ| only crosses zero between two steps and the closest it comes in 800 steps is 9 × 10⁻⁸. With "
+        "ε = 10⁻⁵ (run 2: the tolerance is absolute, so it has to fit the scale of γ, as Rethinking-SWATS also "
+        "found on ResNets) that crossing counts: after update 556 it switches to SGD with the learned lr "
+        "Λ = 0.0042, marked on the trail and the lr panel, and its steps drop from Adam's 0.004 to 0.0004, then "
+        "grow again as the momentum builds.",
+        "Keskar, Socher 2017, \"Improving generalization performance by switching from Adam to SGD\" "
+        "(Algorithm 1); A. Maiya, Rethinking-SWATS-Optimizer (GitHub), ε = 10⁻⁵",
+        # run 1: never switches, min |Lambda - gamma| 9.0e-8 at update 557, gamma 0.0042 drifting 0.44 %/step;
+        # run 2: switched_at 556, switch_lr 0.00418, steps 0.00396 -> 0.00042 -> 0.00184 five updates later
+        ExplorerSpec(surface="rosenbrock", steps=800, runs=(
+            default_run("swats", lr=0.03),
+            default_run("swats", lr=0.03, eps=1e-5),
+        )),
+    ),
+    Preset(
         "sgdr_rastrigin",
         "Warm restarts on Rastrigin",
         "With a learning rate too large for Rastrigin's narrow wells, constant SGD bounces between them for "

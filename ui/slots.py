@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-import os
 import sys
 import threading
 import time
@@ -29,9 +28,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import deploy
+from training.workers import NICE, background  # noqa: F401  (slots.NICE: the workers run at a lower priority)
 
 POLL_S = 0.2
-NICE = 10  # worker processes' niceness: interactive requests first
 ROOT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -237,26 +236,6 @@ def _init(progress, cancel, threads: int, root: str) -> None:
 
     torch.set_num_threads(threads)
     import trajectories  # noqa: F401  (imported once here, not on the first request)
-
-
-def background() -> None:
-    """Make this worker process yield the CPU to everything interactive on the machine.
-
-    os.nice() ranks it below the server's own threads. On Linux with autogroup scheduling (the
-    default on desktops and many servers) nice counts only inside a session's group, and groups
-    share the CPU equally: so the worker also starts a session of its own and sets that group's
-    nice (/proc/self/autogroup), else it would take half the machine from the server and
-    everything else. Where either is unavailable it runs at normal priority.
-    """
-    try:
-        os.nice(NICE)
-    except (AttributeError, OSError):
-        pass
-    try:
-        os.setsid()  # its own autogroup (and no Ctrl-C from the server's terminal: the server stops it)
-        Path("/proc/self/autogroup").write_text(str(NICE))
-    except (AttributeError, OSError):
-        pass
 
 
 def _noop() -> None:

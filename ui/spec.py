@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,3 +177,19 @@ def start_box(surface: surfaces.Surface) -> tuple[tuple[float, float], tuple[flo
     (x0, x1), (y0, y1) = surface.bounds
     dx, dy = BOX_SPANS * (x1 - x0), BOX_SPANS * (y1 - y0)
     return ((x0 - dx, x1 + dx), (y0 - dy, y1 + dy))
+
+
+def clicked_start(point, surface: surfaces.Surface) -> tuple[float, float] | None:
+    """A click on the map ({"x": ..., "y": ...} from the browser) as a start: finite numbers inside
+    start_box, rounded to a 200th of the map's span (a click is no finer than that; links read well);
+    None for anything else."""
+    if not isinstance(point, dict):
+        return None
+    x, y = point.get("x"), point.get("y")
+    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in (x, y)):
+        return None
+    (bx0, bx1), (by0, by1) = surface.bounds
+    step = 10.0 ** math.floor(math.log10(max(bx1 - bx0, by1 - by0) / 200))
+    x, y = (float(f"{round(c / step) * step:.12g}") for c in (x, y))
+    (x0, x1), (y0, y1) = start_box(surface)
+    return (x, y) if x0 <= x <= x1 and y0 <= y <= y1 else None

@@ -55,7 +55,8 @@ CLIP_RANGE = (0.01, 100.0)  # slider range of a clip-threshold axis (any thresho
 def axis_targets(run: RunConfig) -> list[str]:
     """What an axis may sweep for this run: its float hyperparameters ("lr", "momentum", ...),
     each element of a pair ("betas.0", "betas.1"), "clip" (the threshold) where it clips, and
-    "schedule.<kw>" for the schedule's float arguments (the grammar of trajectories.sweep.Target)."""
+    "schedule.<kw>" for the schedule's float arguments and "schedule.<k>.<kw>" for those of a chained
+    schedule's later phase k (the grammar of trajectories.sweep.Target)."""
     out = []
     for hp in optimizers.spec(run.optimizer).hparams:
         if hp.kind == "float":
@@ -65,7 +66,14 @@ def axis_targets(run: RunConfig) -> list[str]:
     if run.clip != "none":
         out.append(Target("clip", "clip"))
     out += [Target("schedule", p.name) for p in schedule_spec(run.schedule).params if p.kind == "float"]
+    for k, (_, name, _) in enumerate(run.then, 1):
+        out += [Target("schedule", p.name, k) for p in schedule_spec(name).params if p.kind == "float"]
     return [str(t) for t in out]
+
+
+def phase(run: RunConfig, k: int | None) -> tuple[str, tuple]:
+    """(schedule name, arguments) of the run's phase k (None or 0: the first)."""
+    return (run.schedule, run.schedule_kw) if not k else run.then[k - 1][1:]
 
 
 def common_targets(runs) -> list[str]:
@@ -83,7 +91,7 @@ def target_range(run: RunConfig, target: str) -> tuple[float, float, bool]:
     if t.kind == "clip":
         return (*CLIP_RANGE, True)
     if t.kind == "schedule":
-        p = schedule_spec(run.schedule).param(t.name)
+        p = schedule_spec(phase(run, t.index)[0]).param(t.name)
         return float(p.low), float(p.high), bool(p.log)
     hp = optimizers.spec(run.optimizer).hparam(t.name)  # a pair's range is its elements'
     return float(hp.low), float(hp.high), bool(hp.log)
@@ -98,8 +106,13 @@ def with_value(run: RunConfig, target: str, value: float) -> RunConfig:
     if t.kind == "clip":
         return replace(run, clip_threshold=value)
     if t.kind == "schedule":
-        v = schedule_value(run.schedule, t.name, value)
-        return replace(run, schedule_kw=tuple((k, v if k == t.name else old) for k, old in run.schedule_kw))
+        name, kw = phase(run, t.index)
+        v = schedule_value(name, t.name, value)
+        kw = tuple((k, v if k == t.name else old) for k, old in kw)
+        if not t.index:
+            return replace(run, schedule_kw=kw)
+        return replace(run, then=tuple((m, n, kw if i == t.index else old)
+                                       for i, (m, n, old) in enumerate(run.then, 1)))
     if t.kind == "pair":
         pair = list(run.hparam(t.name))
         pair[t.index] = value
@@ -298,7 +311,7 @@ class SweepSpec:
         for title, r in zip(self.titles(), self.runs, strict=True):
             clip = None if r.clip == "none" else (r.clip, r.clip_threshold)
             common: dict[str, Any] = dict(surface=s, optimizer=r.optimizer, hparams=dict(r.hparams), clip=clip,
-                                          schedule=(r.schedule, dict(r.schedule_kw)), noise=self.noise,
+                                          schedule=r.sequential, noise=self.noise,
                                           total_work=self.work())
             if self.mode == "basins":
                 calls.append(SweepCall("basins", title, dict(common, steps=self.steps, n=self.basins_n, seed=0)))
@@ -330,7 +343,7 @@ def run_title(run: RunConfig, swept=frozenset()) -> str:
     hides the pair, a swept clip threshold the threshold, a swept schedule argument that argument."""
     omit = set()
     for t in map(Target.parse, swept):
-        omit.add("clip" if t.kind == "clip" else f"schedule.{t.name}" if t.kind == "schedule" else t.name)
+        omit.add("clip" if t.kind == "clip" else str(t) if t.kind == "schedule" else t.name)
     return run.label(omit=frozenset(omit))
 
 

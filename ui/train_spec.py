@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import optimizers
+from optimizers.chain import MAX_PHASES, natural_length
 from optimizers.run import RunConfig
 from optimizers.schedules import schedule_spec
 from training.job import Job, job_dict, run_of
@@ -59,15 +60,60 @@ def run_from_state(prefix: str, state: Mapping, fallback: RunConfig) -> RunConfi
     clip = get("clip", fallback.clip)
     thr = get("clip_thr", fallback.clip_threshold)
     sched = get("sched", fallback.schedule)
-    if sched not in optimizers.schedule_names():
-        raise ValueError(f"unknown schedule {sched!r}")
+    skw = schedule_kw_from_state(prefix, state, sched)
+    return RunConfig(opt, tuple(hp), clip, thr, sched, skw, phases_from_state(prefix, state, sched, skw, fallback))
+
+
+def schedule_kw_from_state(prefix: str, state: Mapping, schedule: str) -> tuple:
+    """A schedule's arguments from ui.widgets.schedule_widgets(prefix, schedule)'s keys (registry defaults
+    where missing; None is "auto", derived)."""
+    if schedule not in optimizers.schedule_names():
+        raise ValueError(f"unknown schedule {schedule!r}")
     skw = []
-    for p in schedule_spec(sched).params:
-        v = state.get(prefix + f"skw.{sched}.{p.name}", p.default)  # None: derived ("auto")
+    for p in schedule_spec(schedule).params:
+        v = state.get(prefix + f"skw.{schedule}.{p.name}", p.default)  # None: derived ("auto")
         if v is not None and p.kind == "int" and isinstance(v, float) and v.is_integer():
             v = int(v)
         skw.append((p.name, v))
-    return RunConfig(opt, tuple(hp), clip, thr, sched, tuple(skw))
+    return tuple(skw)
+
+
+NO_PHASE = ""  # the "then" box's choice where no further phase follows
+
+
+def phase_keys(prefix: str, k: int) -> tuple[str, str, str]:
+    """The widget keys of a chained schedule's phase k >= 1: (its schedule, its first step, its arguments' prefix)."""
+    return f"{prefix}then.{k}", f"{prefix}at.{k}", f"{prefix}ph{k}."
+
+
+def auto_start(name: str, kw, start: int) -> int | None:
+    """Where the next phase starts when its step is left blank: after this phase's warm-up
+    (optimizers.chain.natural_length), else None (it must be given)."""
+    n = natural_length(name, dict(kw))
+    return None if n is None else start + n
+
+
+def phases_from_state(prefix: str, state: Mapping, first: str, first_kw, fallback: RunConfig) -> tuple:
+    """The later phases ui.widgets.phase_widgets shows: ((milestone, name, arguments), ...). A blank first
+    step means "where the phase before ends" (auto_start); ValueError where that is not defined."""
+    out: list[tuple[int, str, tuple]] = []
+    name, kw, start = first, first_kw, 0
+    for k in range(1, MAX_PHASES):
+        seeded = fallback.then[k - 1] if k <= len(fallback.then) else None
+        k_name, k_at, k_prefix = phase_keys(prefix, k)
+        nxt = state.get(k_name, seeded[1] if seeded else NO_PHASE)
+        if not nxt:
+            break
+        nxt_kw = schedule_kw_from_state(k_prefix, state, nxt)
+        at = state.get(k_at, seeded[0] if seeded else None)
+        if at is None:
+            at = auto_start(name, kw, start)
+            if at is None:
+                raise ValueError(f"schedule phase {k + 1} ({nxt}): say from which step it starts (it follows "
+                                 f"{name}, which has no warm-up length to start after)")
+        name, kw, start = nxt, nxt_kw, int(at)
+        out.append((start, name, kw))
+    return tuple(out)
 
 
 def explorer_spec(job: Job | Mapping, total_steps: int | None = None) -> ExplorerSpec | None:

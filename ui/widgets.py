@@ -14,12 +14,13 @@ import streamlit as st
 
 import deploy
 import optimizers
+from optimizers.chain import MAX_PHASES
 from optimizers.schedules import schedule_spec
 
 from .spec import RunConfig
 from .text import md
 from .ticks import fmt, linear_range, log_options
-from .train_spec import may_control, run_from_state
+from .train_spec import NO_PHASE, auto_start, may_control, phase_keys, phases_from_state, run_from_state
 
 AUTO = None  # a schedule argument derived from the run (cosine's T_max = steps)
 
@@ -67,6 +68,18 @@ def seed_run_state(prefix: str, run: RunConfig) -> None:
     ss[f"{prefix}sched"] = run.schedule
     for name, v in run.schedule_kw:
         ss[f"{prefix}skw.{run.schedule}.{name}"] = v
+    name, kw, start = run.schedule, run.schedule_kw, 0
+    for k in range(1, MAX_PHASES):  # the later phases of a chained schedule; the first missing one: none
+        k_name, k_at, k_prefix = phase_keys(prefix, k)
+        if k > len(run.then):
+            ss[k_name] = NO_PHASE
+            continue
+        m, phase, phase_kw = run.then[k - 1]
+        ss[k_name] = phase
+        ss[k_at] = None if m == auto_start(name, kw, start) else m  # blank: follows the warm-up's length
+        for arg, v in phase_kw:
+            ss[f"{k_prefix}skw.{phase}.{arg}"] = v
+        name, kw, start = phase, phase_kw, m
 
 
 def number(label: str, key: str, default: float, low: float, high: float, log: bool, kind: str,
@@ -151,6 +164,35 @@ def schedule_widget(prefix: str, schedule: str, p):
     return number(p.name, key, p.default, p.low, p.high, p.log, p.kind, p.help)
 
 
+def phase_widgets(prefix: str, first: str, first_kw: dict, fallback: RunConfig) -> None:
+    """A chained schedule, read as a sentence: "then" another schedule "from step" N (blank: right after
+    the warm-up before it), with its own arguments, "and then" ... up to MAX_PHASES phases (torch's
+    SequentialLR; each phase counts its steps from its own start). The values stay in the keys that
+    ui.train_spec.phases_from_state reads."""
+    ss = st.session_state
+    name, kw, start = first, first_kw, 0
+    for k in range(1, MAX_PHASES):
+        seeded = fallback.then[k - 1] if k <= len(fallback.then) else None
+        k_name, k_at, k_prefix = phase_keys(prefix, k)
+        ss.setdefault(k_name, seeded[1] if seeded else NO_PHASE)
+        nxt = st.selectbox("then" if k == 1 else "and then", [NO_PHASE, *optimizers.schedule_names()], key=k_name,
+                           format_func=lambda n: "nothing more (this schedule to the end)" if n == NO_PHASE
+                           else f"{n}: {schedule_spec(n).title}",
+                           help="chain another schedule after this one (torch's SequentialLR): it takes over from "
+                                "the step you give, counting its own steps from there, and scales the same lr")
+        if nxt == NO_PHASE:
+            return
+        auto = auto_start(name, kw, start)
+        ss.setdefault(k_at, None if seeded is None or seeded[0] == auto else seeded[0])
+        at = st.number_input("from step", min_value=1, step=1, value=None, key=k_at,
+                             placeholder=f"blank: step {auto}, where the warm-up ends" if auto is not None
+                             else "the step where it takes over",
+                             help=f"the step where {nxt} takes over; its derived arguments (auto) come from "
+                                  "its own length, up to the next phase or the end of the run")
+        kw = schedule_widgets(k_prefix, nxt)
+        name, start = nxt, int(at) if at is not None else (auto or start + 1)
+
+
 def run_editor(prefix: str, fallback: RunConfig) -> RunConfig:
     """The editor for one run; returns the RunConfig it shows (or `fallback`, with a message, if invalid)."""
     names = optimizers.names()
@@ -172,8 +214,10 @@ def run_editor(prefix: str, fallback: RunConfig) -> RunConfig:
     sched = st.selectbox("learning-rate schedule", optimizers.schedule_names(), key=f"{prefix}sched",
                          format_func=lambda n: f"{n}: {schedule_spec(n).title}")
     skw = schedule_widgets(prefix, sched)
+    phase_widgets(prefix, sched, skw, fallback)
     try:
-        return RunConfig(opt, tuple(hp.items()), clip, thr, sched, tuple(skw.items()))
+        then = phases_from_state(prefix, st.session_state, sched, tuple(skw.items()), fallback)
+        return RunConfig(opt, tuple(hp.items()), clip, thr, sched, tuple(skw.items()), then)
     except ValueError as e:
         st.error(f"{md(e)}. The run keeps its previous settings until this is fixed.")
         return fallback

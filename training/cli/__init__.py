@@ -5,6 +5,7 @@
     python -m training compare --task digits-mlp --optimizer adam,sgd,momentum --lr 1e-3,1e-2 \\
                            --clip none,norm:1 --steps 500 [--parallel 2]
     python -m training list | show ID | cancel ID | delete ID | export --all --out DIR
+    python -m training landscape RUN_ID [--paths ID,ID] [--plane pca|random] [--grid 51] --out DIR
     python -m training tasks | devices
 
 Runs land in the same store the pages read (--db, else $OPT_PLAYGROUND_DB, else ./runs.sqlite),
@@ -18,6 +19,7 @@ Bad arguments print one line and exit with status 2.
     progress.py  the progress bar; Ctrl-C and SIGTERM while training in the foreground
     train.py     the commands run and compare
     commands.py  the commands list, show, cancel, delete, export, tasks, devices; exit statuses
+    landscape.py the command landscape: a run's loss landscape, evaluated and written as files
     entry.py     the argument parser and main()
 """
 from .entry import build_parser, main

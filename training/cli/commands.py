@@ -137,8 +137,8 @@ def cmd_tasks(args) -> int:
     for name in tasks.names():
         t = tasks.get(name)
         rows.append([name, t.title, t.metric_name + (" (higher better)" if t.higher_is_better else " (lower better)"),
-                     t.steps, t.batch_size, t.eval_every, fmt(t.default_lr)])
-    print(table(["task", "title", "metric", "steps", "batch", "eval every", "adam lr"], rows))
+                     t.steps, t.batch_size, t.train_size or "-", t.eval_every, fmt(t.default_lr)])
+    print(table(["task", "title", "metric", "steps", "batch", "full batch", "eval every", "adam lr"], rows))
     if args.verbose:
         for name in tasks.names():
             print(f"\n{name}: {tasks.get(name).about}")

@@ -19,6 +19,7 @@ from .commands import (
     cmd_show,
     cmd_tasks,
 )
+from .landscape import add_parser as add_landscape
 from .parse import UsageError
 from .train import cmd_compare, cmd_run
 
@@ -26,6 +27,26 @@ from .train import cmd_compare, cmd_run
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse prints usage + message and exits; we want one line
         raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def batch_size(text: str) -> int | str:
+    """--batch-size: a whole number >= 0 (0: the task's default) or "full"."""
+    from ..job import FULL_BATCH
+
+    if text.strip().lower() == FULL_BATCH:
+        return FULL_BATCH
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or {FULL_BATCH}, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 or {FULL_BATCH}, got {text!r}")
+    return v
+
+
+THEN_HELP = ("a later phase of a chained schedule (torch's SequentialLR), repeatable: from step STEP on, "
+             "with its own step counter; STEP may be left out after a warm-up (it starts after total_iters), "
+             "e.g. --schedule warmup:start_factor=0.01,total_iters=100 --then cosine")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     job = _Parser(add_help=False)
     job.add_argument("--task", required=True, help="a task name (python -m training tasks)")
     job.add_argument("--steps", type=int, default=0, help="optimizer steps (default: the task's budget)")
-    job.add_argument("--batch-size", type=int, default=0, help="default: the task's")
+    job.add_argument("--batch-size", type=batch_size, default=0,
+                     help="examples per step (default: the task's), or full: the whole training set every step, "
+                          "without replacement (full-batch gradient descent; the digits tasks)")
     job.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     job.add_argument("--amp", action="store_true", help="autocast: bfloat16 (float16 on GPUs without it), any device")
     job.add_argument("--compile", action="store_true",
@@ -51,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--smoothness-every", type=int, default=None,
                      help="estimate local smoothness every N steps, 0: never (default: about 40 times a run)")
     job.add_argument("--flooding", type=float, default=None, help="flooding level b (Ishida et al. 2020)")
+    job.add_argument("--snapshots", type=int, default=0,
+                     help="keep the weights at N steps, evenly spaced from the first to the last (the loss "
+                          "landscape's path; python -m training landscape); default 0: none")
     job.add_argument("--label", default="", help="a name for the run(s)")
     job.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     job.add_argument("--target", default=DEFAULT_TARGET, help=argparse.SUPPRESS)  # tests inject a fake trainer
@@ -64,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--hp", action="append", metavar="NAME=VALUE", help="any hyperparameter; repeatable")
     r.add_argument("--clip", default="none", help="none, norm:T, smooth:T, value:T")
     r.add_argument("--schedule", default="none", help="none or NAME[:k=v,k=v], e.g. one_cycle:pct_start=0.3")
+    r.add_argument("--then", action="append", metavar="NAME[@STEP][:k=v,...]", help=THEN_HELP)
     r.add_argument("--seed", type=int, default=0)
     r.set_defaults(fn=cmd_run)
 
@@ -77,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="any hyperparameter; repeat a name for several values")
     c.add_argument("--clip", default="none", help="clippings, e.g. none,norm:1,smooth:1")
     c.add_argument("--schedule", action="append", help="schedules, e.g. none,cosine,one_cycle:pct_start=0.3")
+    c.add_argument("--then", action="append", metavar="NAME[@STEP][:k=v,...]",
+                   help=THEN_HELP + "; the same phases follow every --schedule of the grid")
     c.add_argument("--seed", help="seeds, e.g. 0,1,2 (default 0)")
     c.add_argument("--parallel", type=int, default=None,
                    help="runs at once (default: 1, one by one here; with --backend ray, as many as the cluster fits)")
@@ -116,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True, help="output directory")
     ex.add_argument("--no-tensorboard", action="store_true", help="CSV only")
     ex.set_defaults(fn=cmd_export)
+
+    add_landscape(sub, [db])
 
     t = sub.add_parser("tasks", help="list the training tasks")
     t.add_argument("--verbose", "-v", action="store_true", help="with a sentence about each")

@@ -145,7 +145,8 @@ def _compare_table(store: Store, run_ids: list[int]) -> str:
         if len(vals) > 1 or len(runs) == 1:
             varied.append(k)
     show_clip = len({repr(j.get("clip")) for j in jobs}) > 1 or any(j.get("clip") for j in jobs)
-    show_sched = len({repr(j.get("schedule")) for j in jobs}) > 1 or any(j.get("schedule") for j in jobs)
+    show_sched = (len({repr((j.get("schedule"), j.get("then"))) for j in jobs}) > 1
+                  or any(j.get("schedule") or j.get("then") for j in jobs))
     show_seed = len({j.get("seed") for j in jobs}) > 1
     headers = ["run", "optimizer", *varied]
     headers += ["clip"] * show_clip + ["schedule"] * show_sched + ["seed"] * show_seed
@@ -161,7 +162,8 @@ def _compare_table(store: Store, run_ids: list[int]) -> str:
         if show_clip:
             row.append(f"{j['clip'][0]}:{j['clip'][1]:g}" if j.get("clip") else "none")
         if show_sched:
-            row.append(j["schedule"][0] if j.get("schedule") else "none")
+            first = j["schedule"][0] if j.get("schedule") else "none" if not j.get("then") else "constant"
+            row.append("→".join([first, *(f"{name}@{m}" for m, name, _ in j.get("then") or ())]))
         if show_seed:
             row.append(j.get("seed"))
         row += [r["status"], (r["last_step"] + 1) if r["last_step"] is not None else 0, s["loss"], s["val_loss"],

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable
 
 from ..job import Job, auto_smoothness_every
-from .parse import UsageError, _numbers, parse_clip, parse_hp, parse_schedule, split_list
+from .parse import UsageError, _numbers, parse_clip, parse_hp, parse_schedule, parse_then, split_list
 
 SHORTCUTS = {"lr": "lr", "momentum": "momentum", "weight_decay": "weight_decay"}  # args attr -> hp name
 
@@ -25,7 +25,8 @@ def _hp_items(args) -> list[tuple[str, str]]:
 def _common(args) -> dict:
     return dict(task=args.task, steps=args.steps, batch_size=args.batch_size, device=args.device, amp=args.amp,
                 compile=args.compile, size=args.size, eval_every=args.eval_every,
-                smoothness_every=_smoothness_every(args), flooding=args.flooding, label=args.label or "")
+                smoothness_every=_smoothness_every(args), flooding=args.flooding,
+                snapshots=getattr(args, "snapshots", 0), label=args.label or "")
 
 
 def _smoothness_every(args) -> int:
@@ -55,7 +56,9 @@ def job_from_args(args) -> Job:
     hps = tuple(sorted((n, parse_hp(args.optimizer, n, t)) for n, t in texts.items()))
     clip = parse_clip(args.clip)
     sched = parse_schedule(args.schedule)
-    return Job(optimizer=args.optimizer, hparams=hps, clip=clip, schedule=sched, seed=args.seed, **_common(args))
+    then = parse_then(args.then, sched)
+    return Job(optimizer=args.optimizer, hparams=hps, clip=clip, schedule=sched, then=then, seed=args.seed,
+               **_common(args))
 
 
 def jobs_from_grid(args, note: Callable[[str], None]) -> list[Job]:
@@ -63,6 +66,7 @@ def jobs_from_grid(args, note: Callable[[str], None]) -> list[Job]:
 
     Lists: --optimizer, --lr, --momentum, --weight-decay, --clip, --seed (comma-separated),
     --schedule (comma-separated or repeated), --hp name=value (repeat a name for several values).
+    --then (repeatable) appends the same later phases to every schedule of the grid.
     A hyperparameter an optimizer does not have is left out of its runs (with a note).
     """
     import optimizers
@@ -88,6 +92,7 @@ def jobs_from_grid(args, note: Callable[[str], None]) -> list[Job]:
         axes.setdefault(name, []).append(value)
     clips = [parse_clip(c) for c in split_list(args.clip)] or [None]
     scheds = [parse_schedule(s) for text in (args.schedule or ["none"]) for s in split_list(text)] or [None]
+    scheds = [(s, parse_then(args.then, s)) for s in scheds]
     seeds = _numbers(args.seed, "int", "--seed")
     seeds = [0 if s is None else s for s in seeds]
     jobs, skipped = [], set()
@@ -98,8 +103,9 @@ def jobs_from_grid(args, note: Callable[[str], None]) -> list[Job]:
         value_lists = [[parse_hp(opt, n, t) for t in axes[n]] for n in names]
         for values in itertools.product(*value_lists):
             hps = tuple(sorted(zip(names, values, strict=True)))
-            for clip, sched, seed in itertools.product(clips, scheds, seeds):
-                jobs.append(Job(optimizer=opt, hparams=hps, clip=clip, schedule=sched, seed=seed, **_common(args)))
+            for clip, (sched, then), seed in itertools.product(clips, scheds, seeds):
+                jobs.append(Job(optimizer=opt, hparams=hps, clip=clip, schedule=sched, then=then, seed=seed,
+                                **_common(args)))
     for name in sorted({n for n, _ in skipped}):
         which = ", ".join(o for n, o in sorted(skipped) if n == name)
         note(f"note: {which} has no hyperparameter {name}; left out of those runs")

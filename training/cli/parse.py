@@ -137,6 +137,42 @@ def parse_schedule(text: str) -> tuple[str, tuple[tuple[str, Any], ...]] | None:
     return (name, tuple(kw))
 
 
+def parse_then(texts: list[str] | None, first) -> tuple:
+    """--then NAME[@STEP][:k=v,...] (repeatable) after the first phase `first` (parse_schedule's value,
+    None: constant) -> ((milestone, name, kw pairs), ...). Without @STEP a phase starts where the one
+    before it ends: after a warm-up's total_iters (optimizers.chain.natural_length); anywhere else the
+    step must be given."""
+    from optimizers.chain import MAX_PHASES, natural_length
+
+    at = _rt().AT
+    texts = list(texts or [])
+    if len(texts) > MAX_PHASES - 1:
+        raise UsageError(f"--then: a schedule has at most {MAX_PHASES} phases (the --schedule and "
+                         f"{MAX_PHASES - 1} --then), got {len(texts) + 1}")
+    prev_name, prev_kw = first if first is not None else ("constant", ())
+    prev_start, out = 0, []
+    for text in texts:
+        head, colon, rest = text.strip().partition(":")
+        name, step = _rt().split_phase_head(head)
+        if name in ("none", ""):
+            raise UsageError(f"--then {text}: name a schedule (--schedule none is the constant first phase)")
+        parsed = parse_schedule(name + colon + rest)
+        if step is None:
+            length = natural_length(prev_name, dict(prev_kw))
+            if length is None:
+                raise UsageError(f"--then {text}: say the step it starts at, e.g. --then {name}{at}100{colon}{rest} "
+                                 f"(it may be left out only after a warm-up, which ends after its total_iters)")
+            start = prev_start + length
+        else:
+            start = _rt().parse_int(step.strip())
+            if start is None or start <= prev_start:
+                raise UsageError(f"--then {text}: {name}{at}STEP needs a whole-number STEP after {prev_start}, "
+                                 f"where the phase before it starts; got {step!r}")
+        out.append((start, parsed[0], parsed[1]))
+        prev_name, prev_kw, prev_start = parsed[0], parsed[1], start
+    return tuple(out)
+
+
 def split_list(text: str) -> list[str]:
     """Comma-separated values, where "name:k=v,k=v" stays one value (a schedule with arguments)."""
     out: list[str] = []

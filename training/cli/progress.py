@@ -57,6 +57,9 @@ class Progress:
             self.metric = rows[-1]
             self.draw(force=not self.tty)
 
+    def snapshot(self, step, params):
+        self.sink.snapshot(step, params)
+
     def finish(self, status, summary):
         self.sink.finish(status, summary)
         self.draw(force=True)

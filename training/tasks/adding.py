@@ -85,4 +85,6 @@ TASK = Task(
     "mse 0.167 is the baseline of always answering 1.",
     "mse", False, steps=1000, batch_size=64, eval_every=100,
     make=make, batch=batch, loss=loss, evaluate=evaluate, target=0.01, unit="examples",
+    no_full_batch="adding-rnn draws fresh random sequences every step: it has no fixed training set to take "
+                  "whole, so every batch is a new sample whatever its size",
 )

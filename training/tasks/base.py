@@ -3,6 +3,7 @@
 A task is data, not code paths in the runner (STYLE.md): the runner calls
     model, data = task.make(size, seed, device)      # model already on device, deterministic in seed
     inputs, targets = task.batch(data, step, batch_size, generator)   # generator: a torch.Generator on device
+    inputs, targets = task.full_batch(data)          # the whole training set, each example once (where it has one)
     loss = task.loss(model, (inputs, targets))       # a 0-d tensor, differentiable
     val_loss, metric = task.evaluate(model, data)    # Python floats, on the fixed validation set
 and reads the rest (metric name, direction, target, budget) from the fields.
@@ -38,6 +39,11 @@ class Task:
     target: float | None = None  # metric value that counts as "reached" (time to target)
     unit: str = "examples"  # what throughput counts: targets.numel() of a batch ("examples" or "tokens")
     default_lr: float = 1e-3  # a sensible Adam lr, for the pages' first suggestion
+    # full-batch gradient descent: the whole training set as one batch, in order, without replacement (a
+    # Job's batch_size "full"); None where the task has no such set, and no_full_batch says why
+    full_batch: Callable[[Any], Batch] | None = None
+    train_size: int | None = None  # examples in that batch (what the server's batch limit is held against)
+    no_full_batch: str = ""
 
 
 def scaled(base: int, size: float, lo: int = 1) -> int:

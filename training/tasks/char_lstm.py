@@ -42,5 +42,5 @@ TASK = Task(
     "256-character windows: gradients spike without clipping (Pascanu et al. 2013, Zhang et al. 2020).",
     "bits/char", False, steps=400, batch_size=16, eval_every=50,
     make=make, batch=corpus.batch, loss=corpus.lm_loss, evaluate=corpus.lm_evaluate,
-    target=None, unit="tokens", default_lr=3e-3,
+    target=None, unit="tokens", default_lr=3e-3, no_full_batch=corpus.no_full_batch("char-lstm", SEQ_LEN),
 )

@@ -82,6 +82,14 @@ def batch(data: Text, step: int, batch_size: int, generator: torch.Generator) ->
     return chunk[:, :-1], chunk[:, 1:]
 
 
+def no_full_batch(task: str, seq_len: int) -> str:
+    """Why a language-model task refuses batch_size "full": what it would be, and that it is not a step here."""
+    windows = int(MAX_CHARS * (1 - VAL_FRACTION)) // seq_len
+    return (f"{task} trains on random {seq_len}-character windows of a {MAX_CHARS * (1 - VAL_FRACTION) / 1e6:.1f}-"
+            f"million-character text: a full batch would be all ~{windows:,} windows, more text in every step than "
+            "the task's whole default budget trains on; give a number (full batch is for the digits tasks)")
+
+
 def val_windows(data: Text) -> tuple[Tensor, Tensor]:
     """The fixed validation windows: EVAL_WINDOWS evenly spaced windows of the held-out text."""
     T = data.seq_len

@@ -50,6 +50,14 @@ def batch(data: Digits, step: int, batch_size: int, generator: torch.Generator) 
     return data.x_train[idx], data.y_train[idx]
 
 
+def full_batch(data: Digits) -> tuple[Tensor, Tensor]:
+    """The whole training split, every example once, in its fixed order: full-batch gradient descent."""
+    return data.x_train, data.y_train
+
+
+TRAIN_SIZE = 1437  # the 80 % of 1797 images the stratified split trains on (tests/test_full_batch.py checks it)
+
+
 def loss(model: nn.Module, batch) -> Tensor:
     inputs, targets = batch
     return F.cross_entropy(model(inputs).float(), targets)
@@ -90,10 +98,12 @@ MLP = Task(
     "Scikit-learn's 8x8 handwritten digits classified by a two-hidden-layer ReLU MLP (width 128 x size).",
     "accuracy", True, steps=2000, batch_size=64, eval_every=100,
     make=make_mlp, batch=batch, loss=loss, evaluate=evaluate, target=0.95,
+    full_batch=full_batch, train_size=TRAIN_SIZE,
 )
 CNN = Task(
     "digits-cnn", "Digits, CNN",
     "Scikit-learn's 8x8 handwritten digits classified by a small two-layer convnet (16 x size channels).",
     "accuracy", True, steps=1000, batch_size=64, eval_every=100,
     make=make_cnn, batch=batch, loss=loss, evaluate=evaluate, target=0.97,
+    full_batch=full_batch, train_size=TRAIN_SIZE,
 )

@@ -73,5 +73,5 @@ TASK = Task(
     "standard library source, 128-character context: Adam needs learning-rate warm-up here.",
     "bits/char", False, steps=300, batch_size=16, eval_every=50,
     make=make, batch=corpus.batch, loss=corpus.lm_loss, evaluate=corpus.lm_evaluate,
-    target=None, unit="tokens",
+    target=None, unit="tokens", no_full_batch=corpus.no_full_batch("tiny-transformer", SEQ_LEN),
 )

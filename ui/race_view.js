@@ -1,0 +1,565 @@
+// The explorer's race player (a Streamlit components-v2 module; ui/race_view.py mounts it).
+//
+// Every number it draws comes from the torch engine on the server: the race's series and, for the
+// scrub, a bank of trajectories for every value a knob stops at (trajectories/bank.py). This file
+// only puts those numbers on the screen: it unpacks the wire format (ui/wire.py), hands the still
+// figure to Plotly (Streamlit's own bundle of it), and draws what moves (heads, the panels' markers,
+// arrows, a knob's other values while it is dragged) in an SVG layer over the plot, so a frame of the
+// animation or of a drag costs a few SVG attribute writes, not a Plotly redraw.
+//
+// Two mounts share this module: view "race" (the chart, its controls and the tune strip) and view
+// "bank" (an empty element at the page's end that brings a bank once it is computed).
+
+const MAGIC = "OPW1";
+const DT = { f4: Float32Array, i4: Int32Array, u2: Uint16Array, u1: Uint8Array, f8: Float64Array };
+const NAN_Q = 65535;
+const NARROW = 700; // px: below this width the map sits above the panels
+const KEEP = 600; // arrays the browser keeps (the server remembers 512 as sent)
+const SVG = "http://www.w3.org/2000/svg";
+
+const G = (globalThis.__optPlayground ||= { store: new Map(), banks: new Map(), players: new Set() });
+
+// ---------------------------------------------------------------- the wire
+function unpack(u8) {
+  const magic = String.fromCharCode(u8[0], u8[1], u8[2], u8[3]);
+  if (magic !== MAGIC) throw new Error("not a race payload");
+  const n = new DataView(u8.buffer, u8.byteOffset + 4, 4).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(u8.subarray(8, 8 + n)));
+  for (const [key, [off, dt, shape]] of Object.entries(header.blobs || {})) {
+    const T = DT[dt];
+    const count = shape.reduce((a, b) => a * b, 1);
+    const start = 8 + n + off;
+    const buf = u8.slice(start, start + count * T.BYTES_PER_ELEMENT).buffer; // a copy: aligned
+    remember(key, { a: new T(buf), shape });
+  }
+  return header;
+}
+
+function remember(key, v) {
+  G.store.delete(key);
+  G.store.set(key, v);
+  while (G.store.size > KEEP) G.store.delete(G.store.keys().next().value);
+}
+
+function refs(obj, out = []) {
+  if (obj && typeof obj === "object") {
+    if (typeof obj["#"] === "string") out.push(obj["#"]);
+    else for (const v of Object.values(obj)) refs(v, out);
+  }
+  return out;
+}
+
+const arr = (ref) => G.store.get(ref["#"]);
+
+// ---------------------------------------------------------------- Plotly: the one Streamlit already ships
+let plotlyPromise = null;
+function plotly(chunk) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyPromise) {
+    const main = [...document.querySelectorAll("script[src]")].map((s) => s.src).find((s) => /\/static\/js\/index\.[^/]*\.js/.test(s));
+    const url = new URL(chunk, main || document.baseURI).href;
+    plotlyPromise = import(url).then(() => {
+      if (!window.Plotly) throw new Error("Plotly did not load");
+      return window.Plotly;
+    });
+  }
+  return plotlyPromise;
+}
+
+// ---------------------------------------------------------------- small helpers
+function el(tag, cls, parent) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+function sv(tag, attrs, parent) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (parent) parent.appendChild(e);
+  return e;
+}
+function setPath(node, d) {
+  node.setAttribute("d", d || "M0,0");
+  node.style.display = d ? "" : "none";
+}
+const finite = Number.isFinite;
+function bisect(a, v) { // the index of the last element <= v
+  let lo = 0, hi = a.length - 1;
+  while (lo < hi) { const m = (lo + hi + 1) >> 1; if (a[m] <= v) lo = m; else hi = m - 1; }
+  return lo;
+}
+function deepSet(obj, path, value) {
+  const keys = path.split(".");
+  let o = obj;
+  for (const k of keys.slice(0, -1)) o = o[k] ||= {};
+  o[keys[keys.length - 1]] = value;
+}
+
+// A run's numbers, from the race (a Float32Array series (R, C, L)) or a bank (uint16 rows + scales).
+class Rows {
+  constructor(get, shown, count) { this.get = get; this.shown = shown; this.count = count; }
+  static race(perRun, shown) { // perRun: one (C, L) array a run
+    return new Rows((r, ch) => {
+      const [, L] = perRun[r].shape;
+      return perRun[r].a.subarray(ch * L, (ch + 1) * L);
+    }, shown, perRun.length);
+  }
+  static bank(q, scale, shown) { // channels as the race's (x, y, loss, panels), the loss left out of a bank
+    const [R, C, L] = q.shape;
+    const cache = new Map();
+    return new Rows((r, ch0) => {
+      const ch = ch0 < 2 ? ch0 : ch0 - 1;
+      const k = r * C + ch;
+      if (!cache.has(k)) {
+        const lo = scale.a[2 * k], step = scale.a[2 * k + 1], src = q.a.subarray(k * L, (k + 1) * L);
+        const out = new Float32Array(L);
+        for (let i = 0; i < L; i++) out[i] = src[i] === NAN_Q ? NaN : lo + src[i] * step;
+        cache.set(k, out);
+      }
+      return cache.get(k);
+    }, shown, R);
+  }
+}
+
+// ---------------------------------------------------------------- the player
+class Player {
+  constructor(parent, args) {
+    this.args = args;
+    this.root = el("div", "opt-race", parent);
+    const bar = el("div", "opt-bar", this.root);
+    this.play = el("button", "opt-play", bar);
+    this.play.type = "button";
+    this.play.textContent = "▶ Play";
+    this.step = el("input", "opt-step", bar);
+    this.step.type = "range";
+    this.step.min = 0;
+    this.step.setAttribute("aria-label", "step");
+    this.stepText = el("span", "opt-step-text", bar);
+    this.note = el("span", "opt-note", bar);
+    this.box = el("div", "opt-plotbox", this.root);
+    this.gd = el("div", "opt-plot", this.box);
+    this.svg = sv("svg", { class: "opt-overlay" }, this.box);
+    this.tune = el("div", "opt-tune", this.root);
+    this.frame = 0;
+    this.timer = null;
+    this.preview = null; // {knob, stop}: a knob dragged away from its value
+    this.play.onclick = () => (this.timer ? this.pause() : this.start());
+    this.step.oninput = () => { this.pause(); this.frame = +this.step.value; this.moveMarks(); };
+    this.gd.addEventListener("pointerdown", (e) => { this.down = [e.clientX, e.clientY]; });
+    this.gd.addEventListener("click", (e) => this.clicked(e));
+    this.resize = new ResizeObserver(() => this.fit());
+    this.resize.observe(this.root);
+    G.players.add(this);
+  }
+
+  async update(header, args) {
+    performance.mark("opt-payload"); // the benchmark (benchmarks/browser.py) reads these marks
+    this.args = args;
+    const missing = refs(header).filter((k) => !G.store.has(k));
+    if (missing.length) { // keep what is drawn; the page sends them again
+      this.note.textContent = "loading…";
+      if (this.asked !== header.id) { this.asked = header.id; args.setTriggerValue("missing", missing); }
+      return;
+    }
+    this.note.textContent = "";
+    let P;
+    try {
+      P = await plotly(header.plotly);
+    } catch (e) {
+      this.note.textContent = "The chart could not load its drawing library: reload the page.";
+      return;
+    }
+    const fresh = this.h?.id !== header.id;
+    this.h = header;
+    this.P = P;
+    this.shown = arr(header.shown).a;
+    this.frames = Array.from(arr(header.frames).a);
+    this.fidx = this.frames.map((t) => bisect(this.shown, t));
+    this.rows = Rows.race(header.series.map(arr), this.shown);
+    this.arrows = header.arrows ? arr(header.arrows) : null;
+    this.step.max = this.frames.length - 1;
+    if (this.frame > this.frames.length - 1) this.frame = this.frames.length - 1;
+    this.step.value = this.frame;
+    if (fresh) this.preview = null;
+    this.widened = null;
+    await this.draw();
+    this.buildTune();
+    this.moveMarks();
+  }
+
+  async draw() {
+    const h = this.h, fig = h.figure, P = this.P;
+    const data = fig.data.map((t) => this.resolve(t));
+    const layout = JSON.parse(JSON.stringify(fig.layout));
+    for (const img of layout.images || []) if (img.source && img.source.png) img.source = imageUrl(img.source.png);
+    this.narrow = this.root.clientWidth < NARROW;
+    if (this.narrow) for (const [k, v] of Object.entries(h.narrow)) deepSet(layout, k, v);
+    layout.width = this.box.clientWidth || undefined;
+    layout.autosize = true;
+    layout.dragmode = "zoom";
+    const config = { displaylogo: false, doubleClick: "reset", modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+    performance.mark("opt-react");
+    await P.react(this.gd, data, layout, config);
+    performance.mark("opt-drawn");
+    this.traceOf = this.traceIndex(fig.data);
+    this.layoutOverlay();
+    this.dim();
+    this.root.dataset.drawn = String((+this.root.dataset.drawn || 0) + 1);
+  }
+
+  resolve(t) {
+    const out = {};
+    for (const [k, v] of Object.entries(t)) out[k] = v && typeof v === "object" && "$" in v ? this.column(v) : v;
+    return out;
+  }
+
+  column(v) {
+    const s = this.shown;
+    if (v.$ === "S") return s;
+    const [r, a, b] = v.$;
+    if (a === "S") { // (step, value) pairs for a hover
+      const c = this.rows.get(r, b);
+      return Array.from(s, (step, i) => [step, c[i]]);
+    }
+    const c = this.rows.get(r, a);
+    if (!v.pow10) return c;
+    const out = new Float64Array(c.length);
+    for (let i = 0; i < c.length; i++) out[i] = Math.pow(10, c[i]);
+    return out;
+  }
+
+  traceIndex(data) { // run -> the indices of its trail and curves (to dim while a knob of it is dragged)
+    const of = new Map();
+    data.forEach((t, i) => {
+      const g = t.legendgroup || "";
+      if (/^r\d+$/.test(g)) { const r = +g.slice(1); if (!of.has(r)) of.set(r, []); of.get(r).push(i); }
+    });
+    return of;
+  }
+
+  fit() {
+    if (!this.h || !this.gd.isConnected) return;
+    const narrow = this.root.clientWidth < NARROW;
+    if (narrow !== this.narrow) { this.draw().then(() => this.moveMarks()); return; }
+    this.P.relayout(this.gd, { width: this.box.clientWidth }).then(() => { this.layoutOverlay(); this.moveMarks(); });
+  }
+
+  // ---------------------------------------------------------------- the overlay: what moves
+  axes(xname, yname) {
+    const fl = this.gd._fullLayout;
+    const xa = fl[xname.replace("x", "xaxis")], ya = fl[yname.replace("y", "yaxis")];
+    return xa && ya ? { xa, ya } : null;
+  }
+
+  layoutOverlay() {
+    const fl = this.gd._fullLayout;
+    this.svg.setAttribute("width", fl.width);
+    this.svg.setAttribute("height", fl.height);
+    this.svg.replaceChildren();
+    const defs = sv("defs", {}, this.svg);
+    const n = this.rows.count;
+    const cols = this.h.runs.map((r) => r.colour);
+    const area = (name, xn, yn) => { // g: clipped to the plot area (lines); marks: a mark's size beyond it
+      const ax = this.axes(xn, yn);
+      if (!ax) return null;
+      const group = (id, pad) => {
+        const clip = sv("clipPath", { id }, defs);
+        sv("rect", { x: ax.xa._offset - pad, y: ax.ya._offset - pad, width: ax.xa._length + 2 * pad, height: ax.ya._length + 2 * pad }, clip);
+        return sv("g", { "clip-path": `url(#${id})` }, this.svg);
+      };
+      return { ...ax, g: group(`${this.uid()}-${name}`, 0), marks: group(`${this.uid()}-${name}-m`, 8) };
+    };
+    const map = area("map", "x", "y");
+    this.map = map;
+    this.panelAreas = this.h.panels.map((p, i) => (p.has ? area(`p${i}`, p.x, p.y) : null));
+    // preview lines under the marks
+    this.ghost = { trail: [], curves: [] };
+    const previewLine = (g, colour, width) => sv("path", { fill: "none", stroke: colour, "stroke-width": width, "stroke-linejoin": "round", style: "display:none" }, g);
+    for (let r = 0; r < n; r++) {
+      this.ghost.trail.push(previewLine(map.g, cols[r], 2.6));
+      this.ghost.curves.push(this.panelAreas.map((a) => (a ? previewLine(a.g, cols[r], 1.8) : null)));
+    }
+    this.arrowEls = [];
+    if (this.arrows) {
+      for (let r = 0; r < n; r++) {
+        this.arrowEls.push([sv("line", { stroke: "#111111", "stroke-width": 2.5 }, map.g), sv("line", { stroke: "#ffffff", "stroke-width": 2.5 }, map.g)]);
+      }
+    }
+    // marks over the lines, clipped a mark's size beyond their plot area (one at step 0 shows whole)
+    this.heads = cols.map((c) => sv("circle", { r: 6.5, fill: c, stroke: "#111111", "stroke-width": 1.5 }, map.marks));
+    this.marks = this.panelAreas.map((a) => (a ? cols.map((c) => sv("circle", { r: 4, fill: c, stroke: "#111111", "stroke-width": 1 }, a.marks)) : null));
+    this.dead = cols.map((c) => sv("path", { d: "M-7,-7L7,7M-7,7L7,-7", stroke: c, "stroke-width": 3, style: "display:none" }, map.marks));
+  }
+
+  uid() { return (this._uid ||= "opt" + Math.random().toString(36).slice(2, 9)); }
+
+  // the positions and panel values of run r at frame k: from the race, or from the row a dragged knob shows
+  source(r) {
+    const p = this.preview, s = p && p.src.get(r);
+    return s ? { rows: s.rows, row: s.row, fidx: p.fidx, diverged: s.g.diverged[s.row] } : { rows: this.rows, row: r, fidx: this.fidx };
+  }
+
+  moveMarks() {
+    if (!this.h || !this.heads) return;
+    const k = this.frame;
+    this.step.value = k;
+    this.stepText.textContent = `step ${this.frames[k]} of ${this.frames[this.frames.length - 1]}`;
+    const { xa, ya } = this.map;
+    for (let r = 0; r < this.heads.length; r++) {
+      const s = this.source(r);
+      const x = s.rows.get(s.row, 0), y = s.rows.get(s.row, 1);
+      let i = s.fidx[k];
+      while (i > 0 && !finite(x[i])) i--; // a diverged run stays at its last real point
+      const on = finite(x[i]) && finite(y[i]);
+      this.heads[r].style.display = on ? "" : "none";
+      if (on) this.heads[r].setAttribute("transform", `translate(${xa._offset + xa.l2p(x[i])},${ya._offset + ya.l2p(y[i])})`);
+      this.marks.forEach((m, p) => {
+        if (!m) return;
+        const a = this.panelAreas[p], v = s.rows.get(s.row, 3 + p)[s.fidx[k]];
+        const ok = finite(v);
+        m[r].style.display = ok ? "" : "none";
+        if (ok) m[r].setAttribute("transform", `translate(${a.xa._offset + a.xa.l2p(this.frames[k])},${a.ya._offset + a.ya.l2p(v)})`);
+      });
+      if (this.arrows && !(this.preview && this.preview.runs.includes(r))) {
+        const o = (r * this.frames.length + k) * 4, t = this.arrows.a;
+        const [g, u] = this.arrowEls[r];
+        const px = xa._offset + xa.l2p(x[i]), py = ya._offset + ya.l2p(y[i]);
+        for (const [line, ax, ay] of [[g, t[o], t[o + 1]], [u, t[o + 2], t[o + 3]]]) {
+          const ok = on && finite(ax) && finite(ay);
+          line.style.display = ok ? "" : "none";
+          if (ok) { line.setAttribute("x1", px); line.setAttribute("y1", py); line.setAttribute("x2", xa._offset + xa.l2p(ax)); line.setAttribute("y2", ya._offset + ya.l2p(ay)); }
+        }
+      } else if (this.arrows) this.arrowEls[r].forEach((l) => (l.style.display = "none"));
+    }
+  }
+
+  start() {
+    if (this.frame >= this.frames.length - 1) this.frame = 0;
+    this.play.textContent = "❚❚ Pause";
+    this.timer = setInterval(() => {
+      if (!this.gd.isConnected) return this.pause();
+      if (this.frame >= this.frames.length - 1) return this.pause();
+      this.frame += 1;
+      this.moveMarks();
+    }, 40);
+  }
+
+  pause() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.play.textContent = "▶ Play";
+  }
+
+  clicked(e) {
+    if (!this.h || e.detail > 1) return;
+    if (this.down && Math.hypot(e.clientX - this.down[0], e.clientY - this.down[1]) > 4) return; // a zoom, not a click
+    const { xa, ya } = this.map, box = this.gd.getBoundingClientRect();
+    const px = e.clientX - box.left - xa._offset, py = e.clientY - box.top - ya._offset;
+    if (px < 0 || py < 0 || px > xa._length || py > ya._length) return;
+    this.args.setTriggerValue("start", { x: xa.p2l(px), y: ya.p2l(py) });
+  }
+
+  // ---------------------------------------------------------------- the tune strip
+  buildTune() {
+    const t = this.h.tune, box = this.tune;
+    box.replaceChildren();
+    if (!t) return;
+    const head = el("div", "opt-tune-head", box);
+    el("span", "opt-tune-title", head).textContent = "Tune without waiting:";
+    this.chips = this.h.runs.map((run, r) => {
+      const b = el("button", "opt-chip" + (r === t.run ? " on" : ""), head);
+      b.type = "button";
+      const dot = el("span", "opt-dot", b);
+      dot.style.background = run.colour;
+      el("span", "", b).textContent = run.label_text;
+      b.onclick = () => {
+        if (r === this.h.tune.run) return;
+        this.h.tune.run = r;
+        this.h.tune.bank = null; // the page names run r's bank in its next payload
+        this.preview = null;
+        this.args.setStateValue("tune_run", r);
+        this.buildTune();
+      };
+      return b;
+    });
+    const grid = el("div", "opt-knobs", box);
+    const knobs = [...(t.knobs[t.run] || []).map((k) => ({ ...k, runs: [t.run] })), { ...t.noise, runs: this.h.runs.map((_, r) => r) }];
+    for (const k of knobs) {
+      const row = el("label", "opt-knob", grid);
+      el("span", "opt-knob-label", row).textContent = k.label;
+      const input = el("input", "", row);
+      input.type = "range";
+      input.min = 0;
+      input.max = k.values.length - 1;
+      input.step = 1;
+      input.value = k.index;
+      input.dataset.knob = k.target;
+      const out = el("span", "opt-knob-value", row);
+      out.textContent = k.texts[k.index];
+      input.onpointerdown = input.onkeydown = () => this.widen(k);
+      input.oninput = () => { out.textContent = k.texts[+input.value]; this.scrub(k, +input.value); };
+      input.onchange = () => {
+        const j = +input.value;
+        if (j !== k.index) this.args.setTriggerValue("commit", { run: k.runs.length > 1 ? -1 : t.run, target: k.target, value: k.values[j] });
+      };
+    }
+    this.readout = el("div", "opt-readout", box);
+    this.bankReady();
+  }
+
+  bank() { return G.banks.get(this.h?.tune?.bank); }
+
+  bankReady() {
+    const ready = !!this.bank();
+    this.tune.dataset.ready = ready ? "1" : "0";
+    if (this.readout && !this.preview) {
+      this.readout.textContent = ready
+        ? "Drag a knob: the chart follows at once (every value computed by the engine in advance); let go to keep it."
+        : "Preparing the preview of every knob value…";
+    }
+  }
+
+  scrub(k, j) {
+    const b = this.bank();
+    if (!b) { this.readout.textContent = "The preview is still being computed: let go to use this value."; return; }
+    const src = new Map();
+    for (const r of k.runs) { const g = b.group(k.target, r); if (g) src.set(r, { rows: g.rows, row: j, g }); }
+    if (!src.size || j === k.index) { this.preview = null; this.dim(); this.drawPreview(); this.moveMarks(); this.bankReady(); return; }
+    this.preview = { runs: [...src.keys()], src, fidx: b.fidx };
+    this.dim();
+    this.drawPreview();
+    this.moveMarks();
+    const parts = [...src].map(([r, s]) => {
+      const d = s.g.diverged[j];
+      return d > 0 ? `run ${r + 1}: diverged at step ${d}` : `run ${r + 1}: final loss ${fmt(s.g.final[j])}`;
+    });
+    this.readout.textContent = `${k.label} ${k.texts[j]} → ${parts.join(" · ")} (let go to keep it)`;
+  }
+
+  // Before a knob moves: widen the panels' y ranges to hold every value the knob's rows reach (one
+  // relayout as the drag starts; the figure the page sends once the knob is let go sets them again).
+  widen(k) {
+    const b = this.bank();
+    if (!b || this.widened === k.target) return;
+    const gs = k.runs.map((r) => b.group(k.target, r)).filter(Boolean);
+    if (!gs.length) return;
+    const change = {};
+    this.h.panels.forEach((p, q) => {
+      if (!p.has) return;
+      const ya = this.gd._fullLayout[p.y.replace("y", "yaxis")];
+      if (!ya) return;
+      let lo = Infinity, hi = -Infinity;
+      const take = (c) => { for (let i = 0; i < c.length; i++) if (finite(c[i])) { if (c[i] < lo) lo = c[i]; if (c[i] > hi) hi = c[i]; } };
+      for (let r = 0; r < this.rows.count; r++) take(this.rows.get(r, 3 + q));
+      for (const g of gs) for (let j = 0; j < g.rows.count; j++) take(g.rows.get(j, 3 + q));
+      if (!(hi >= lo)) return;
+      const [a, z] = ya.range, pad = 0.05 * (hi - lo || 1);
+      if (lo < Math.min(a, z) || hi > Math.max(a, z)) change[`${p.y.replace("y", "yaxis")}.range`] = [lo - pad, hi + pad];
+    });
+    this.widened = k.target;
+    if (Object.keys(change).length) this.P.relayout(this.gd, change).then(() => { this.layoutOverlay(); this.drawPreview(); this.moveMarks(); });
+  }
+
+  dim() { // a dragged run's own lines fade (the preview is drawn over them); the rest as drawn
+    const on = new Set(this.preview?.runs || []);
+    for (const [r, idx] of this.traceOf || []) {
+      for (const i of idx) {
+        const node = this.gd.calcdata?.[i]?.[0]?.node3?.node?.();
+        if (node) node.style.opacity = on.has(r) ? 0.25 : "";
+      }
+    }
+  }
+
+  drawPreview() {
+    const p = this.preview, n = this.heads.length;
+    for (let r = 0; r < n; r++) {
+      const on = p && p.runs.includes(r);
+      const s = on ? this.source(r) : null;
+      setPath(this.ghost.trail[r], on ? line(s.rows.get(s.row, 0), s.rows.get(s.row, 1), this.map, null) : "");
+      this.panelAreas.forEach((a, q) => {
+        if (!a) return;
+        setPath(this.ghost.curves[r][q], on ? line(s.rows.shown, s.rows.get(s.row, 3 + q), a, null) : "");
+      });
+      const dead = this.dead[r];
+      dead.style.display = "none";
+      if (on) {
+        const row = s.row;
+        if (s.diverged > 0) {
+          const x = s.rows.get(row, 0), y = s.rows.get(row, 1);
+          let i = x.length - 1;
+          while (i > 0 && !finite(x[i])) i--;
+          dead.setAttribute("transform", `translate(${this.map.xa._offset + this.map.xa.l2p(x[i])},${this.map.ya._offset + this.map.ya.l2p(y[i])})`);
+          dead.style.display = "";
+        }
+      }
+    }
+  }
+}
+
+function line(xs, ys, a, _) { // an SVG path through the finite points, broken at gaps
+  let d = "", pen = false;
+  const ox = a.xa._offset, oy = a.ya._offset;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i], y = ys[i];
+    if (!finite(x) || !finite(y)) { pen = false; continue; }
+    d += (pen ? "L" : "M") + (ox + a.xa.l2p(x)).toFixed(1) + "," + (oy + a.ya.l2p(y)).toFixed(1);
+    pen = true;
+  }
+  return d;
+}
+
+const imageUrls = new Map(); // array key -> object URL of its PNG bytes
+function imageUrl(ref) {
+  if (!imageUrls.has(ref["#"])) {
+    imageUrls.set(ref["#"], URL.createObjectURL(new Blob([arr(ref).a], { type: "image/png" })));
+    while (imageUrls.size > 16) { const [k, u] = imageUrls.entries().next().value; URL.revokeObjectURL(u); imageUrls.delete(k); }
+  }
+  return imageUrls.get(ref["#"]);
+}
+
+function fmt(v) {
+  if (!finite(v)) return "—";
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e4) ? v.toExponential(2) : String(+v.toPrecision(4));
+}
+
+// ---------------------------------------------------------------- banks (the second mount)
+function takeBank(h) { // a bank: for each knob of the selected run and the noise of every run, its rows
+  const shown = arr(h.shown).a;
+  const frames = Array.from(arr(h.frames).a);
+  const groups = new Map();
+  for (const g of h.groups) {
+    groups.set(`${g.target}|${g.run}`, { rows: Rows.bank(arr(g.q), arr(g.scale), shown), diverged: arr(g.diverged).a, final: arr(g.final).a });
+  }
+  G.banks.set(h.id, { fidx: frames.map((t) => bisect(shown, t)), group: (target, run) => groups.get(`${target}|${run}`) });
+  while (G.banks.size > 8) G.banks.delete(G.banks.keys().next().value);
+  for (const p of G.players) if (p.h?.tune?.bank === h.id) p.bankReady();
+}
+
+const mounts = new WeakMap();
+
+export default function (args) {
+  const { data, parentElement } = args;
+  if (!data) return;
+  let header;
+  try {
+    header = unpack(data instanceof Uint8Array ? data : new Uint8Array(data));
+  } catch (e) {
+    parentElement.textContent = "The chart's data could not be read: reload the page.";
+    return;
+  }
+  if (header.view === "none") return;
+  if (header.view === "bank") {
+    const missing = refs({ shown: header.shown, frames: header.frames, groups: header.groups }).filter((k) => !G.store.has(k));
+    if (missing.length) args.setTriggerValue("missing", missing);
+    else takeBank(header);
+    return;
+  }
+  let player = mounts.get(parentElement);
+  if (!player || !player.root.isConnected) {
+    player = new Player(parentElement, args);
+    mounts.set(parentElement, player);
+  }
+  player.update(header, args);
+}
