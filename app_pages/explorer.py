@@ -270,7 +270,8 @@ def sidebar() -> tuple[str, tuple, str, tuple | None, tuple, int, float, int, bo
         formula = st.text_input("formula in x and y", key=P + "formula", max_chars=ui.MAX_FORMULA,
                                 placeholder="e.g. x**4 + 10*sin(y)**2", disabled=surface != CUSTOM,
                                 help="numbers, + - * / ** (or ^), parentheses, pi, e, and "
-                                     "sin cos tan exp log sqrt abs tanh sinh cosh")
+                                     "sin cos tan exp log sqrt abs tanh sinh cosh; t is the step (1, 2, ...): "
+                                     "a formula in t changes as the runs go (the map shows t = 1)")
         if surface != CUSTOM:
             s = surfaces.get(surface)
             st.latex(fit_latex(s.formula))  # broken into lines that fit the sidebar (KaTeX never wraps)
@@ -413,6 +414,9 @@ def main() -> None:
 
     st.subheader("Summary")
     st.dataframe(plots.table_text(figs["summary"], percent=("clipped fraction",)), hide_index=True, width="stretch")
+    st.caption("steps: the updates taken; evaluations: what they cost, in loss values (f: zeroth-order methods) "
+               "and gradients (∇f: two per step for SAM); sharpness: the largest eigenvalue of the Hessian at the "
+               "run's final point (power iteration on Hessian-vector products).")
 
     tabs = st.tabs(["(L0, L1) smoothness", "3D view", "Export"])
     with tabs[0]:

@@ -104,6 +104,7 @@ def settings_from_state(ss) -> dict:
         flooding=None if flood is None else float(flood),
         snapshots=snapshots_from_state(ss),
         amp=bool(ss.get(key("amp"), False)),
+        sharpness=bool(ss.get(key("sharpness"), False)),
         compile=bool(ss.get(key("compile"), False)),
         label=str(ss.get(key("label"), "") or "").strip(),
     )
@@ -336,7 +337,11 @@ def settings(task: str) -> None:
                     key=_set(key("snap_n"), max(1, min(DEFAULT_SNAPSHOTS, limits.max_snapshots))), disabled=not snap,
                     help=f"at most {limits.max_snapshots} here, and {limits.max_snapshot_mb:g} MB a run (a large "
                          "model keeps fewer, and its notes say so)")
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
+    c3.checkbox("sharpness at evaluations", key=_set(key("sharpness"), False),
+                help="the top Hessian eigenvalue of the training loss at every evaluation, by power iteration on "
+                     "Hessian-vector products (up to 40 of them, each about two backward passes): the Compare "
+                     "page's summary shows the last one")
     c1.checkbox("AMP (autocast)", key=_set(key("amp"), False),
                 help="mixed precision: bfloat16 on CPU, MPS and recent GPUs, float16 with loss scaling on older ones")
     c2.checkbox("torch.compile", key=_set(key("compile"), False),

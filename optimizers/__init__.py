@@ -13,7 +13,8 @@ from .registry import build, names, register, resolve, set_order, spec  # noqa: 
 from .schedules import schedule, schedule_at, schedule_names, schedule_spec  # noqa: F401
 
 # importing a rule module registers its optimizers (docs/architecture.md: adding an optimizer)
-RULE_MODULES = ("sgd", "adaptive", "adam", "adam_variants", "adabound", "swats", "lion", "lookahead", "schedulefree")
+RULE_MODULES = ("sgd", "adaptive", "adam", "adam_variants", "adabound", "swats", "lion", "lookahead", "schedulefree",
+                "zeroth_order", "sam")
 for _m in RULE_MODULES:
     import_module(f"{__name__}.rules.{_m}")
 
@@ -21,7 +22,7 @@ for _m in RULE_MODULES:
 # list, not the import order; a registered optimizer missing here fails at import)
 ORDER = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "amsgrad", "adamw", "nadam",
          "radam", "adamax", "adabound", "amsbound", "swats", "lion", "lookahead", "adamw_schedulefree",
-         "sgd_schedulefree")
+         "sgd_schedulefree", "zo_sgd", "zo_signsgd", "sam", "asam")
 set_order(ORDER)
 
 from .run import RunConfig  # noqa: E402, F401  (after the rules: RunConfig checks against the registry)

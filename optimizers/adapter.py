@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from .base import Spec
+from .closure import estimate as estimate_with_closure
 from .compiled import CompiledUpdate
 
 
@@ -21,6 +22,9 @@ class RuleOptimizer(torch.optim.Optimizer):
     def __init__(self, params: Iterable[Any], spec: Spec, hparams: dict, *, compiled: bool = False):
         self.spec = spec
         self._compiled = CompiledUpdate(spec) if compiled else None
+        self.generator: torch.Generator | None = None  # zeroth-order directions (None: torch's global one)
+        self.last_evaluations = (0, 0)  # (loss values, gradients) the last step's update used
+        self._estimated = False
         super().__init__(params, dict(hparams))
 
     @property
@@ -45,9 +49,20 @@ class RuleOptimizer(torch.optim.Optimizer):
                 "(and optimizer.eval() before evaluating or saving), as the schedule-free package requires"
             )
         loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        if self.spec.rule.oracle:
+            if closure is not None:
+                loss = self.estimate_(closure)
+            elif not self._estimated:
+                raise RuntimeError(
+                    f"{self.spec.name} evaluates the loss itself: call step(closure) with a closure that re-evaluates "
+                    "the model and returns the loss (torch's convention, as for LBFGS), or estimate_(closure) "
+                    "and then step()")
+            self._estimated = False
+        else:
+            if closure is not None:
+                with torch.enable_grad():
+                    loss = closure()
+            self.last_evaluations = (0, 1)
         for group in self.param_groups:
             h = self._hparams(group)
             for p in group["params"]:
@@ -62,6 +77,16 @@ class RuleOptimizer(torch.optim.Optimizer):
                 state["step"] += 1
                 if self._compiled is None or not self._compiled(p, p.grad, state, h, state["step"]):
                     self.spec.rule.update(p, p.grad, state, h, state["step"])
+        return loss
+
+    @torch.no_grad()
+    def estimate_(self, closure):
+        """For a rule that evaluates the loss itself (zeroth-order, SAM): put in every parameter's .grad the
+        gradient its update will use, evaluating the closure where the rule asks (optimizers/closure.py);
+        step() then applies it. Returns the loss at the current parameters. Between the two a caller may
+        clip the gradients, as the training runner does."""
+        loss, self.last_evaluations = estimate_with_closure(self, closure)
+        self._estimated = True
         return loss
 
     def _has_modes(self) -> bool:

@@ -49,6 +49,19 @@ class Rule:
     Optional hooks for optimizers with modes (schedule-free): to_eval / to_train(p, state, h).
     Optional for optimizers that switch rule mid-run (SWATS): switch(state) -> (at, lr), each (rows,):
     the update after which a row runs its second rule (0: it has not switched) and the lr it learned.
+
+    A rule that evaluates the loss itself (zeroth-order methods, SAM) says so in `oracle` and adds
+    two functions around its update; the caller (the 2D engine, the torch.optim adapter) evaluates
+    the points it asks for, all rows and all parameter tensors at once:
+      probe(p, g, state, h, t, draw) -> points (K, *p.shape): where the rule needs the loss
+          ("value") or the gradient ("grad"); g is the step's gradient (None for "value" rules, which
+          use none); draw(k) -> standard normal numbers (k, *B), B broadcastable to p.shape, from
+          the caller's random stream;
+      estimate(p, g, answers, state, h, t) -> the gradient the update uses, from answers: (K, *B)
+          loss values (B: p.shape[:-1] + (1,) for one loss per row, all ones for one loss for the
+          whole tensor) or (K, *p.shape) gradients.
+    The caller then treats that gradient as any other (clipping, the diagnostics' gradient norm)
+    and hands it to update (docs/architecture.md, "A rule that evaluates the loss itself").
     """
 
     init: Callable[[Tensor, dict], State]
@@ -56,6 +69,14 @@ class Rule:
     to_eval: Callable[[Tensor, State, dict], None] | None = None
     to_train: Callable[[Tensor, State, dict], None] | None = None
     switch: Callable[[State], tuple[Tensor, Tensor]] | None = None
+    oracle: str = ""  # "": the step's gradient is all it needs; "value": zeroth-order; "grad": more gradients
+    probe: Callable[..., Tensor] | None = None
+    estimate: Callable[..., Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        if self.oracle not in ("", "value", "grad") or (bool(self.oracle) != (self.probe is not None)) or (
+                (self.probe is None) != (self.estimate is None)):
+            raise ValueError("a rule with an oracle ('value' or 'grad') has both probe and estimate; others neither")
 
 
 @dataclass(frozen=True)

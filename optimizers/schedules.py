@@ -23,6 +23,7 @@ Python values. The result is float64, or lr's dtype where lr is a floating tenso
 | cyclic      | CyclicLR(base_lr, max_lr, ..., cycle_momentum=False)      | max_lr               |
 | one_cycle   | OneCycleLR(max_lr, total_steps, ..., cycle_momentum=False)| max_lr               |
 | warmup      | LinearLR(start_factor=1/3, end_factor=1.0, total_iters=5) | the base lr          |
+| inverse_sqrt| LambdaLR(lambda k: 1 / math.sqrt(k + 1))                  | the base lr          |
 
 A default of None is derived from total_steps (or from lr) as schedule_spec(name) documents.
 Momentum cycling (CyclicLR, OneCycleLR) is not part of a learning-rate schedule. Schedules chain
@@ -218,6 +219,12 @@ def _warmup(t, lr, total_steps, *, start_factor, end_factor, total_iters):
     return lr * (start_factor + (end_factor - start_factor) * torch.clamp(t, max=total_iters) / total_iters)
 
 
+def _inverse_sqrt(t, lr, total_steps):
+    # LambdaLR(lambda k: 1 / sqrt(k + 1)): lr / sqrt(t) at the t-th update (t = k + 1 = 1, 2, ...),
+    # the alpha / sqrt(t) of online convex optimization (Zinkevich 2003; Reddi et al. 2018)
+    return lr * (1.0 / torch.sqrt(t + 1.0))
+
+
 # ---------------------------------------------------------------- the registry (data)
 
 _POS = dict(valid=(0.0, math.inf), open_low=True)  # > 0, finite
@@ -345,6 +352,15 @@ _SPECS: dict[str, ScheduleSpec] = {
                 ScheduleParam("total_iters", 5, 0, 10_000, kind="int", help="length of the warmup in steps"),
             ),
             _warmup,
+        ),
+        ScheduleSpec(
+            "inverse_sqrt",
+            "Inverse square root",
+            "lr / sqrt(t) at the t-th step (t = 1, 2, ...): the step size of online convex optimization.",
+            r"\eta_t = \frac{\eta}{\sqrt{t}},\quad t = 1, 2, \ldots",
+            "torch.optim.lr_scheduler.LambdaLR(lambda k: 1 / math.sqrt(k + 1))",
+            (),
+            _inverse_sqrt,
         ),
     ]
 }

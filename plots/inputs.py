@@ -25,6 +25,8 @@ class Race:
     grad: np.ndarray | None = None  # (steps, R, 2) true gradient at xy[t]; only the arrows need it
     switched_at: np.ndarray | None = None  # (R,) int: SWATS' last Adam update k (SGD from xy[k]); -1 never
     switch_lr: np.ndarray | None = None  # (R,) its learned SGD lr (NaN where it did not switch)
+    evaluations: np.ndarray | None = None  # (R, 2) int: loss values and gradients each update used
+    sharpness: np.ndarray | None = None  # (R,) top Hessian eigenvalue at each run's final point
 
     @property
     def steps(self) -> int:
@@ -81,6 +83,7 @@ def as_race(race, labels=None) -> Race:
     grad = getattr(race, "grad", None)
     switched_at = getattr(race, "switched_at", None)
     switch_lr = getattr(race, "switch_lr", None)
+    evals, sharp = getattr(race, "evaluations", None), getattr(race, "sharpness", None)
     return Race(
         xy=xy,
         loss=arr("loss", (steps + 1, n)),
@@ -93,6 +96,8 @@ def as_race(race, labels=None) -> Race:
         grad=None if grad is None else arr("grad", (steps, n, 2)),
         switched_at=None if switched_at is None else arr("switched_at", (n,), np.int64),
         switch_lr=None if switch_lr is None else arr("switch_lr", (n,)),
+        evaluations=None if evals is None else arr("evaluations", (n, 2), np.int64),
+        sharpness=None if sharp is None else arr("sharpness", (n,)),
     )
 
 

@@ -62,13 +62,14 @@ def series(race, shown: np.ndarray, *, min_value, minima) -> np.ndarray:
 
 
 def live_race(grid, race, *, minima=(), start=None, bounds=None, min_value=None, max_frames: int = 200,
-              arrows: bool = False, height: int = 540) -> dict:
+              arrows: bool = False, height: int = 540, box=None) -> dict:
     """What the player draws: {"figure", "narrow", "shown", "frames", "series", "runs", "panels", "arrows"}.
 
     figure: race_figure(live=True) with the trails' and curves' numbers replaced by references;
     narrow: the layout's changes for a narrow screen (the map above the panels); shown, frames: step
     numbers (int arrays); series: (R, CHANNELS, len(shown)) float32; runs: per run its label, colour,
-    diverged_at and last real step; panels: per panel its axes, whether log, and whether it has values;
+    diverged_at, last real step, updates taken and [loss values, gradients] each update used (or
+    None); panels: per panel its axes, whether log, and whether it has values;
     arrows: (R, F, 4) float32 tips of the -gradient and the update arrow at each frame step, or None.
     """
     race = as_race(race)
@@ -77,7 +78,7 @@ def live_race(grid, race, *, minima=(), start=None, bounds=None, min_value=None,
     # the same steps for every run: a change to one run leaves the others' arrays as they were
     shown = shown_steps(steps, frames, MAX_LINE_POINTS)
     fig = race_figure(grid, race, minima=minima, start=start, bounds=bounds, min_value=min_value,
-                      max_frames=max_frames, height=height, live=True)
+                      max_frames=max_frames, height=height, live=True, box=box)
     logs = panel_logs(min_value)
     has = [v is not None for v in diagnostics(race, min_value, minima)]
     _point_at_series(fig, race, logs, min_value is None)
@@ -89,7 +90,9 @@ def live_race(grid, race, *, minima=(), start=None, bounds=None, min_value=None,
         "frames": frames,
         "series": series(race, shown, min_value=min_value, minima=minima),
         "runs": [{"label": race.labels[r], "colour": cols[r], "diverged_at": int(race.diverged_at[r]),
-                  "last": int(race.last_position[r])} for r in range(race.runs)],
+                  "last": int(race.last_position[r]), "taken": int(race.updates_taken[r]),
+                  "evals": None if race.evaluations is None else [int(v) for v in race.evaluations[r]]}
+                 for r in range(race.runs)],
         "panels": [{"x": f"x{p + 2}", "y": f"y{p + 2}", "log": logs[p], "has": has[p]} for p in range(4)],
         "arrows": arrow_tips(race, frames, bounds, grid) if arrows and race.grad is not None else None,
     }

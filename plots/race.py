@@ -160,14 +160,16 @@ ON_MAP = {"type": "scatter", "xaxis": "x", "yaxis": "y"}  # a trace drawn on the
 
 
 def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=None, max_frames: int = 200,
-                arrows: bool = False, height: int = 640, live: bool = False) -> dict:
+                arrows: bool = False, height: int = 640, live: bool = False, box=None) -> dict:
     """The animated race as a plain figure dict.
 
     grid: (xs, ys, z) as trajectories.grid returns; race: a Result-like with labels (see as_race).
+    box: the surface's feasible set ((xmin, xmax), (ymin, ymax)), drawn as a rectangle, or None.
     Trace order: the click grid, one trail per run, start, minima, diverged marks, per panel one
     curve per run; then the moving traces (heads, one marker trace per panel, arrows).
     live: only what stays still (no click grid, moving traces, frames or controls): the explorer's
     own player (plots/live.py, ui/race_view.js) draws the moving marks, the controls and the scrub.
+    box: the surface's feasible set ((xmin, xmax), (ymin, ymax)), drawn as a rectangle, or None.
     """
     race = as_race(race)
     g = as_grid(grid)
@@ -186,6 +188,8 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
     layout.update(height=height, margin={"l": 50, "r": 20, "t": 50, "b": 60}, template=TEMPLATE,
                   hovermode="closest", images=[surface_image(g).layout_image()], annotations=notes,
                   legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"})
+    if box is not None:
+        layout["shapes"] = [feasible_box(box)]
     if live:
         return {"data": data, "layout": layout}
     data.insert(0, _click_grid(x0, x1, y0, y1))
@@ -220,6 +224,14 @@ def race_figure(grid, race, *, minima=(), start=None, bounds=None, min_value=Non
 
     layout.update(annotations=notes + slider_labels(frame_steps(steps, max_frames)), **_controls(slider_steps))
     return {"data": data, "layout": layout, "frames": frames}
+
+
+def feasible_box(box) -> dict:
+    """The feasible set as a rectangle on the map (runs are projected onto it after every update)."""
+    (x0, x1), (y0, y1) = box
+    return {"type": "rect", "xref": "x", "yref": "y", "x0": float(x0), "x1": float(x1), "y0": float(y0),
+            "y1": float(y1), "line": {"color": OUTLINE, "width": 2, "dash": "dash"}, "fillcolor": "rgba(0,0,0,0)",
+            "layer": "above", "name": "feasible set"}
 
 
 def _click_grid(x0, x1, y0, y1) -> dict:

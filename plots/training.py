@@ -248,21 +248,39 @@ def summarize(run: Run) -> dict:
     loss = col(s, "loss")
     finite = loss[np.isfinite(loss)]
     frac = clipped_fraction(run)
+    extras = list((e or {}).get("extra") or [])
+    costs = [x["evaluations"] for x in extras if isinstance(x, dict) and "evaluations" in x]
+    sharp = [x["sharpness"] for x in extras if isinstance(x, dict) and "sharpness" in x]
     return {"best": best, "final": final, "step_to_target": step_to, "time_to_target": time_to,
             "steps_per_s": None if sps is None or not math.isfinite(sps) else float(sps),
             "last_loss": float(finite[-1]) if finite.size else None,
-            "clipped": None if math.isnan(frac) else frac}
+            "clipped": None if math.isnan(frac) else frac,
+            "steps": int(len(col(s, "step"))) if s else None,
+            "evaluations": _cost_text(costs[-1]) if costs else None,
+            "sharpness": float(sharp[-1]) if sharp else None}
+
+
+def _cost_text(cost) -> str | None:
+    """[loss values, gradients] at the last evaluation as "1500 f", "1000 ∇f" (None if malformed)."""
+    try:
+        f, g = (int(v) for v in cost)
+    except (TypeError, ValueError):
+        return None
+    return " + ".join([f"{f} f"] * bool(f) + [f"{g} ∇f"] * bool(g)) or "0"
 
 
 def summary_rows(runs: Sequence[Run]) -> dict[str, list]:
     """The summary table as columns (st.dataframe takes it as is): one row per run."""
-    cols: dict[str, list] = {"run": [], "status": [], "metric": [], "best": [], "final": [], "target": [],
-                             "steps to target": [], "time to target (s)": [], "steps/s": [],
-                             "last loss": [], "clipped": [], "device": []}
+    cols: dict[str, list] = {"run": [], "status": [], "steps": [], "evaluations": [], "metric": [], "best": [],
+                             "final": [], "target": [], "steps to target": [], "time to target (s)": [],
+                             "steps/s": [], "last loss": [], "clipped": [], "sharpness": [], "device": []}
     for i, r in enumerate(runs):
         v = summarize(r)
         cols["run"].append(str(r.get("label", i + 1)))
         cols["status"].append(str(r.get("status", "")))
+        cols["steps"].append(v["steps"])
+        cols["evaluations"].append(v["evaluations"])  # at the last evaluation
+        cols["sharpness"].append(v["sharpness"])
         cols["metric"].append(str(r.get("metric_name") or "metric"))
         cols["best"].append(v["best"])
         cols["final"].append(v["final"])

@@ -43,9 +43,18 @@ class Surface:
     about: str = ""  # one or two sentences for the UI
     # params -> (minima, min_value) where the minima move with a parameter (e.g. cliff)
     solve: Callable[..., tuple[list[tuple[float, float]], float | None]] | None = None
+    # A time-varying (online) objective: fn(x, y, t=..., **params) with t the step (1, 2, ...; the
+    # loss a run meets at its t-th update), t=None what the map draws (each surface says which).
+    online: bool = False
+    # A feasible set ((xmin, xmax), (ymin, ymax)): the engine projects every update onto it (Euclidean,
+    # i.e. clamped coordinate by coordinate), so a run that leaves it is projected back, not diverged.
+    box: tuple[tuple[float, float], tuple[float, float]] | None = None
 
-    def __call__(self, xy: torch.Tensor) -> torch.Tensor:
+    def __call__(self, xy: torch.Tensor, t: int | None = None) -> torch.Tensor:
+        """The loss at xy (..., 2); t: the step, for an online surface (ignored by the others)."""
         x, y = xy.unbind(-1)  # one op (and one in backward), where two selects cost four
+        if self.online:
+            return self.fn(x, y, t=t, **dict(self.values))
         return self.fn(x, y, **dict(self.values))
 
     def with_params(self, **kw: float) -> Surface:

@@ -1,7 +1,8 @@
 """Turn a checked formula AST into a tree of closures over torch ops, folding constants safely.
 
 A compiled node is either a float (a constant subexpression, folded here with `math`, so a
-tower like 9**9**9 fails fast instead of hanging) or a function (x, y) -> Tensor.
+tower like 9**9**9 fails fast instead of hanging) or a function (x, y, t) -> Tensor, t the step
+(a 0-dim tensor of x's dtype; formula.py checks its range).
 Only nodes that `grammar.check` accepted reach this module.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .grammar import FormulaError
 MAX_CONSTANT = 1e300  # a folded constant beyond this is almost surely a mistake, and near float overflow
 MAX_EXPONENT = 1000.0  # x**p with |p| larger overflows for any |x| > 2 and underflows for |x| < 0.5
 
-Node = float | Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Node = float | Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 TORCH_FUNCTIONS = {
     "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp, "log": torch.log,
@@ -42,12 +43,13 @@ def build(node: ast.expr) -> Node:
     if isinstance(node, ast.Constant):
         return literal(node.value)
     if isinstance(node, ast.Name):
-        return {"x": lambda x, y: x, "y": lambda x, y: y, "pi": math.pi, "e": math.e}[node.id]
+        return {"x": lambda x, y, t: x, "y": lambda x, y, t: y, "t": lambda x, y, t: t, "pi": math.pi,
+                "e": math.e}[node.id]
     if isinstance(node, ast.UnaryOp):
         f = build(node.operand)
         if isinstance(node.op, ast.UAdd):
             return f
-        return -f if isinstance(f, float) else (lambda x, y: -f(x, y))
+        return -f if isinstance(f, float) else (lambda x, y, t: -f(x, y, t))
     if isinstance(node, ast.BinOp):
         return build_binop(node)
     if isinstance(node, ast.Call):
@@ -56,7 +58,7 @@ def build(node: ast.expr) -> Node:
         if isinstance(f, float):
             return fold(MATH_FUNCTIONS[name], (f,), node)
         g = TORCH_FUNCTIONS[name]
-        return lambda x, y: g(f(x, y))
+        return lambda x, y, t: g(f(x, y, t))
     raise FormulaError(f"{type(node).__name__} is not allowed in a formula")  # unreachable after check()
 
 
@@ -69,10 +71,10 @@ def build_binop(node: ast.BinOp) -> Node:
         raise FormulaError(f"the exponent in {snippet(node)} is too large (at most {MAX_EXPONENT:g} in size)")
     f = BINARY[op]
     if isinstance(a, float):
-        return lambda x, y: f(a, b(x, y))
+        return lambda x, y, t: f(a, b(x, y, t))
     if isinstance(b, float):
-        return lambda x, y: f(a(x, y), b)
-    return lambda x, y: f(a(x, y), b(x, y))
+        return lambda x, y, t: f(a(x, y, t), b)
+    return lambda x, y, t: f(a(x, y, t), b(x, y, t))
 
 
 def literal(value: int | float) -> float:

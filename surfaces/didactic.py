@@ -84,6 +84,20 @@ def sharp_flat(x, y):
 
 CLIFF_MINIMA, CLIFF_MIN_VALUE = cliff_solve()
 
+
+def reddi(x, y, t=None, C=3.0):
+    # Reddi, Kale, Kumar 2018, Theorem 1: f_t(x) = C x when t mod 3 == 1, else -x, on [-1, 1]. A 1-D
+    # problem: y is unused (its gradient is 0, so every method leaves y where it starts) and the map
+    # draws (t=None) the average loss over one period, (C - 2) x / 3, whose minimum on the box is x = -1.
+    if t is None:
+        return (C - 2) / 3 * x + 0 * y
+    return (C * x if int(t) % 3 == 1 else -x) + 0 * y
+
+
+def reddi_solve(C=3.0):
+    # the best fixed point of the average loss on the box, and its value there (C > 2: x = -1)
+    return [(-1.0, 0.0)], -(C - 2) / 3
+
 DIDACTIC = [
     Surface(
         name="quartic", title="Quartic", fn=quartic, formula=r"x^4 + y^4",
@@ -137,5 +151,18 @@ DIDACTIC = [
         about="Two equally deep minima: the first listed, near (-1.2, 0.8), is sharp and narrow; the second, "
               "near (1.2, -0.6), is wide and flat. Large steps, noise and sharpness-aware methods leave the sharp "
               "one, small steps settle in it.",
+    ),
+    Surface(
+        name="reddi", title="Adam's counterexample (Reddi et al.)", fn=reddi, online=True,
+        formula=r"f_t(x) = C x \text{ if } t \bmod 3 = 1,\ -x \text{ else},\ x \in [-1, 1]",
+        bounds=((-1.25, 1.25), (-1.25, 1.25)), box=((-1.0, 1.0), (-1.0, 1.0)), start=(0.0, 0.0),
+        minima=[(-1.0, 0.0)], min_value=-1 / 3,
+        params=(Param("C", 3.0, 2.5, 10.0, help="slope of every third loss (Theorem 1 needs C > 2)"),),
+        values=(("C", 3.0),), solve=reddi_solve,
+        about="An online problem (Reddi, Kale, Kumar 2018, Theorem 1): the loss changes every step, f_t(x) = Cx "
+              "on every third step and -x on the others, on the feasible box [-1, 1] (the rectangle; a step "
+              "out of it is projected back). It is one-dimensional: y is unused and stays where it starts. The "
+              "map shows the average loss over a period, (C - 2)x/3, best at x = -1; the loss curve shows the "
+              "loss of each step.",
     ),
 ]

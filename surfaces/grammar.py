@@ -1,7 +1,8 @@
 """The formula language: what a person may write, checked on Python's AST before anything runs.
 
-formula  := number | x | y | pi | e | formula (+ - * / **) formula | (+ -) formula
+formula  := number | x | y | t | pi | e | formula (+ - * / **) formula | (+ -) formula
           | func(formula) | (formula)          with func in FUNCTIONS; ^ means **
+t is the step (1 on the first update, at most MAX_T): a formula in t is a time-varying objective.
 Everything else (names, attributes, calls of anything else, strings, comparisons, ...) is
 rejected with a FormulaError that says what was wrong.
 """
@@ -15,7 +16,8 @@ MAX_LENGTH = 500  # characters
 MAX_DEPTH = 100  # levels of the syntax tree (parentheses, operators, function calls)
 MAX_PARENS = 40  # levels of nested parentheses, checked on the text before Python's parser sees it
 
-VARIABLES = ("x", "y")
+VARIABLES = ("x", "y", "t")
+MAX_T = 1_000_000  # the largest step t a formula is evaluated at (above the engine's step bound, tested)
 CONSTANTS = ("pi", "e")
 FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "sinh", "cosh")
 OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
@@ -193,7 +195,7 @@ def check_node(node: ast.AST) -> None:
         if node.id in FUNCTIONS:
             raise FormulaError(f"'{node.id}' is a function: call it on a value, e.g. {node.id}(x)")
         if node.id not in VARIABLES + CONSTANTS:
-            raise FormulaError(f"unknown name {short(node.id)!r}: use x, y, pi, e")
+            raise FormulaError(f"unknown name {short(node.id)!r}: use x, y, pi, e (and t, the step)")
     elif isinstance(node, ast.BinOp):
         if type(node.op) not in OPERATORS:
             raise FormulaError(f"the operator {op_symbol(node.op)} is not allowed; use + - * / ** (or ^)")

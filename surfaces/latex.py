@@ -7,7 +7,7 @@ import ast
 # base of a power) but needs none next to + - * or a unary minus.
 SUM, PRODUCT, UNARY, FRACTION, POWER, ATOM = 1, 2, 3, 4, 5, 6
 
-NAMES = {"x": "x", "y": "y", "pi": r"\pi", "e": "e"}
+NAMES = {"x": "x", "y": "y", "t": "t", "pi": r"\pi", "e": "e"}
 FUNCTIONS = {"sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "exp": r"\exp", "log": r"\log",
              "tanh": r"\tanh", "sinh": r"\sinh", "cosh": r"\cosh"}
 

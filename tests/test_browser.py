@@ -1,5 +1,6 @@
 """A real browser against `streamlit run`: the chart renders, Play advances the animation, the surface
-stays visible while it plays, and a screenshot lands in docs/ (the README shows it).
+stays visible while it plays, a scrub redraws with no message to the server, knob and chart fit one
+screen, and a screenshot lands in docs/ (the README shows it).
 
 Debian's chromium driven by playwright's Python package (never a downloaded browser); skipped,
 saying why, where chromium or playwright is absent.
@@ -89,22 +90,26 @@ def test_a_deep_link_on_a_fresh_server_gets_the_app_navigation(server, browser):
     pg.close()
 
 
-def slider_label(pg) -> str:
-    return pg.locator(".js-plotly-plot .slider-group .slider-label").first.text_content() or ""
+MAP = ".opt-race .js-plotly-plot .imagelayer image"  # the explorer's map: its surface image, drawn
+
+
+def step_text(pg) -> str:
+    return pg.locator(".opt-race .opt-step-text").first.text_content() or ""
 
 
 def test_chart_renders_play_advances_and_the_surface_stays(page):
-    page.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)  # the surface image
-    page.wait_for_selector(".js-plotly-plot .updatemenu-button", timeout=30_000)
+    page.wait_for_selector(MAP, timeout=120_000)
+    page.wait_for_selector(".opt-race .opt-play", timeout=30_000)
     page.wait_for_timeout(1500)
-    before = slider_label(page)
-    page.locator(".js-plotly-plot .updatemenu-button").filter(has_text="Play").first.click()
+    before = step_text(page)
+    heads = page.locator(".opt-race .opt-overlay circle").first.get_attribute("transform")
+    page.locator(".opt-race .opt-play").first.click()
     page.wait_for_timeout(2500)
-    after = slider_label(page)
+    after = step_text(page)
     page.screenshot(path=str(SHOT), full_page=False)  # mid-animation: the heads have moved
-    assert after != before, f"the step slider did not move: {before!r} -> {after!r}"
-    # the known Plotly trap: a contour trace vanishes once an animation plays; the image must stay
-    assert page.locator(".js-plotly-plot .imagelayer image").count() >= 1
+    assert after != before, f"the step did not move: {before!r} -> {after!r}"
+    assert page.locator(".opt-race .opt-overlay circle").first.get_attribute("transform") != heads
+    assert page.locator(MAP).count() >= 1  # the surface stays under the moving heads
     assert "Traceback" not in page.content()
     assert SHOT.stat().st_size > 10_000
 
@@ -112,15 +117,92 @@ def test_chart_renders_play_advances_and_the_surface_stays(page):
 def test_a_click_on_the_map_moves_the_start_and_the_url_follows(page):
     from urllib.parse import parse_qsl, urlparse
 
-    page.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)
+    page.wait_for_selector(MAP, timeout=120_000)
     assert dict(parse_qsl(urlparse(page.url).query)).get("x0") == "auto"
-    box = page.locator(".js-plotly-plot .imagelayer image").first.bounding_box()
-    # 3/4 across, 1/4 down the default Rosenbrock map ((-2, 2) x (-1, 3)): the click-grid point (1, 2)
+    box = page.locator(MAP).first.bounding_box()
+    # 3/4 across, 1/4 down the default Rosenbrock map ((-2, 2) x (-1, 3)): the point (1, 2)
     page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + 0.25 * box["height"])
     deadline = time.time() + 60
     while time.time() < deadline and dict(parse_qsl(urlparse(page.url).query)).get("x0") == "auto":
         page.wait_for_timeout(500)
-    assert dict(parse_qsl(urlparse(page.url).query)).get("x0") == "1,2"
+    x, y = (float(v) for v in dict(parse_qsl(urlparse(page.url).query))["x0"].split(","))
+    assert abs(x - 1) < 0.05 and abs(y - 2) < 0.05, (x, y)  # rounded to a 200th of the map's span
+
+
+def sent_frames(pg) -> list[int]:
+    """A list that grows with every websocket frame the page sends to the server from now on."""
+    frames: list[int] = []
+    pg.on("websocket", lambda ws: ws.on("framesent", lambda f: frames.append(len(f))))
+    return frames
+
+
+def test_a_scrub_redraws_the_trajectory_without_a_message_to_the_server(server, browser):
+    """Drag run 3's lr knob in the tune strip: the drawn trajectory follows every stop with no websocket
+    message until the knob is let go; then one goes, and the link holds the value the strip showed."""
+    from urllib.parse import parse_qsl, urlparse
+
+    import ui
+
+    pg = browser.new_page(viewport={"width": 1440, "height": 900})
+    frames = sent_frames(pg)
+    pg.goto(server, wait_until="domcontentloaded")
+    pg.wait_for_selector(MAP, timeout=120_000)
+    pg.locator(".opt-race .opt-chip").nth(2).click()  # run 3: Adam lr=0.05
+    pg.wait_for_function("document.querySelector('.opt-tune')?.dataset.ready === '1'", timeout=120_000)
+    knob = pg.locator('.opt-tune input[data-knob="lr"]').first
+    box = knob.bounding_box()
+    assert box["y"] + box["height"] <= 900, "the knob is below the fold"
+    trail = pg.locator(".opt-race .opt-overlay path").nth(2)  # run 3's preview line on the map
+    start = int(knob.input_value())
+    y = box["y"] + box["height"] / 2
+    at = lambda i: box["x"] + 8 + (box["width"] - 16) * i / int(knob.get_attribute("max"))
+    pg.mouse.move(at(start), y)
+    before = len(frames)
+    pg.mouse.down()
+    drawn = []
+    for i in (start - 2, start - 4, start - 6):
+        pg.mouse.move(at(i), y)
+        pg.wait_for_timeout(150)
+        drawn.append(trail.get_attribute("d"))
+    assert len(frames) == before, "the page talked to the server during the drag"
+    assert all(d and d.count("L") > 10 for d in drawn) and len(set(drawn)) == 3, "the trajectory did not follow"
+    shown = pg.locator('.opt-tune input[data-knob="lr"] + .opt-knob-value').first.text_content()
+    pg.mouse.up()
+    deadline = time.time() + 60
+    while time.time() < deadline and "lr:0.05~" in dict(parse_qsl(urlparse(pg.url).query)).get("r2", "lr:0.05~"):
+        pg.wait_for_timeout(250)
+    assert len(frames) > before  # let go: now the value goes to the server
+    spec, warnings = ui.from_query(dict(parse_qsl(urlparse(pg.url).query)))
+    assert warnings == [] and dict(spec.runs[2].hparams)["lr"] == float(shown)
+    pg.close()
+
+
+def test_knob_and_chart_fit_the_screen_together_and_stack_on_a_phone(server, browser):
+    """1440 x 900: the map and every knob of the tune strip are on screen at once. 390 px wide (a phone):
+    the map sits above the panels, and Play, the step slider and the panels overlap nothing."""
+    def rect(pg, sel):
+        b = pg.locator(sel).first.bounding_box()
+        return b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]
+
+    def apart(a, b):
+        return a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+    pg = browser.new_page(viewport={"width": 1440, "height": 900})
+    pg.goto(server, wait_until="domcontentloaded")
+    pg.wait_for_selector(MAP, timeout=120_000)
+    for sel in (MAP, ".opt-tune input[type=range]"):
+        x0, y0, x1, y1 = rect(pg, sel)
+        assert 0 <= y0 and y1 <= 900 and x1 <= 1440, (sel, y0, y1)
+    pg.close()
+    pg = browser.new_page(viewport={"width": 390, "height": 844})
+    pg.goto(server, wait_until="domcontentloaded")
+    pg.wait_for_selector(MAP, timeout=120_000)
+    pg.wait_for_timeout(1000)
+    play, step = rect(pg, ".opt-race .opt-play"), rect(pg, ".opt-race .opt-step")
+    mapbox, panel = rect(pg, ".opt-race .draglayer .xy .nsewdrag"), rect(pg, ".opt-race .draglayer .x2y2 .nsewdrag")
+    assert apart(play, step) and apart(mapbox, panel) and mapbox[3] <= panel[1], (play, step, mapbox, panel)
+    assert mapbox[2] <= 390 and panel[2] <= 390
+    pg.close()
 
 
 def test_a_click_on_a_sweep_cell_links_to_that_run_in_the_explorer(server, browser):
@@ -178,7 +260,7 @@ def test_the_shared_link_reproduces_the_view_in_a_fresh_browser(server, browser)
     preset = ui.preset("clipping_quartic")
     pg = browser.new_page(viewport={"width": 1400, "height": 1000})
     pg.goto(f"{server}/?{preset.link()}", wait_until="domcontentloaded")
-    pg.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)
+    pg.wait_for_selector(MAP, timeout=120_000)
     pg.get_by_role("button", name="Share").first.click()
     code = pg.locator('[data-testid="stCode"] code').first
     code.wait_for(timeout=30_000)
@@ -187,7 +269,7 @@ def test_the_shared_link_reproduces_the_view_in_a_fresh_browser(server, browser)
     other = browser.new_context(viewport={"width": 1400, "height": 1000})
     fresh = other.new_page()
     fresh.goto(link, wait_until="domcontentloaded")
-    fresh.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)
+    fresh.wait_for_selector(MAP, timeout=120_000)
     fresh.get_by_text(preset.title).first.wait_for(timeout=30_000)  # the story box opened with it
     shown, warnings = ui.from_query(dict(parse_qsl(urlparse(fresh.url).query)))
     assert warnings == [] and shown == preset.view()
@@ -200,7 +282,7 @@ def test_a_run_editor_stays_open_with_focus_while_it_is_edited(page):
     """Three presses of the arrow key on an open editor's lr slider: the editor stays open, the slider
     keeps the keyboard focus, and the editor's title follows the value (it lagged one edit behind
     and, being a new title, collapsed the editor and dropped the focus)."""
-    page.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=120_000)
+    page.wait_for_selector(MAP, timeout=120_000)
     editor = page.locator('[data-testid="stExpander"]').filter(has_text="Run 3: Adam").first
     editor.locator("summary").first.click()
     slider = editor.locator('[data-testid="stSlider"] input[type="range"]').first

@@ -166,7 +166,8 @@ def test_compare_appends_the_phases_to_every_schedule():
     args = argparse.Namespace(optimizer="adam", lr="0.01", momentum=None, weight_decay=None, hp=None, clip="none",
                               schedule=["warmup:total_iters=10,cosine"], then=["constant@60:factor=0.1"], seed=None,
                               task="digits-mlp", steps=100, batch_size=0, device="cpu", amp=False, compile=False,
-                              size=1.0, eval_every=0, smoothness_every=0, flooding=None, label="", max_runs=10)
+                              size=1.0, eval_every=0, smoothness_every=0, sharpness=False, flooding=None, label="",
+                              max_runs=10)
     jobs = jobs_from_grid(args, note=print)
     assert [j.then for j in jobs] == [((60, "constant", (("factor", 0.1),)),)] * 2
     assert [j.run.lr_schedule.milestones for j in jobs] == [(60,), (60,)]

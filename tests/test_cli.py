@@ -315,3 +315,18 @@ def test_export_writes_tensorboard_scalars_when_a_writer_exists(db, tmp_path):
     assert calls[0] == ("dir", f"run-{run_id}-adam") and calls[-1] == ("closed",)
     assert [c[2] for c in calls if c[0] == "train/loss"] == [2.0 / (i + 1) for i in range(5)]
     assert ("val/accuracy", 5, 0.9) in calls and ("val/smoothness", 5, 3.0) in calls
+
+
+@needs_runner
+def test_zeroth_order_and_sam_runs_with_sharpness_from_the_command_line(db, capsys):
+    code = cli.main(["compare", "--task", "digits-mlp", "--optimizer", "zo_sgd,sam", "--lr", "0.05", "--steps", "12",
+                     "--eval-every", "6", "--sharpness", "--device", "cpu", "--db", db, "-q"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    runs = Store(db).list_runs(newest_first=False)
+    assert [r["status"] for r in runs] == ["done", "done"] and all(r["job"]["sharpness"] for r in runs)
+    header, _, zo, sam = out.strip().splitlines()
+    assert header.split()[:2] == ["run", "optimizer"] and "evaluations" in header and "sharpness" in header
+    assert "24 f" in zo and "24 ∇f" in sam  # zo_sgd: 2 loss values a step; SAM: 2 gradients a step
+    extra = Store(db).evals(runs[1]["id"])["extra"]
+    assert [x["evaluations"] for x in extra] == [[0, 0], [0, 12], [0, 24]] and all(x["sharpness"] > 0 for x in extra)

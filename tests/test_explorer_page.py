@@ -238,3 +238,17 @@ def test_the_app_shell_runs_the_explorer_as_home_page(path):
     at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert any(t.value == "Optimizer explorer" for t in at.title)
+
+
+@pytest.mark.slow  # ~40 s each on a busy machine: the first race of each view and the player's banks
+@pytest.mark.parametrize("name", ["reddi_adam", "sam_sharp_flat"])
+def test_the_online_and_sharpness_presets_open_with_their_story_and_summary(name):
+    p = ui.preset(name)
+    at = app(dict(parse_qsl(p.link())))
+    assert not at.exception and not at.error and not at.warning
+    assert any(p.title in plain(i.value) for i in at.info)  # the story box
+    rows = summary(at)
+    assert len(rows) == len(p.spec.runs) and all(r["sharpness"] != "—" for r in rows)
+    if name == "sam_sharp_flat":
+        assert [r["evaluations"] for r in rows] == ["1000 ∇f", "1000 ∇f", "2000 ∇f", "2000 ∇f"]
+        assert rows[0]["sharpness"] == "44.41" and rows[2]["sharpness"] == "1.078"

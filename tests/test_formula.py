@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import surfaces
-from surfaces import FormulaError, Surface
+from surfaces import FormulaError, Surface, grammar
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -342,3 +342,46 @@ def test_valid_trees_match_an_independent_numpy_evaluation(tree):
     finite = np.isfinite(value) & np.isfinite(scale)
     err = np.abs(out[finite] - value[finite])
     assert np.all(err <= 1e-9 * (1 + scale[finite])), (text, err.max())
+
+
+# ---------------------------------------------------------------- t, the step: a time-varying formula
+
+
+def test_t_is_the_step_one_based_and_bounded():
+    s = surfaces.parse("t * x + y^2")
+    assert s.online and not surfaces.parse("x + y").online
+    p = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    assert float(s(p, t=3)) == 3 * 0.5 + 4.0
+    assert float(s(p)) == 1 * 0.5 + 4.0  # the map draws t = 1, the first step
+    assert s.formula == r"t \cdot x + y^{2}"
+    for bad in (0, -1, 2.5, grammar.MAX_T + 1, True, "3", float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="whole number from 1"):
+            s(p, t=bad)
+    assert float(s(p, t=grammar.MAX_T)) == grammar.MAX_T * 0.5 + 4.0
+
+
+def test_the_engine_meets_f_t_at_update_t():
+    """f_t = t x + y^2: SGD's x after k updates is x0 - lr (1 + 2 + ... + k), and the loss recorded at the
+    k-th point is that of the step starting there, f_{k+1}."""
+    import trajectories
+    from trajectories.limits import MAX_SIMULATE_STEPS
+
+    assert MAX_SIMULATE_STEPS + 1 <= grammar.MAX_T  # the engine's last loss is f_{steps + 1}
+    r = trajectories.race(surfaces.parse("t * x + y^2"), [trajectories.Run("sgd", {"lr": 0.001})], (1.0, 0.5), 10)
+    k = np.arange(11)
+    np.testing.assert_allclose(r.xy[:, 0, 0], 1.0 - 0.001 * k * (k + 1) / 2, rtol=1e-14)
+    np.testing.assert_allclose(r.loss[:, 0], (k + 1) * r.xy[:, 0, 0] + r.xy[:, 0, 1] ** 2, rtol=1e-14)
+    np.testing.assert_allclose(r.grad[:, 0, 0], k[:-1] + 1.0, rtol=0)  # the gradient update t used: t
+
+
+@pytest.mark.parametrize("text", ["t" * 400, "exp(exp(t))", "t ** t ** t", "(t" * 30 + ")" * 30, "t()", "t.real",
+                                  "t[0]", "tt", "__t__", "t = 1"])
+def test_hostile_formulas_in_t_fail_cleanly_or_stay_bounded(text):
+    try:
+        s = surfaces.parse(text)
+    except FormulaError:
+        return
+    import trajectories
+
+    r = trajectories.race(s, [trajectories.Run("sgd", {"lr": 0.01})], (0.5, 0.5), 30)  # non-finite: diverged, no crash
+    assert np.isfinite(r.xy).all()

@@ -17,7 +17,7 @@ MEASURED_PX = {
     "rosenbrock": 199, "beale": 473, "booth": 245, "himmelblau": 251, "rastrigin": 342, "ackley": 567,
     "goldstein_price": 929, "three_hump_camel": 234, "six_hump_camel": 345, "styblinski_tang": 303,
     "levi13": 513, "matyas": 196, "mccormick": 327, "quartic": 60, "saddle": 60, "monkey_saddle": 81,
-    "ravine": 341, "cliff": 259, "sharp_flat": 647,
+    "ravine": 341, "cliff": 259, "sharp_flat": 647, "reddi": 391,
 }
 
 

@@ -113,6 +113,9 @@ def test_every_accepted_schedule_argument_simulates(sched):
     if sched == "cyclic":
         runs += [Run("sgd", {"lr": 1e-3}, schedule=("cyclic", {"mode": m, "gamma": g}))
                  for m in ("triangular2", "exp_range") for g in (1e300, 1e-300)]
+    if not schedule_spec(sched).params:  # a schedule without arguments (inverse_sqrt): the extreme lrs
+        runs += [Run(opt, {"lr": lr}, schedule=(sched, {}))
+                 for opt, lr in (("sgd", 1e-3), ("adamw_schedulefree", 1e300))]
     assert runs
     race_all(runs)
 

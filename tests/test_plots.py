@@ -357,10 +357,17 @@ def test_summary_as_table_text():
     rows = plots.summary_rows(plots.as_race(hand_made()), minima=[(1.0, 0.0)], min_value=0.0, tol=1e-6)
     a, b = plots.table_text(rows, percent=("clipped fraction",))
     steps_key = next(k for k in a if k.startswith("steps to"))
-    assert a == {"run": "adam", "final loss": "1e-10", "best loss": "1e-10", "distance to minimum": "0",
-                 steps_key: "7", "clipped fraction": "30%", "diverged at": "—"}
-    assert b == {"run": "sgd, lr=1", "final loss": "80", "best loss": "10", "distance to minimum": "5",
-                 steps_key: "—", "clipped fraction": "0%", "diverged at": "4"}
+    assert a == {"run": "adam", "steps": "10", "evaluations": "—", "final loss": "1e-10", "best loss": "1e-10",
+                 "distance to minimum": "0", steps_key: "7", "clipped fraction": "30%", "sharpness": "—",
+                 "diverged at": "—"}
+    assert b == {"run": "sgd, lr=1", "steps": "4", "evaluations": "—", "final loss": "80", "best loss": "10",
+                 "distance to minimum": "5", steps_key: "—", "clipped fraction": "0%", "sharpness": "—",
+                 "diverged at": "4"}
+    costly = SimpleNamespace(**vars(hand_made()), evaluations=np.array([[11, 0], [0, 2]]),
+                             sharpness=np.array([44.41, -2.0]))
+    a, b = plots.table_text(plots.summary_rows(plots.as_race(costly)))
+    assert (a["evaluations"], b["evaluations"]) == ("110 f", "8 ∇f")  # per update x updates taken (4: diverged)
+    assert (a["sharpness"], b["sharpness"]) == ("44.41", "-2")
     columns = plots.table_text({"loss": [2.5e-8, None], "steps": [12, None]})
     assert columns == {"loss": ["2.5e-8", "—"], "steps": ["12", "—"]}
 
@@ -577,3 +584,21 @@ def test_with_a_known_minimum_the_loss_panel_keeps_loss_minus_min_on_a_log_axis(
     curve = next(d for d in fig["data"] if d.get("yaxis") == "y2" and d.get("mode") == "lines")
     np.testing.assert_allclose(curve["y"], race.loss[:, 0], rtol=1e-4)
     assert "customdata" not in curve
+
+
+def test_a_feasible_box_is_drawn_on_the_map_and_the_summary_says_what_the_updates_cost():
+    import surfaces
+    import trajectories
+
+    s = surfaces.get("reddi")
+    res = trajectories.race(s, [trajectories.Run("adam", {"lr": 0.5}), trajectories.Run("zo_sgd", {"lr": 0.1})],
+                            s.start, 30)
+    race = plots.as_race(res, ["adam", "zo"])
+    fig = plots.race_figure(trajectories.grid(s, 40), race, minima=s.minima, bounds=s.bounds, box=s.box)
+    (rect,) = fig["layout"]["shapes"]
+    assert rect["type"] == "rect" and (rect["x0"], rect["x1"], rect["y0"], rect["y1"]) == (-1.0, 1.0, -1.0, 1.0)
+    assert rect["xref"] == "x" and rect["yref"] == "y"  # on the map, not a panel
+    assert "shapes" not in plots.race_figure(trajectories.grid(s, 40), race, bounds=s.bounds)["layout"]
+    rows = plots.table_text(plots.summary_rows(race, minima=s.minima, min_value=s.min_value))
+    assert [(r["steps"], r["evaluations"], r["sharpness"]) for r in rows] == [("30", "30 ∇f", "0"),
+                                                                            ("30", "60 f", "0")]

@@ -106,6 +106,34 @@ def test_noise_keeps_constant_lr_jittering():
     assert spread[1] > 20 * spread[2] and spread[0] > 20 * spread[2]
 
 
+def test_reddi_adam_as_its_text_says():
+    spec, r = race("reddi_adam")
+    assert spec.surface_obj().box == ((-1.0, 1.0), (-1.0, 1.0)) and (r.diverged_at == -1).all()
+    for run in spec.runs:  # Theorem 1's setting: beta1 = 0, beta2 = 1 / (1 + C^2), alpha / sqrt(t)
+        assert run.hparam("betas") == (0.0, 1 / (1 + 3**2)) and run.hparam("lr") == 0.5
+        assert run.schedule == "inverse_sqrt"
+    x = r.xy[:, :, 0]
+    assert (np.abs(x) <= 1).all() and (r.xy[:, :, 1] == 0).all()  # projected onto the box; y unused
+    assert (x[45::3, 0] == 1.0).all() and x[42, 0] < 1.0  # Adam: +1.000 at every period's end from step 45
+    assert (x[46::3, 1] == -1.0).all() and x[43, 1] > -1.0  # AMSGrad: -1.000 after every slope-3 step
+    assert x[-1, 0] == 1.0 and f"{x[-1, 1]:.3f}" == "-0.994"
+    t = np.arange(1, spec.steps + 1)[:, None]
+    played = np.where(t % 3 == 1, 3 * x[:-1], -x[:-1])  # f_t(x_t), also what the run recorded
+    np.testing.assert_allclose(r.loss[:-1], played, rtol=0, atol=1e-15)
+    regret = played.mean(axis=0) - min(np.where(t % 3 == 1, 3 * v, -v).mean() for v in (-1.0, 1.0))
+    assert f"{regret[0]:.2f}" == "0.67" and f"{regret[1]:.3f}" == "0.013"
+
+
+def test_sam_finds_the_flat_minimum_as_its_text_says():
+    spec, r = race("sam_sharp_flat")
+    sharp, flat = np.array(spec.surface_obj().minima)
+    d_sharp = np.linalg.norm(r.xy - sharp, axis=-1)  # (steps + 1, runs)
+    d_flat = np.linalg.norm(r.xy - flat, axis=-1)
+    assert (d_sharp[-1, :2] < 1e-6).all()  # GD and momentum stay in the narrow minimum
+    assert (d_flat[-1, 2:] < 0.02).all()  # SAM and ASAM settle near the wide one
+    assert d_sharp[:100, 2].min() < 0.05  # SAM visits the narrow minimum first
+    assert r.sharpness[:2].round().tolist() == [44, 44] and r.sharpness[2:].round(1).tolist() == [1.1, 1.1]
+    assert (r.evaluations[:, 1] == [1, 1, 2, 2]).all()  # SAM: two gradients per step
 def test_swats_switch_as_its_text_says():
     from test_swats_switch import paper_switch
 

@@ -395,3 +395,94 @@ def test_adam_on_a_big_flat_buffer_equals_torch_bit_for_bit(name):
         ours.step()
         theirs.step()
     assert torch.equal(ours_p, theirs_p)
+
+
+# ---------------------------------------------------------------- rules that evaluate the loss; sharpness
+
+
+def test_model_sharpness_is_the_top_eigenvalue_of_the_explicit_hessian():
+    from training.sharpness import model_sharpness
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    x, y = torch.randn(16, 3, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
+    params = list(model.parameters())
+    shapes = [p.shape for p in params]
+
+    def loss_of(flat):
+        out, at = {}, 0
+        for (name, _), shape in zip(model.named_parameters(), shapes, strict=True):
+            n = math.prod(shape)
+            out[name] = flat[at: at + n].view(shape)
+            at += n
+        return ((torch.func.functional_call(model, out, (x,)) - y) ** 2).mean()
+
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    want = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of, flat))[-1]
+    loss = lambda: ((model(x) - y) ** 2).mean()  # noqa: E731
+    got = model_sharpness(loss, params, torch.Generator().manual_seed(0), iters=2000, tol=1e-14)
+    assert got == pytest.approx(float(want), rel=1e-8)
+    quick = model_sharpness(loss, params, torch.Generator().manual_seed(0))  # the runner's bounded default
+    assert quick == pytest.approx(float(want), rel=0.05)
+    # a linear least-squares model: the Hessian is (2/n) [X 1]'[X 1] per output, in closed form
+    lin = nn.Linear(3, 1).double()
+    xa = torch.cat([x, torch.ones(16, 1, dtype=torch.float64)], dim=1)
+    closed = torch.linalg.eigvalsh(2 / 16 * xa.T @ xa)[-1]
+    got = model_sharpness(lambda: ((lin(x) - y[:, :1]) ** 2).mean(), list(lin.parameters()),
+                          torch.Generator().manual_seed(1), iters=2000, tol=1e-14)
+    assert got == pytest.approx(float(closed), rel=1e-8)
+
+
+def test_a_zeroth_order_job_counts_loss_evaluations_and_uses_no_gradient():
+    q = 4
+    sink, s = run(optimizer="zo_sgd", hparams=(("lr", 0.05), ("directions", q)), steps=30, eval_every=10,
+                  smoothness_every=5, clip=("norm", 1.0))
+    assert s["status"] == "done"
+    assert (s["loss_evaluations"], s["gradient_evaluations"]) == (30 * (q + 1), 0)
+    assert [e.extra["evaluations"] for e in sink.eval_rows] == [[0, 0], [50, 0], [100, 0], [150, 0]]
+    assert all(e.smoothness is None for e in sink.eval_rows)  # no gradients: no smoothness estimate, and a note
+    assert any("no smoothness estimate" in n for n in s["notes"])
+    # the rows log the estimate's norm before clipping, and clipping scaled it to the threshold
+    assert all(r.grad_norm > 0 and math.isfinite(r.grad_norm) for r in sink.step_rows)
+    big = [r for r in sink.step_rows if r.grad_norm > 1.0]
+    assert big and all(r.clip_coef == pytest.approx(1 / (r.grad_norm + 1e-6), rel=1e-5) for r in big)
+    adam, _ = run(optimizer="adam", steps=1, eval_every=10)
+    assert sink.step_rows[0].loss == adam.step_rows[0].loss  # the same model and first batch: its own directions
+    again, _ = run(optimizer="zo_sgd", hparams=(("lr", 0.05), ("directions", q)), steps=30, eval_every=10,
+                   smoothness_every=5, clip=("norm", 1.0))
+    assert [r.loss for r in again.step_rows] == [r.loss for r in sink.step_rows]  # seeded
+
+
+def test_a_sam_job_takes_two_gradients_a_step_and_equals_the_rule_on_the_same_batches():
+    steps, lr, rho = 5, 0.2, 0.1
+    sink, s = run(optimizer="sam", hparams=(("lr", lr), ("rho", rho)), steps=steps, eval_every=steps,
+                  smoothness_every=0, seed=3)
+    assert (s["loss_evaluations"], s["gradient_evaluations"]) == (0, 2 * steps)
+    # the same updates by hand: build("sam") on a flattened copy, a closure on the runner's batches
+    task = tasks.get("digits-mlp")
+    torch.manual_seed(3)
+    model, data = task.make(0.25, 3, torch.device("cpu"))
+    fp = flatten_(model)
+    opt = optimizers.build("sam", [fp.flat], lr=lr, rho=rho)
+    gen = torch.Generator().manual_seed(3)
+    for i in range(steps):
+        batch = task.batch(data, i, task.batch_size, gen)
+
+        def closure(batch=batch):
+            fp.zero_grad()
+            loss = task.loss(model, batch)
+            loss.backward()
+            return loss
+
+        loss = opt.step(closure)
+        assert sink.step_rows[i].loss == pytest.approx(float(loss.detach()), rel=1e-6)
+
+
+def test_sharpness_is_recorded_at_every_evaluation_when_asked():
+    sink, s = run(optimizer="sgd", hparams=(("lr", 0.1),), steps=20, eval_every=10, sharpness=True)
+    values = [e.extra["sharpness"] for e in sink.eval_rows]
+    assert len(values) == 3 and all(v > 0 for v in values)
+    assert s["final_sharpness"] == values[-1]
+    plain, s2 = run(optimizer="sgd", hparams=(("lr", 0.1),), steps=20, eval_every=10)
+    assert all("sharpness" not in e.extra for e in plain.eval_rows) and s2["final_sharpness"] is None
+    assert [r.loss for r in plain.step_rows] == [r.loss for r in sink.step_rows]  # measuring changes nothing

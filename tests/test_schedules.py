@@ -69,12 +69,14 @@ CASES = [
     ("warmup", dict(start_factor=0.5, end_factor=0.2, total_iters=20), L.LinearLR,
      dict(start_factor=0.5, end_factor=0.2, total_iters=20)),
     ("warmup", dict(total_iters=0), L.LinearLR, dict(total_iters=0)),
+    ("inverse_sqrt", {}, L.LambdaLR, dict(lr_lambda=lambda k: 1 / math.sqrt(k + 1))),
 ]
 _MOMENTUM_FREE = {L.CyclicLR, L.OneCycleLR}  # the schedule is the lr only
 
 
 def test_names():
-    assert schedule_names() == ["constant", "step", "exponential", "cosine", "sgdr", "cyclic", "one_cycle", "warmup"]
+    assert schedule_names() == ["constant", "step", "exponential", "cosine", "sgdr", "cyclic", "one_cycle", "warmup",
+                              "inverse_sqrt"]
     assert {c[0] for c in CASES} == set(schedule_names())  # every schedule has a reference row
 
 
@@ -95,6 +97,7 @@ def test_long_run_matches_torch():
     for name, kw, cls, tkw in [
         ("cosine", dict(T_max=200, eta_min=0.001), L.CosineAnnealingLR, dict(T_max=200, eta_min=0.001)),
         ("exponential", dict(gamma=0.999), L.ExponentialLR, dict(gamma=0.999)),
+        ("inverse_sqrt", {}, L.LambdaLR, dict(lr_lambda=lambda k: 1 / math.sqrt(k + 1))),
         ("sgdr", dict(T_0=10, T_mult=2), L.CosineAnnealingWarmRestarts, dict(T_0=10, T_mult=2)),
     ]:
         torch.testing.assert_close(schedule(name, LR, 3000, **kw), stepped(cls, 3000, **tkw), rtol=1e-9, atol=1e-15)
@@ -110,6 +113,7 @@ def test_long_run_matches_torch():
         ("step", 6, dict(step_size=2, gamma=0.5), [1, 1, 0.5, 0.5, 0.25, 0.25]),
         ("exponential", 4, dict(gamma=0.5), [1, 0.5, 0.25, 0.125]),
         ("warmup", 4, dict(start_factor=0.5, total_iters=2), [0.5, 0.75, 1.0, 1.0]),
+        ("inverse_sqrt", 4, {}, [1.0, 1 / math.sqrt(2), 1 / math.sqrt(3), 0.5]),  # lr / sqrt(t), t = 1, 2, ...
         ("cosine", 5, dict(T_max=2), [1.0, 0.5, 0.0, 0.5, 1.0]),  # past T_max it climbs back, as torch's
         ("cosine", 3, dict(T_max=2, eta_min=0.2), [1.0, 0.6, 0.2]),
         ("sgdr", 7, dict(T_0=2, T_mult=2), [1, 0.5, 1, (1 + math.sqrt(0.5)) / 2, 0.5, (1 - math.sqrt(0.5)) / 2, 1]),

@@ -110,7 +110,8 @@ def test_summary_values():
     assert pt.summarize(run(4, target=None))["time_to_target"] is None
     empty = pt.summarize(run(5, n=0, metric=[], eval_steps=[]))
     assert empty == {"best": None, "final": None, "step_to_target": None, "time_to_target": None,
-                     "steps_per_s": None, "last_loss": None, "clipped": None}
+                     "steps_per_s": None, "last_loss": None, "clipped": None, "steps": 0, "evaluations": None,
+                     "sharpness": None}
     assert pt.summarize(run(6, steps_per_s=321.0))["steps_per_s"] == 321.0
 
 
@@ -119,6 +120,14 @@ def test_summary_rows_one_per_run():
     assert rows["run"] == ["run 1", "run 2"]
     assert rows["target"] == ["≥ 0.9", "≤ 3"]
     assert len({len(v) for v in rows.values()}) == 1
+    assert rows["steps"] == [100, 100] and rows["evaluations"] == [None, None] and rows["sharpness"] == [None, None]
+    zo = run(3)
+    zo["evals"]["extra"] = [{"evaluations": [0, 0]}, {"evaluations": [250, 0], "sharpness": 3.5},
+                            {"evaluations": [500, 0], "sharpness": 2.25}]
+    sam = run(4)
+    sam["evals"]["extra"] = [{}, {"evaluations": [0, 200]}, {"bad": 1}]
+    rows = pt.summary_rows([zo, sam])
+    assert rows["evaluations"] == ["500 f", "200 ∇f"] and rows["sharpness"] == [2.25, None]
 
 
 def test_metric_target_line_and_norm_threshold_line():

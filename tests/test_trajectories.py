@@ -187,3 +187,23 @@ def test_progress_is_reported():
     seen = []
     trajectories.simulate("rosenbrock", "adam", [[-1.5, 2.0]], 100, progress=seen.append)
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_a_feasible_box_projects_every_update_instead_of_diverging():
+    """On a surface with a box each update is clamped onto it (the Euclidean projection onto a box): a
+    step far out lands on the edge, the run goes on, and the same holds in sweeps."""
+    import dataclasses
+
+    s = dataclasses.replace(surfaces.parse("(x - 5)^2 + y^2"), box=((-1.0, 2.0), (-0.5, 0.5)))
+    r = trajectories.race(s, [trajectories.Run("sgd", {"lr": 0.3}), trajectories.Run("sgd", {"lr": 50.0})],
+                          (0.0, 0.4), 30)
+    assert (r.diverged_at == -1).all()  # lr 50 would leave any box ten spans wide at once: here it is projected
+    assert (r.xy[..., 0] >= -1).all() and (r.xy[..., 0] <= 2).all() and (np.abs(r.xy[..., 1]) <= 0.5).all()
+    x = np.array([0.0, 0.4])
+    for _ in range(30):  # projected gradient descent by hand, lr 0.3
+        x = np.clip(x - 0.3 * np.array([2 * (x[0] - 5), 2 * x[1]]), [-1.0, -0.5], [2.0, 0.5])
+    np.testing.assert_allclose(r.xy[-1, 0], x, rtol=1e-12, atol=1e-15)
+    assert r.xy[1, 1].tolist() == [2.0, -0.5]  # lr 50: x jumps to 250 and y to -39.6, both clamped
+    out = trajectories.sweep(s, "sgd", (0.0, 0.4), 20, [trajectories.Axis("lr", (0.3, 50.0))])
+    assert (out.diverged_at == -1).all() and np.allclose(out.final_xy[0, 0], r.xy[-1, 0])
+    assert out.final_xy[0, 1, 0] == 2.0

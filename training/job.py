@@ -49,6 +49,7 @@ class Job:
     size: float = 1.0  # scales the task's model/data up for real GPU comparisons
     eval_every: int = 0  # 0: the task's default
     smoothness_every: int = 0  # 0: never; else estimate local smoothness every N steps
+    sharpness: bool = False  # measure the top Hessian eigenvalue at every evaluation (training/sharpness.py)
     flooding: float | None = None  # Ishida et al. 2020: train on |loss - b| + b
     snapshots: int = 0  # weight snapshots to keep, evenly spaced from step 0 to the last (the landscape's path)
     label: str = ""  # a person's name for the run
@@ -56,8 +57,8 @@ class Job:
     @classmethod
     def of(cls, task: str, run: RunConfig, **settings: Any) -> Job:
         """The job that trains `run` on `task` (every hyperparameter written out) + the settings
-        (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, flooding, snapshots,
-        label)."""
+        (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, sharpness, flooding,
+        snapshots, label)."""
         sched = run.schedule_pair
         return cls(task=task, optimizer=run.optimizer, hparams=tuple(run.hparams), clip=run.clip_pair,
                    schedule=None if sched is None else (sched[0], tuple(sched[1].items())), then=run.then,

@@ -47,8 +47,11 @@ from . import device as devices
 from . import snapshots, tasks
 from .flat import flatten_
 from .job import FULL_BATCH, EvalRow, Job, Sink, StepRow
+from .sharpness import model_sharpness
 
 NAN = float("nan")
+DIRECTIONS_SEED = 1 << 33  # added to the job's seed: zeroth-order directions, a stream apart from the batches'
+SHARPNESS_SEED = 1 << 34  # likewise for the fixed batch the sharpness is measured on
 
 
 def train(job: Job, sink: Sink, *, flush_every: float = 0.5, buffer_steps: int = 1024) -> dict:
@@ -127,6 +130,21 @@ class _Run:
         if compile_step:
             self.notes.append(f"optimizer step: {job.optimizer}'s rule through torch.compile on {dev.type}")
         self.opt.train()  # schedule-free optimizers start in training mode; a no-op for the others
+        self.oracle = self.opt.spec.rule.oracle  # "": gradient steps; "value"/"grad": the rule evaluates the loss
+        if self.oracle:
+            # zeroth-order directions from a stream of their own: the batches stay those of every other run
+            self.opt.generator = torch.Generator(device=dev).manual_seed(job.seed + DIRECTIONS_SEED)
+            if job.smoothness_every:
+                self.notes.append(f"no smoothness estimate: {job.optimizer} uses loss values, no gradients"
+                                  if self.oracle == "value" else
+                                  f"no smoothness estimate: {job.optimizer}'s update uses a gradient at another point")
+        self.plain_model = model  # the uncompiled module: sharpness needs double backward through it
+        self.sharpness_batch = None
+        if job.sharpness:
+            gen = torch.Generator(device=dev).manual_seed(job.seed + SHARPNESS_SEED)
+            self.sharpness_batch = task.full_batch(self.data) if self.full else task.batch(self.data, 0,
+                                                                                          self.batch_size, gen)
+            self.sharpness_gen = torch.Generator(device=dev).manual_seed(job.seed)
         self.lrs = None
         sched = job.run.lr_schedule  # every phase of a chained schedule (None: the plain constant lr)
         if sched is not None:
@@ -216,6 +234,42 @@ class _Run:
             fp.flat.copy_(x1)
         return est, torch.linalg.vector_norm(g0)
 
+    def estimate(self, batch) -> torch.Tensor:
+        """For a rule that evaluates the loss itself: fp.grad becomes the gradient its update uses, from the
+        loss on this step's batch wherever the rule asks (optimizers.RuleOptimizer.estimate_); returns the
+        task's loss at the current parameters. With float16 loss scaling the closure scales and unscales
+        by hand (the scaler unscales once per step; this takes two or more gradients)."""
+        fp, grads, first = self.fp, self.oracle == "grad", []
+
+        def closure():
+            fp.zero_grad()
+            loss, obj = self.objective(batch)
+            if grads and self.scaler is not None:
+                scale = self.scaler.get_scale()
+                (obj * scale).backward()
+                fp.grad.div_(scale)
+            elif grads:
+                obj.backward()
+            first.append(loss.detach())
+            return obj if grads else obj.detach()
+
+        self.opt.estimate_(closure)
+        return first[0]
+
+    def sharpness(self) -> float | None:
+        """The top Hessian eigenvalue of the training loss on the fixed sharpness batch (Job.sharpness), None
+        where not asked; NaN (and a note) where the model has no double backward."""
+        if self.sharpness_batch is None:
+            return None
+        try:
+            return model_sharpness(lambda: self.task.loss(self.plain_model, self.sharpness_batch), self.fp.params,
+                                   self.sharpness_gen)
+        except RuntimeError as e:
+            note = f"no sharpness: {str(e).splitlines()[0][:160]}"
+            if note not in self.notes:
+                self.notes.append(note)
+            return NAN
+
     def evaluate(self) -> tuple[float, float, float]:
         """(val_loss, metric, seconds), with schedule-free optimizers at their averaged point."""
         _sync(self.dev)
@@ -272,6 +326,7 @@ class _Run:
         self.pending_evals: list[dict] = []
         self.evals: list[EvalRow] = []
         self.step_rows, self.diverged_at = 0, None
+        self.evaluations = (0, 0)  # (loss values, gradients) the updates so far used
         self.switch: tuple[int, float] | None = None  # SWATS: (k, learned lr), its last Adam update and SGD lr
         self.items, self.items_since, self.train_since = 0, 0, 0.0  # for throughput
         self.last_eval_t = time.perf_counter()
@@ -288,17 +343,23 @@ class _Run:
                                                                                   self.generator)
         n_items = batch[1].numel()
         fp.zero_grad()
-        loss, obj = self.objective(batch)
-        self.backward(obj)
-        measure = bool(every_s) and i % every_s == 0
+        if self.oracle:  # fp.grad: the gradient the update uses (a zeroth-order estimate, SAM's second one)
+            loss = self.estimate(batch)
+            measure = False
+        else:
+            loss, obj = self.objective(batch)
+            self.backward(obj)
+            measure = bool(every_s) and i % every_s == 0
         if measure:  # x_i and g(x_i) before clipping: the step's start and its gradient
             x0, g0 = fp.flat.detach().clone(), fp.grad.clone()
         norm, coef = clip_with_coef_(fp.grad, self.clip_kind, self.clip_threshold, validate=False)
-        if self.scaler is not None:
+        if self.scaler is not None and not self.oracle:
             self.scaler.step(opt)
             self.scaler.update()
         else:
             opt.step()
+        used = opt.last_evaluations
+        self.evaluations = (self.evaluations[0] + used[0], self.evaluations[1] + used[1])
         if measure:
             est, gnorm = self.smoothness(batch, x0, g0)
             if row is None:
@@ -376,12 +437,17 @@ class _Run:
         now = time.perf_counter()
         self.train_since += now - self.last_eval_t
         val_loss, metric, secs = self.evaluate()
-        self.eval_s += secs
+        t0 = time.perf_counter()
+        sharp = self.sharpness()
+        _sync(self.dev)
+        self.eval_s += secs + time.perf_counter() - t0
         thr = self.items_since / self.train_since if self.items_since and self.train_since > 0 else NAN
         self.items_since, self.train_since = 0, 0.0
         self.last_eval_t = time.perf_counter()
+        # what the k updates so far cost (loss values, gradients), and the sharpness where measured
+        extra = {"evaluations": list(self.evaluations), **({} if sharp is None else {"sharpness": sharp})}
         return {"step": k, "val_loss": val_loss, "metric": metric, "throughput": thr,
-                "wall": self.last_eval_t - self.t_start, "smoothness_t": None, "grad_norm_t": None}
+                "wall": self.last_eval_t - self.t_start, "smoothness_t": None, "grad_norm_t": None, "extra": extra}
 
     def summary(self, status: str, done: int, items: int, wall: float) -> dict:
         task = self.task
@@ -398,6 +464,7 @@ class _Run:
                     break
         train_s = max(wall - self.eval_s, 1e-9)
         last = scored[-1] if scored else None
+        sharp = [e.extra["sharpness"] for e in self.evals if "sharpness" in (e.extra or {})]
         return {
             "status": status, "steps": done, "diverged_at": self.diverged_at,
             "metric_name": task.metric_name, "higher_is_better": task.higher_is_better,
@@ -412,6 +479,8 @@ class _Run:
             # SWATS' switch (Keskar & Socher 2017): the last Adam update k (SGD from k + 1) and the learned SGD lr
             "switched_at": self.switch[0] if self.switch else None,
             "switch_lr": self.switch[1] if self.switch else None,
+            "loss_evaluations": self.evaluations[0], "gradient_evaluations": self.evaluations[1],
+            "final_sharpness": sharp[-1] if sharp else None,
         }
 
     def final_notes(self) -> list[str]:

@@ -137,6 +137,8 @@ def check_job(job: Job, *, device_here: bool = True) -> None:
                          f"{' on this server' if limits.public else ''}, got {shown(job.size)}")
     if len(job.label) > MAX_LABEL:
         raise ValueError(f"the label has {len(job.label)} characters; at most {MAX_LABEL}")
+    if not isinstance(job.sharpness, bool):
+        raise ValueError(f"sharpness must be true or false, got {shown(job.sharpness)}")
     if job.flooding is not None and not (math.isfinite(job.flooding) and job.flooding >= 0):
         raise ValueError(f"flooding must be a number >= 0, got {job.flooding!r}")
     if run.lr_schedule is not None:  # the schedule over the run's real length (RunConfig checks one step)

@@ -15,19 +15,38 @@ import torch
 import optimizers
 from optimizers.chain import as_sequential
 from optimizers.clipping import check_clip, clip_with_coef_
+from optimizers.sharpness import top_eigenvalue
+
+from .oracle import Draws, oracle_gradients
 
 Tensor = torch.Tensor
 INF = float("inf")
 BOX_SPANS = 10.0  # a row that moves this many surface spans beyond the bounds has diverged
 
 
-def loss_and_grad(f: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
-    """f(x) (N,) and its gradient (N, 2), by autograd (rows are independent, so sum is safe)."""
+def loss_and_grad(f: Callable[[Tensor, int], Tensor], x: Tensor, t: int) -> tuple[Tensor, Tensor]:
+    """f(x, t) (N,) and its gradient (N, 2), by autograd (rows are independent, so sum is safe)."""
     with torch.enable_grad():
         xr = x.detach().requires_grad_(True)
-        loss = f(xr)
+        loss = f(xr, t)
         (g,) = torch.autograd.grad(loss.sum(), xr)
     return loss.detach(), g
+
+
+def objective(surface) -> Callable[[Tensor, int], Tensor]:
+    """f(x, t): the loss the update at step t (1-based) meets; t matters only on an online surface."""
+    if getattr(surface, "online", False):
+        return lambda x, t: surface(x, t=t)
+    return lambda x, t: surface(x)
+
+
+def feasible(surface) -> tuple[Tensor, Tensor] | None:
+    """(lo, hi), each (2,): the surface's feasible box (surfaces.Surface.box), or None."""
+    b = getattr(surface, "box", None)
+    if b is None:
+        return None
+    (x0, x1), (y0, y1) = b
+    return (torch.tensor([x0, y0], dtype=torch.float64), torch.tensor([x1, y1], dtype=torch.float64))
 
 
 def box(bounds) -> tuple[Tensor, Tensor]:
@@ -94,6 +113,7 @@ class Group:
     threshold: float | Tensor  # float or (rows,)
     lr_at: Callable[[int], float | Tensor]  # step -> a float or a (rows, 1) tensor
     state: dict | None = None
+    draw: Callable[[int], Tensor] | None = None  # random directions of a zeroth-order rule (trajectories/oracle.py)
 
 
 def make_group(rows: slice, name: str, hparams: dict, clip, schedule, steps: int) -> Group:
@@ -115,6 +135,12 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float 
 
     One loss/gradient evaluation per step serves every group; each group's rule then updates its
     own rows in place (x_new[rows] is a view), so runs of different optimizers race in one loop.
+    A rule that evaluates the loss itself (zeroth-order, SAM) gets its points evaluated first,
+    all such groups at once (trajectories/oracle.py), and its rows of the gradient then hold the
+    gradient its update uses: clipping and the recorded gradient norm apply to that one.
+    f is the Surface: on an online one the update at step t (1-based) meets f_t, and the loss
+    recorded at a point is that of the step that starts there; with a feasible box every update is
+    projected onto it (clamped), so leaving the box is projection, not divergence.
     record=False (sweeps) keeps no histories: only the final point and loss, diverged_at and
     hit_at, the first step whose loss is <= target (-1 never; needs target).
     deadline: a time.monotonic() value; past it the loop stops after the step in progress and
@@ -123,6 +149,10 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float 
     n = x0.shape[0]
     eps_noise = noise_table(noise, seed, n, steps)
     lo, hi = box(bounds)
+    proj, online, f = feasible(f), bool(getattr(f, "online", False)), objective(f)
+    oracles = with_oracles(groups, seed)
+    # per row: (loss values, gradients) each update uses; a gradient method (0, 1)
+    evals = torch.tensor([0, 1], dtype=torch.int64).repeat(n, 1)
 
     x, loss, g, alive, diverged_at, hit_at = initial_state(f, groups, x0, target)
 
@@ -142,25 +172,23 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float 
             stopped_at = t  # steps 0 .. t-1 are done: the histories hold exactly those
             break
         gn.copy_(g)
-        if eps_noise is not None:
-            gn.add_(eps_noise(t))  # the gradient the optimizers see
+        xi = eps_noise(t) if eps_noise is not None else None
+        if xi is not None:
+            gn.add_(xi)  # the gradient the optimizers see
         x_new.copy_(x)
+        if oracles:  # the oracle groups' rows of gn become the gradients their updates use
+            per_row_counts(evals, groups, oracle_gradients(f, t + 1, views, xi), t)
         norm, coef = clip_rows(gn, clip_all, views)
         for i, (gr, xv, gv) in enumerate(views):
             gr.h["lr"] = lr_t = gr.lr_at(t)
             gr.rule.update(xv, gv, gr.state, gr.h, t + 1)  # in place on the view and the state
             if record:
                 lrs[i].append(lr_t)
+        project_(x_new, proj)
         if record:
             norms.append(norm)
             coefs.append(coef)
-        if record and smoothness:
-            # the new point and the midpoint of the step in one autograd pass: (2N, 2) rows
-            mid = x + (x_new - x) / 2
-            both_loss, both_g = loss_and_grad(f, torch.cat([x_new, mid]))
-            loss_new, g_new, g_mid = both_loss[:n], both_g[:n], both_g[n:]
-        else:
-            loss_new, g_new = loss_and_grad(f, x_new)
+        loss_new, g_new, g_mid = new_point(f, x, x_new, t, record and smoothness, online)
         # finite (|v| < inf is False for NaN too; cheaper than isfinite) and inside the box
         ok = alive & (loss_new.abs() < INF) & ((x_new >= lo) & (x_new <= hi)).all(-1)
         if record:
@@ -189,7 +217,65 @@ def run(f, bounds, groups: list[Group], x0: Tensor, steps: int, *, noise: float 
         after = torch.arange(done).unsqueeze(-1) >= out["switched_at"].clamp(min=0)  # (done, N): SGD updates
         switched = (out["switched_at"] > 0) & after  # from update k + 1 on the row runs SGD at its learned lr
         out["lr"] = torch.where(switched, out["switch_lr"], out["lr"])
+        out.update(evaluations=evals, sharpness=sharpness_at(f, x, done + 1))
     return out
+
+
+def with_oracles(groups: list[Group], seed) -> bool:
+    """Whether some group's rule evaluates the loss itself; each zeroth-order group gets its directions' stream."""
+    for gr in groups:
+        if gr.rule.oracle == "value":
+            gr.draw = Draws(seed, gr.rows)
+    return any(gr.rule.oracle for gr in groups)
+
+
+def project_(x: Tensor, proj: tuple[Tensor, Tensor] | None) -> None:
+    """x (N, 2) onto the feasible box, in place (the Euclidean projection onto a box is a clamp)."""
+    if proj is not None:
+        torch.clamp(x, proj[0], proj[1], out=x)
+
+
+def new_point(f, x: Tensor, x_new: Tensor, t: int, midpoint: bool,
+              online: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """(loss, gradient) at the new points on the next step's loss, and (midpoint=True) the gradient at each
+    step's midpoint on this step's loss (the smoothness estimate), else None."""
+    if midpoint and online:  # two losses: two autograd passes
+        g_mid = loss_and_grad(f, x + (x_new - x) / 2, t + 1)[1]
+        return (*loss_and_grad(f, x_new, t + 2), g_mid)
+    if midpoint:  # the new point and the midpoint in one autograd pass: (2N, 2) rows
+        n = x.shape[0]
+        both_loss, both_g = loss_and_grad(f, torch.cat([x_new, x + (x_new - x) / 2]), t + 2)
+        return both_loss[:n], both_g[:n], both_g[n:]
+    return (*loss_and_grad(f, x_new, t + 2), None)
+
+
+def per_row_counts(evals: Tensor, groups: list[Group], counts: list[tuple[int, int]], t: int) -> None:
+    """Each group's (loss values, gradients) per update into its rows of evals, once (at step 0: they stay)."""
+    if t > 0:
+        return
+    for gr, c in zip(groups, counts, strict=True):
+        evals[gr.rows] = torch.tensor(c, dtype=torch.int64)
+
+
+SHARPNESS_ITERS = 100  # power iterations per pass on a 2x2 Hessian: exact to rounding for any sane spectrum
+
+
+def sharpness_at(f, x: Tensor, t: int) -> Tensor:
+    """(N,) the top Hessian eigenvalue of f(., t) at each row's point (NaN where not finite), by power
+    iteration on Hessian-vector products (optimizers.sharpness); the 2x2 Hessian is formed once by
+    autograd, so each product is a matrix product."""
+    with torch.enable_grad():
+        xr = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(f(xr, t).sum(), xr, create_graph=True)
+        if not g.requires_grad:  # a linear (or constant) loss: its Hessian is zero
+            return torch.zeros(x.shape[0], dtype=torch.float64)
+        rows = [torch.autograd.grad(g[:, i].sum(), xr, retain_graph=True, allow_unused=True)[0] for i in range(2)]
+    hess = torch.stack([torch.zeros_like(x) if r is None else r for r in rows], dim=1).detach()  # (N, 2, 2)
+    ok = torch.isfinite(hess).all(-1).all(-1)
+    hess = torch.where(ok[:, None, None], hess, 0.0)
+    v0 = torch.randn(2, generator=torch.Generator().manual_seed(0), dtype=torch.float64).expand_as(x)
+    top = top_eigenvalue(lambda v: (hess @ v.unsqueeze(-1)).squeeze(-1), v0, SHARPNESS_ITERS)
+    return torch.where(ok, top, float("nan"))
 
 
 def initial_state(f, groups: list[Group], x0: Tensor, target: float | None) -> tuple[Tensor, ...]:
@@ -197,7 +283,7 @@ def initial_state(f, groups: list[Group], x0: Tensor, target: float | None) -> t
     optimizer state made for its rows."""
     n = x0.shape[0]
     x = x0.to(torch.float64).clone()
-    loss, g = loss_and_grad(f, x)
+    loss, g = loss_and_grad(f, x, 1)
     alive = torch.isfinite(loss) & torch.isfinite(g).all(-1)
     diverged_at = torch.where(alive, -1, 0)
     hit_at = torch.full((n,), -1, dtype=torch.int64)

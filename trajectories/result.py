@@ -28,6 +28,10 @@ class Result:
     switched_at: np.ndarray | None = None  # (N,) int
     switch_lr: np.ndarray | None = None  # (N,) float
     stopped_at: int | None = None  # the compute deadline stopped the run after this many steps (None: ran all)
+    # (N, 2) int: the loss values and gradients each update of the row used (a gradient method (0, 1),
+    # SAM (0, 2), a zeroth-order method with q directions (q + 1, 0)); None where not recorded
+    evaluations: np.ndarray | None = None
+    sharpness: np.ndarray | None = None  # (N,) top Hessian eigenvalue at each row's final point (NaN: not finite)
 
     def __post_init__(self) -> None:
         n = self.diverged_at.shape[0]  # results made without them (older pickles, hand-made ones): none switched
@@ -39,6 +43,13 @@ class Result:
     @property
     def steps(self) -> int:
         return self.grad_norm.shape[0]
+
+    def evaluations_done(self) -> np.ndarray:
+        """(N, 2) int: the loss values and gradients each row's optimizer used over the updates it took."""
+        per = np.zeros((self.diverged_at.shape[0], 2), np.int64) if self.evaluations is None else self.evaluations
+        k = self.diverged_at
+        taken = np.where(k < 0, self.steps, np.minimum(np.maximum(k, 0), self.steps))
+        return per * taken[:, None]
 
     @property
     def effective_lr(self) -> np.ndarray:

@@ -90,7 +90,7 @@ def race(surface, runs: list[Run], start, steps: int, *, noise: float = 0.0, see
 
 def as_result(out: dict) -> Result:
     keep = {k: out[k] for k in ("xy", "loss", "grad", "grad_norm", "lr", "clip_coef", "smoothness", "diverged_at",
-                                "switched_at", "switch_lr")}
+                                "switched_at", "switch_lr", "evaluations", "sharpness")}
     return Result(**to_numpy(keep), stopped_at=out["stopped_at"])
 
 

@@ -59,7 +59,7 @@ def race_parts(spec: ExplorerSpec, result, grid=None) -> dict:
     labels = [f"{i + 1}. {r.label()}" for i, r in enumerate(spec.runs)]
     race = plots.as_race(result, labels)
     parts = live_race(grid, race, minima=s.minima, start=spec.start_point(), bounds=s.bounds, min_value=s.min_value,
-                      max_frames=MAX_FRAMES, arrows=spec.arrows)
+                      max_frames=MAX_FRAMES, arrows=spec.arrows, box=s.box)
     image = parts["figure"]["layout"]["images"][0]
     parts["png"] = np.frombuffer(_png_bytes(image["source"]), dtype=np.uint8)
     parts["labels"] = labels

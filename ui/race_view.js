@@ -198,7 +198,9 @@ class Player {
     layout.width = this.box.clientWidth || undefined;
     layout.autosize = true;
     layout.dragmode = "zoom";
-    const config = { displaylogo: false, doubleClick: "reset", modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+    // never the modebar's "Share chart..." (it uploads the chart to Plotly's cloud), as st.plotly_chart
+    const config = { displaylogo: false, doubleClick: "reset", showSendToCloud: false,
+      modeBarButtonsToRemove: ["select2d", "lasso2d", "sendChartToCloud"] };
     performance.mark("opt-react");
     await P.react(this.gd, data, layout, config);
     performance.mark("opt-drawn");
@@ -304,7 +306,7 @@ class Player {
     if (!this.h || !this.heads) return;
     const k = this.frame;
     this.step.value = k;
-    this.stepText.textContent = `step ${this.frames[k]} of ${this.frames[this.frames.length - 1]}`;
+    this.stepText.textContent = `step ${this.frames[k]} of ${this.frames[this.frames.length - 1]}` + this.costs(this.frames[k]);
     const { xa, ya } = this.map;
     for (let r = 0; r < this.heads.length; r++) {
       const s = this.source(r);
@@ -332,6 +334,20 @@ class Player {
         }
       } else if (this.arrows) this.arrowEls[r].forEach((l) => (l.style.display = "none"));
     }
+  }
+
+  // what the updates so far cost, for the runs whose cost is not one gradient an update (zeroth-order
+  // methods count loss values, SAM two gradients): " · run 3: 240 f"
+  costs(step) {
+    const parts = [];
+    this.h.runs.forEach((run, r) => {
+      const e = run.evals;
+      if (!e || (e[0] === 0 && e[1] === 1)) return;
+      const n = Math.min(step, run.taken);
+      const text = [e[0] ? `${e[0] * n} f` : "", e[1] ? `${e[1] * n} ∇f` : ""].filter(Boolean).join(" + ");
+      parts.push(`run ${r + 1}: ${text}`);
+    });
+    return parts.length ? ` · evaluations ${parts.join(", ")}` : "";
   }
 
   start() {

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (default: the task's)")
     job.add_argument("--smoothness-every", type=int, default=None,
                      help="estimate local smoothness every N steps, 0: never (default: about 40 times a run)")
+    job.add_argument("--sharpness", action="store_true",
+                     help="measure the top Hessian eigenvalue at every evaluation (power iteration, up to 40 "
+                          "Hessian-vector products each; off by default)")
     job.add_argument("--flooding", type=float, default=None, help="flooding level b (Ishida et al. 2020)")
     job.add_argument("--snapshots", type=int, default=0,
                      help="keep the weights at N steps, evenly spaced from the first to the last (the loss "

@@ -79,7 +79,7 @@ def _result_line(store: Store, run_id: int) -> str:
     s = _run_stats(store, r)
     parts = [f"run {run_id} {r['status']}"]
     if r["last_step"] is not None:
-        parts.append(f"step {r['last_step'] + 1}")
+        parts.append(f"step {r['last_step'] + 1}" + (f" ({s['evaluations']})" if s["evaluations"] else ""))
     parts.append(f"loss {fmt(s['loss'])}")
     if s["metric"] is not None:
         parts.append(f"val {s['metric_name']} {fmt(s['metric'])} (best {fmt(s['best'])})")
@@ -128,11 +128,22 @@ def _run_stats(store: Store, r: dict) -> dict:
            "rate": rate, "time_to_target": reached, "target": target}
     # the runner's own summary where it has one (its steps/s leaves evaluation time out)
     summ = r["summary"] or {}
+    out["evaluations"] = evaluations_text(summ)
+    out["sharpness"] = summ.get("final_sharpness")
     for key, theirs in (("val_loss", "final_val_loss"), ("metric", "final_metric"), ("best", "best_metric"),
                         ("rate", "steps_per_s"), ("time_to_target", "time_to_target")):
         if summ.get(theirs) is not None:
             out[key] = summ[theirs]
     return out
+
+
+def evaluations_text(summary: dict) -> str | None:
+    """What a run's updates cost, from its summary: "1500 f" (loss values), "1000 ∇f" (gradients), None unknown."""
+    f, g = summary.get("loss_evaluations"), summary.get("gradient_evaluations")
+    if f is None and g is None:
+        return None
+    parts = [f"{f} f"] * bool(f) + [f"{g} ∇f"] * bool(g)
+    return " + ".join(parts) or "0"
 
 
 def _compare_table(store: Store, run_ids: list[int]) -> str:
@@ -153,7 +164,9 @@ def _compare_table(store: Store, run_ids: list[int]) -> str:
     stats = [_run_stats(store, r) for r in runs]
     mname = stats[0]["metric_name"] if stats else "metric"
     target = stats[0]["target"] if stats else None
-    headers += ["status", "steps", "loss", "val_loss", f"val {mname}", f"best {mname}"]
+    show_sharp = any(s["sharpness"] is not None for s in stats)
+    headers += ["status", "steps", "evaluations", "loss", "val_loss", f"val {mname}", f"best {mname}"]
+    headers += ["sharpness"] * show_sharp
     headers += [f"time to {fmt(target)}"] * (target is not None) + ["steps/s", "time"]
     rows = []
     for r, j, s in zip(runs, jobs, stats, strict=True):
@@ -166,8 +179,9 @@ def _compare_table(store: Store, run_ids: list[int]) -> str:
             row.append("→".join([first, *(f"{name}@{m}" for m, name, _ in j.get("then") or ())]))
         if show_seed:
             row.append(j.get("seed"))
-        row += [r["status"], (r["last_step"] + 1) if r["last_step"] is not None else 0, s["loss"], s["val_loss"],
-                s["metric"], s["best"]]
+        row += [r["status"], (r["last_step"] + 1) if r["last_step"] is not None else 0, s["evaluations"] or "-",
+                s["loss"], s["val_loss"], s["metric"], s["best"]]
+        row += [s["sharpness"]] * show_sharp
         if target is not None:
             row.append(fmt_duration(s["time_to_target"]) if s["time_to_target"] is not None else "-")
         row += [s["rate"], fmt_duration(r["elapsed"])]

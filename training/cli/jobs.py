@@ -25,7 +25,7 @@ def _hp_items(args) -> list[tuple[str, str]]:
 def _common(args) -> dict:
     return dict(task=args.task, steps=args.steps, batch_size=args.batch_size, device=args.device, amp=args.amp,
                 compile=args.compile, size=args.size, eval_every=args.eval_every,
-                smoothness_every=_smoothness_every(args), flooding=args.flooding,
+                smoothness_every=_smoothness_every(args), sharpness=bool(args.sharpness), flooding=args.flooding,
                 snapshots=getattr(args, "snapshots", 0), label=args.label or "")
 
 
