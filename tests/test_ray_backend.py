@@ -77,13 +77,11 @@ def db(tmp_path) -> str:
     return str(tmp_path / "runs.sqlite")
 
 
-def wait_for(cond, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_for(cond, what: str, timeout: float = TIMEOUT) -> None:
+    # imported here, not at the top: Ray workers load this file for its trainers, without tests/ on their path
+    from test_store import wait_for as wait
+
+    wait(cond, timeout=timeout, what=what)
 
 
 def launch(cluster, job: Job, db: str, target: str, place: Placement | None = None, retries=3) -> int:
@@ -166,7 +164,7 @@ def test_a_task_killed_mid_run_is_retried_and_every_step_is_stored_once(cluster,
 def test_a_task_that_dies_more_often_than_its_retries_is_interrupted(cluster, db, tmp_path):
     job = Job(task="fake", steps=80, hparams=(("die_at", 20), ("always", True)), label=str(tmp_path / "died"))
     run_id = launch(cluster, job, db, DYING, retries=1)
-    assert workers.wait([run_id], db, timeout=TIMEOUT)[run_id] == "interrupted"
+    assert workers.wait([run_id], db, timeout=TIMEOUT)[run_id] == "interrupted", Store(db).run(run_id)["error"]
     r = Store(db).run(run_id)
     assert "2 attempt(s), 1 retries allowed" in r["error"] and "rows of the last attempt are kept" in r["error"]
     steps = Store(db).steps(run_id)
@@ -189,7 +187,7 @@ def test_a_trainer_that_raises_fails_with_its_traceback_and_is_not_retried(clust
 def test_cancel_stops_a_remote_run_through_the_store(cluster, db):
     run_id = launch(cluster, fake_job(steps=100_000, delay=0.02), db, FAKE)
     store = Store(db)
-    wait_for(lambda: (store.run(run_id)["last_step"] or 0) >= 30, "steps")
+    wait_for(lambda: (store.run(run_id)["last_step"] or 0) >= 30, what="steps")
     assert workers.cancel(run_id, db, grace=30) == "cancelled"
     r = store.run(run_id)
     assert r["error"] is None and r["last_step"] >= 30  # it stopped itself at a flush and kept its rows
@@ -203,7 +201,7 @@ def test_a_queued_run_is_cancelled_before_it_starts_and_a_stubborn_one_is_termin
     both = Placement(num_cpus=2, num_gpus=0, threads=1)
     stubborn = launch(cluster, Job(task="fake", steps=100_000), db, f"{HERE.with_name('test_store.py')}:stubborn_train",
                       place=both)
-    wait_for(lambda: store.status(stubborn) == "running", "the first run to start")
+    wait_for(lambda: store.status(stubborn) == "running", what="the first run to start")
     queued = launch(cluster, fake_job(steps=10), db, FAKE, place=both)
     time.sleep(1.0)
     assert store.status(queued) == "queued"
@@ -211,7 +209,7 @@ def test_a_queued_run_is_cancelled_before_it_starts_and_a_stubborn_one_is_termin
     assert store.run(queued)["error"] == "cancelled before it started" and store.run(queued)["last_step"] is None
     pid = store.run(stubborn)["device_info"]["ray"]["pid"]
     assert workers.cancel(stubborn, db, grace=1.0) == "cancelled"
-    wait_for(lambda: not workers.pid_alive(pid), "the stubborn run's Ray worker to be terminated", timeout=60)
+    wait_for(lambda: not workers.pid_alive(pid), what="the stubborn run's Ray worker to be terminated", timeout=60)
     n = store.run(stubborn)["last_step"]
     time.sleep(0.5)
     assert store.run(stubborn)["last_step"] == n and store.status(stubborn) == "cancelled"
@@ -224,7 +222,7 @@ def test_reap_leaves_a_queued_or_running_ray_run_alone(cluster, db):
     """A Ray run has no local pid: reap() goes by its heartbeat, which the writer actor beats."""
     store = Store(db)
     run_id = launch(cluster, fake_job(steps=100_000, delay=0.02), db, FAKE)
-    wait_for(lambda: store.status(run_id) == "running", "the run to start")
+    wait_for(lambda: store.status(run_id) == "running", what="the run to start")
     assert store.reap() == [] and store.reap(stale_after=60) == []
     assert workers.cancel(run_id, db, grace=30) == "cancelled"
 
