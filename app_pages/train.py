@@ -17,6 +17,7 @@ from training import tasks, workers
 from training.device import describe, device_text, pick
 from training.job import FULL_BATCH, Job, auto_smoothness_every
 from training.store import ACTIVE, Store
+from ui import train_backend
 from ui.text import md
 from ui.train_spec import (
     compare_url,
@@ -63,6 +64,18 @@ def devices() -> dict:
 
 def db_path() -> str:
     return str(Store().path)  # $OPT_PLAYGROUND_DB, else ./runs.sqlite
+
+
+@st.cache_resource(show_spinner="Connecting to the Ray cluster...", ttl=30)
+def ray_cluster() -> tuple:
+    """(the Ray cluster, None) or (None, why not): connected once per server, its nodes re-read every 30 s."""
+    return train_backend.connect()
+
+
+def backend_of(ss) -> str:
+    """Where the runs go: "ray" only where it is offered (never on a public server, whatever the state says)."""
+    offered = train_backend.ray_offered(deploy.settings().public)
+    return train_backend.RAY if offered and ss.get(key("backend")) == train_backend.RAY else train_backend.LOCAL
 
 
 # ---------------------------------------------------------------- widget state -> jobs
@@ -121,12 +134,18 @@ def jobs_from_state(ss) -> tuple[list, list[str]]:
     except (TypeError, ValueError) as e:
         return [], [f"settings: {e}"]
     fallback = ss.get(key("fallback"), {})
+    check = workers.check_job
+    if backend_of(ss) == train_backend.RAY:
+        cluster, why = ray_cluster()
+        if cluster is None:
+            return [], [f"Ray: {why}"]
+        check = lambda job: train_backend.check(job, cluster)  # noqa: E731
     jobs, errors = [], []
     for n, i in enumerate(ss.get(key("run_ids"), [])):
         try:
             run = run_from_state(f"{P}r{i}_", ss, fallback.get(i) or ui.default_run("adam"))
             job = Job.of(task, run, **settings)
-            workers.check_job(job)
+            check(job)
         except (ValueError, KeyError, TypeError) as e:
             errors.append(f"Run {n + 1}: {e.args[0] if e.args else e}")
             continue
@@ -151,6 +170,9 @@ def start_runs() -> None:
     if errors or not jobs:
         ss[key("launch_errors")] = errors or ["no runs to start"]
         return
+    if backend_of(ss) == train_backend.RAY:
+        start_on_ray(jobs)
+        return
     info = devices()
     cpu_jobs = sum(runs_on_cpu(j, info) for j in jobs)
     # CPU runs share the cores with each other and with the CPU runs already active (one count for the batch)
@@ -169,11 +191,36 @@ def start_runs() -> None:
                                                owner=owner))
             except Exception as e:  # never a traceback: say which run could not start
                 failed.append(f"Run {n + 1} could not start: {type(e).__name__}: {e}")
+    shared = f"{cpu_jobs} CPU runs share {info['cores']} cores: {threads} torch thread(s) each."
+    remember_launched(launched, failed, shared if launched and cpu_jobs > 1 else None)
+
+
+def start_on_ray(jobs: list) -> None:
+    """Start's Ray branch: the same limits, then every job submitted to the cluster (ui.train_backend)."""
+    ss = st.session_state
+    cluster, why = ray_cluster()
+    if cluster is None:
+        ss[key("launch_errors")] = [f"Not started: Ray: {why}"]
+        return
+    owner = session_owner()
+    with workers.ADMIT_LOCK:
+        try:
+            workers.admit(Store(db_path()), len(jobs), owner)
+        except ValueError as e:
+            ss[key("launch_errors")] = [f"Not started: {e}"]
+            return
+        launched, failed, note = train_backend.launch(jobs, cluster, db_path(), owner)
+    remember_launched(launched, failed, note)
+
+
+def remember_launched(launched: list[int], failed: list[str], note: str | None) -> None:
+    """What Start did, for the next render: the runs to follow, the errors, a note."""
+    ss = st.session_state
     ss[key("launch_errors")] = failed
     ss[key("launched")] = [*launched, *[i for i in ss.get(key("launched"), []) if i not in launched]][:MAX_SHOWN]
     ss[key("last_batch")] = launched
-    if launched and cpu_jobs > 1:
-        ss[key("note")] = f"{cpu_jobs} CPU runs share {info['cores']} cores: {threads} torch thread(s) each."
+    if note:
+        ss[key("note")] = note
 
 
 def cancel_run(run_id: int) -> None:
@@ -269,17 +316,18 @@ def settings(task: str) -> None:
         st.number_input("flooding level b", min_value=0.0, max_value=100.0, step=0.01, format="%g",
                         key=_set(key("flood"), 0.05), disabled=not flood)
 
-    c1, c2 = st.columns([1, 2])
-    with c1:
-        choices = info["choices"]
-        if st.session_state.get(key("device")) not in choices:
-            st.session_state[key("device")] = "auto"
-        st.selectbox("device", choices, key=key("device"),
-                     help="auto: CUDA, then Apple MPS, then CPU; with several GPUs, each run goes to the "
-                          "least busy one")
-    with c2:
-        found = [f"**{c}**: {info['text'][c]}" for c in choices if c != "auto"]
-        st.caption("Found: " + " · ".join(found) + ("" if info["gpus"] or "mps" in choices else " (no GPU)")
+    if train_backend.ray_offered(limits.public):
+        st.radio("run on", [train_backend.LOCAL, train_backend.RAY], key=_set(key("backend"), train_backend.LOCAL),
+                 format_func=train_backend.TEXT.get, horizontal=True,
+                 help="a Ray cluster: one GPU per run where it has GPUs, else CPU threads that fit each node; the "
+                      "rows come back to this server's run store")
+    if backend_of(st.session_state) == train_backend.RAY:
+        device_row_ray()
+    else:
+        found = [f"**{c}**: {info['text'][c]}" for c in info["choices"] if c != "auto"]
+        device_row(info["choices"], "auto: CUDA, then Apple MPS, then CPU; with several GPUs, each run goes to the "
+                                    "least busy one",
+                   "Found: " + " · ".join(found) + ("" if info["gpus"] or "mps" in info["choices"] else " (no GPU)")
                    + f". **auto** uses {info['text']['auto']}.")
     c1, c2 = st.columns(2)
     snap = c1.checkbox("keep weight snapshots (for the loss landscape)", key=_set(key("snap_on"), True),
@@ -301,6 +349,27 @@ def settings(task: str) -> None:
                      "compile; on CPU it needs a C compiler)")
     st.text_input("label (optional)", key=_set(key("label"), ""), max_chars=80,
                   help="a name for these runs, shown on the Compare page")
+
+
+def device_row(choices: list[str], help: str, caption: str) -> None:
+    """The device selectbox and, beside it, what the choices are (caption: Markdown we wrote)."""
+    c1, c2 = st.columns([1, 2])
+    if st.session_state.get(key("device")) not in choices:
+        st.session_state[key("device")] = "auto"
+    c1.selectbox("device", choices, key=key("device"), help=help)
+    c2.caption(caption)
+
+
+def device_row_ray() -> None:
+    """The device choice for a Ray cluster, and what the cluster has (or why it cannot be reached)."""
+    cluster, _ = ray_cluster()
+    if cluster is None:  # why not is among the page's errors (jobs_from_state)
+        st.caption(md(f"Runs would go to {train_backend.where()}."))
+        return
+    gpus = any(n.gpus >= 1 for n in cluster.nodes)
+    device_row(train_backend.device_choices(cluster),
+               "auto: one GPU per run where the cluster has GPUs, else CPU threads that fit each node",
+               md(f"Runs go to {cluster.text()}.") + " **auto**: " + ("one GPU per run." if gpus else "CPU threads."))
 
 
 def _set(k: str, default) -> str:

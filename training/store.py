@@ -327,6 +327,26 @@ class Store:
             row = con.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
         return bool(row and row[0])
 
+    def mark_running(self, run_id: int, device: str, info: dict | None, *, pid: int | None, host: str | None,
+                     only_if_active: bool = False) -> bool:
+        """The run has started on `device` (info: what it is; the runner's info dict), in process `pid`
+        on `host` (pid None: no process of one machine owns it, a run on a Ray cluster: reap() then
+        goes by heartbeats alone and cancel() signals nothing). only_if_active: not once it has a final
+        status (a cancel that came first). Returns whether a row changed."""
+        now = time.time()
+        where = "id = ?" + (f" AND status IN {ACTIVE!r}" if only_if_active else "")
+        with self._write() as con:
+            return con.execute(
+                "UPDATE runs SET status = 'running', device = ?, device_info_json = ?, pid = ?, host = ?,"
+                f" started = COALESCE(started, ?), heartbeat = ? WHERE {where}",
+                (str(device), _dumps(info or {}), pid, host, now, now, run_id),
+            ).rowcount > 0
+
+    def clear_rows(self, run_id: int) -> None:
+        """Delete a run's rows (steps, evaluations, snapshots), keeping the run: a retried run starts from scratch."""
+        with self._write() as con:
+            _delete_rows(con, run_id)
+
     def delete_run(self, run_id: int, *, force: bool = False) -> None:
         """Delete a run and its rows. A queued or running run is refused unless force=True."""
         with self._write() as con:
@@ -335,9 +355,7 @@ class Store:
                 raise KeyError(f"no run {run_id} in {self.path}")
             if row[0] in ACTIVE and not force:
                 raise ValueError(f"run {run_id} is {row[0]}; cancel it before deleting it")
-            con.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
-            con.execute("DELETE FROM evals WHERE run_id = ?", (run_id,))
-            con.execute("DELETE FROM snapshots WHERE run_id = ?", (run_id,))
+            _delete_rows(con, run_id)
             gone = f"%,{int(run_id)},%"
             con.execute("DELETE FROM landscape_rows WHERE landscape_id IN"
                         " (SELECT id FROM landscapes WHERE runs LIKE ?)", (gone,))
@@ -540,6 +558,12 @@ class Store:
             return con.execute("PRAGMA integrity_check").fetchone()[0]
 
 
+def _delete_rows(con: sqlite3.Connection, run_id: int) -> None:
+    """Delete what a run wrote while it trained (in the caller's transaction)."""
+    for table in ("steps", "evals", "snapshots"):
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+
+
 def _columns(rows: list, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     out = {}
     for i, name in enumerate(names):
@@ -606,13 +630,7 @@ class RunSink:
 
     # ---- the Sink protocol
     def start(self, job: Job, device: str, info: dict) -> None:
-        now = time.time()
-        with self.store._write() as con:
-            con.execute(
-                "UPDATE runs SET status = 'running', device = ?, device_info_json = ?, pid = ?, host = ?,"
-                " started = COALESCE(started, ?), heartbeat = ? WHERE id = ?",
-                (str(device), _dumps(info or {}), os.getpid(), socket.gethostname(), now, now, self.run_id),
-            )
+        self.store.mark_running(self.run_id, device, info, pid=os.getpid(), host=socket.gethostname())
 
     def steps(self, rows: list[StepRow]) -> None:
         if rows:
@@ -626,10 +644,13 @@ class RunSink:
     def snapshot(self, step: int, params: np.ndarray) -> None:
         self.store.add_snapshot(self.run_id, step, params)
 
+    keep_final = False  # finish() leaves a final status another process wrote first (a cancel) as it is
+
     def finish(self, status: str, summary: dict) -> None:
         summary = dict(summary or {})
         error = summary.get("error")
-        self.store.set_status(self.run_id, status, summary=summary, error=None if error is None else str(error))
+        self.store.set_status(self.run_id, status, summary=summary, error=None if error is None else str(error),
+                              only_if_active=self.keep_final)
         self.status = status
 
     def cancelled(self) -> bool:

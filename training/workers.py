@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -90,12 +91,14 @@ def assign_device(job: Job, store: Store, devices: list[str] | None = None) -> J
 # ---------------------------------------------------------------- validation
 
 
-def check_job(job: Job) -> None:
+def check_job(job: Job, *, device_here: bool = True) -> None:
     """Raise ValueError (one readable line) unless the job can start: the task exists, the
     optimizer and its hyperparameters resolve, clipping and schedule are valid, the numbers are
     in range (within the ceilings of deploy.settings(): steps, batch, size, snapshots; lower on a
     public server) and the device exists. Everything a worker would otherwise fail on seconds later.
-    The pages and the command line both call it: one validator."""
+    The pages and the command line both call it: one validator. device_here=False: the device's
+    name is checked but not that this machine has it (a run on a Ray cluster: training.ray_backend
+    checks it against the cluster's GPUs)."""
     import deploy
     from optimizers.base import shown
 
@@ -142,9 +145,10 @@ def check_job(job: Job) -> None:
         run.lr_schedule.checked(float(dict(run.hparams).get("lr", 1e-3)), max(1, steps))
     if not _DEVICE_RE.match(job.device):
         raise ValueError(f"unknown device {job.device!r}; use auto, cpu, cuda, cuda:N or mps")
-    from .device import pick
+    if device_here:
+        from .device import pick
 
-    pick(job.device)  # ValueError for a device this machine does not have
+        pick(job.device)  # ValueError for a device this machine does not have
 
 
 def check_full_batch(task, limits) -> None:
@@ -241,21 +245,44 @@ def execute(run_id: int, store: Store, *, target: str | Callable = DEFAULT_TARGE
     """
     job = store.job(run_id)
     with RunSink(store, run_id) as sink:
-        try:
-            train = load_target(target)
-            summary = train(job, wrap(sink) if wrap else sink)
-        except (KeyboardInterrupt, Terminated) as e:
-            status = "cancelled" if sink.cancel_wanted else "interrupted"
-            how = "terminated by a signal" if isinstance(e, Terminated) else "interrupted (Ctrl-C)"
-            at = "before its first step" if sink.last_step is None else f"after step {sink.last_step}"
-            store.set_status(run_id, status, error=f"{how} {at}", only_if_active=True)
-        except Exception as e:
-            # the runner may have reported "failed" with a one-line error already: keep the traceback too
-            if store.status(run_id) in (*ACTIVE, "failed"):
-                store.set_status(run_id, "failed", error=f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}")
-        else:
-            if store.status(run_id) in ACTIVE:  # the trainer returned without calling finish()
-                sink.finish("done", summary if isinstance(summary, dict) else {})
+        outcome = train_outcome(job, wrap(sink) if wrap else sink, target)
+        return settle(store, run_id, outcome, cancel_wanted=outcome[0] == "stopped" and sink.cancel_wanted,
+                      last_step=sink.last_step)
+
+
+def train_outcome(job: Job, sink: Any, target: str | Callable = DEFAULT_TARGET) -> tuple[str, Any]:
+    """Run the trainer on `job`, reporting to `sink`, and say how it ended, never raising but for
+    SystemExit: ("returned", summary dict), ("stopped", how) on KeyboardInterrupt or Terminated,
+    ("raised", "Type: message" + the traceback). A worker process and a Ray task both call it."""
+    try:
+        train = load_target(target)
+        summary = train(job, sink)
+    except KeyboardInterrupt:
+        return "stopped", "interrupted (Ctrl-C)"
+    except Terminated:
+        return "stopped", "terminated by a signal"
+    except Exception as e:
+        return "raised", f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}"
+    return "returned", summary if isinstance(summary, dict) else {}
+
+
+def settle(store: Store, run_id: int, outcome: tuple[str, Any], *, cancel_wanted: bool,
+           last_step: int | None) -> str:
+    """Give run `run_id` its final status from train_outcome's answer, unless the trainer gave it
+    one (through sink.finish): "done" where it returned, "failed" (keeping the runner's one-line
+    error and adding the traceback) where it raised, "cancelled" or "interrupted" where it was
+    stopped (cancelled where a stop was asked for). Returns the run's status."""
+    kind, detail = outcome
+    if kind == "stopped":
+        status = "cancelled" if cancel_wanted else "interrupted"
+        at = "before its first step" if last_step is None else f"after step {last_step}"
+        store.set_status(run_id, status, error=f"{detail} {at}", only_if_active=True)
+    elif kind == "raised":
+        if store.status(run_id) in (*ACTIVE, "failed"):
+            store.set_status(run_id, "failed", error=detail)
+    elif store.status(run_id) in ACTIVE:  # the trainer returned without calling finish()
+        error = detail.get("error")
+        store.set_status(run_id, "done", summary=detail, error=None if error is None else str(error))
     return store.status(run_id)
 
 
@@ -283,13 +310,19 @@ def _child(run_id: int, db_path: str, target: str, root: str, threads: int | Non
 
 def cpu_threads(store: Store, concurrent: int = 1, cores: int | None = None) -> int:
     """torch threads for a CPU job started now: the cores but one (left to the server, the browser,
-    whatever else shares the machine) shared among the CPU runs already active in the store and the
+    whatever else shares the machine) shared among the CPU runs already active on this machine and the
     `concurrent` ones started with it, at least 1. A job whose threads outnumber the free cores
     makes its OpenMP barriers wait for a descheduled thread: many times slower than one thread
     (benchmarks/threads.py: next to one busy core, 2 threads ran digits-mlp at 1/30 the speed)."""
     cores = cores or os.cpu_count() or 1
-    busy = sum(_on_cpu(r["device"] or "auto") for r in store.list_runs(status=ACTIVE))
-    return max(1, max(1, cores - 1) // (busy + max(1, concurrent)))
+    here = (None, socket.gethostname())  # not a run on another machine (a Ray node's)
+    busy = sum(_on_cpu(r["device"] or "auto") for r in store.list_runs(status=ACTIVE) if r["host"] in here)
+    return share_cores(cores, busy + max(1, concurrent))
+
+
+def share_cores(cores: int, runs: int) -> int:
+    """Threads for each of `runs` CPU runs on `cores` cores: the cores but one, shared, at least 1."""
+    return max(1, max(1, int(cores) - 1) // max(1, int(runs)))
 
 
 def _on_cpu(device: str) -> bool:
@@ -394,8 +427,9 @@ def cancel(run_id: int, db_path: str | os.PathLike | None = None, *, grace: floa
     statuses = wait([run_id], store.path, timeout=grace)
     if statuses[run_id] not in ACTIVE:
         return statuses[run_id]
-    pid = store.run(run_id)["pid"]
-    if pid and pid != os.getpid():
+    run = store.run(run_id)
+    pid = run["pid"]  # None for a run on a Ray cluster: its writer actor stops the task instead
+    if pid and pid != os.getpid() and run["host"] in (None, socket.gethostname()):  # never a pid of another host
         for sig, patience in ((signal.SIGTERM, 5.0), (getattr(signal, "SIGKILL", signal.SIGTERM), 5.0)):
             if not pid_alive(pid):
                 break

@@ -76,7 +76,13 @@ def cmd_show(args) -> int:
     print(f"task {r['task']}, {describe_job(r['job'])}, label {r['label']!r}")
     print(f"device {r['device']}" + (f" ({device_text(r['device_info'])})" if device_text(r["device_info"]) else ""))
     created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"]))
-    print(f"created {created}, pid {r['pid']} on {r['host']}")
+    ray = (r["device_info"] or {}).get("ray")
+    if isinstance(ray, dict):  # a run on a Ray cluster: no local pid; where its task ran
+        print(f"created {created}, on Ray node {str(ray.get('node_id', ''))[:12]} ({ray.get('host')}), pid "
+              f"{ray.get('pid')}, attempt {ray.get('attempt')} of {ray.get('max_attempts')}, {ray.get('threads')} "
+              f"thread(s), GPUs {','.join(ray.get('gpu_ids') or []) or 'none'}")
+    else:
+        print(f"created {created}, pid {r['pid']} on {r['host']}")
     print("job " + json.dumps(r["job"], sort_keys=True))
     if r["summary"]:
         print("summary " + json.dumps(r["summary"], sort_keys=True))

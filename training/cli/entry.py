@@ -110,8 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--then", action="append", metavar="NAME[@STEP][:k=v,...]",
                    help=THEN_HELP + "; the same phases follow every --schedule of the grid")
     c.add_argument("--seed", help="seeds, e.g. 0,1,2 (default 0)")
-    c.add_argument("--parallel", type=int, default=1, help="worker processes at once (default 1: one by one here)")
+    c.add_argument("--parallel", type=int, default=None,
+                   help="runs at once (default: 1, one by one here; with --backend ray, as many as the cluster fits)")
     c.add_argument("--max-runs", type=int, default=200, help="refuse a larger grid (default 200)")
+    c.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: this machine's worker processes (default); ray: a Ray cluster (requirements-ray.txt)")
+    c.add_argument("--address", help="with --backend ray: auto (the cluster `ray start --head` runs here), "
+                                     "HOST:PORT, or local (default: $RAY_ADDRESS, else a new local cluster)")
+    c.add_argument("--retries", type=int, default=None,
+                   help="with --backend ray: restarts of a run whose worker or node died, from scratch (default 3)")
     c.set_defaults(fn=cmd_compare)
 
     li = sub.add_parser("list", parents=[db], help="list runs in the store")
@@ -155,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if getattr(args, "parallel", 1) < 1:
+        if getattr(args, "parallel", None) is not None and args.parallel < 1:
             raise UsageError("--parallel must be >= 1")
         return args.fn(args)
     except UsageError as e:

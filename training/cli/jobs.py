@@ -115,11 +115,11 @@ def jobs_from_grid(args, note: Callable[[str], None]) -> list[Job]:
     return unique
 
 
-def validate(job: Job) -> None:
-    """check_job, with its errors as UsageError."""
+def validate(job: Job, *, device_here: bool = True) -> None:
+    """check_job, with its errors as UsageError (device_here=False: a run for a Ray cluster)."""
     from ..workers import check_job
 
     try:
-        check_job(job)
+        check_job(job, device_here=device_here)
     except (ValueError, KeyError) as e:
         raise UsageError(e.args[0] if e.args else str(e)) from None

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from ..job import Job
 from ..store import ACTIVE, Store
@@ -56,35 +57,31 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from . import cluster as ray_cli
+
     err = sys.stderr
 
     def note(msg):
         err.write(msg + "\n")
 
+    ray_cli.check_flags(args)
     jobs = jobs_from_grid(args, note)
+    on_ray = args.backend == "ray"
     for job in jobs:
-        validate(job)
+        validate(job, device_here=not on_ray)  # a Ray run's device is checked against the cluster
+    cluster = ray_cli.connect(args, jobs) if on_ray else None
     store = _store(args)
-    err.write(f"{len(jobs)} runs of {args.task}" + (f", {args.parallel} at a time" if args.parallel > 1 else "")
-              + f" -> {store.path}\n")
-    err.flush()
-    if args.parallel > 1:
-        run_ids, stopped = _compare_parallel(store, jobs, args)
+    parallel = args.parallel or (len(jobs) if on_ray else 1)
+    if on_ray:
+        start, where = ray_cli.starter(cluster, jobs, args, parallel, store.path)
     else:
-        run_ids, stopped = [], False
-        with _Interrupts(err) as interrupts:
-            for i, job in enumerate(jobs):
-                try:
-                    run_id, status = _foreground(store, job, args, f"[{i + 1}/{len(jobs)}] ", interrupts)
-                except KeyboardInterrupt:
-                    stopped = True
-                    break
-                run_ids.append(run_id)
-                if not args.quiet:
-                    err.write(f"[{i + 1}/{len(jobs)}] " + _result_line(store, run_id) + "\n")
-                if interrupts.stopping or status == "interrupted":
-                    stopped = True
-                    break
+        start, where = _local_starter(store, args), (f"{parallel} at a time" if parallel > 1 else "")
+    err.write(f"{len(jobs)} runs of {args.task}" + (f", {where}" if where else "") + f" -> {store.path}\n")
+    err.flush()
+    if on_ray or parallel > 1:
+        run_ids, stopped = _compare_parallel(store, jobs, args, parallel, start)
+    else:
+        run_ids, stopped = _compare_here(store, jobs, args)
     if stopped:
         err.write(f"stopped: {len(run_ids)} of {len(jobs)} runs started\n")
     if run_ids:
@@ -95,8 +92,40 @@ def cmd_compare(args) -> int:
     return EXIT_FAILED if "failed" in statuses or "interrupted" in statuses else EXIT_OK
 
 
-def _compare_parallel(store: Store, jobs: list[Job], args) -> tuple[list[int], bool]:
-    """Run the jobs in up to args.parallel worker processes; returns (run ids, stopped by Ctrl-C)."""
+def _compare_here(store: Store, jobs: list[Job], args) -> tuple[list[int], bool]:
+    """Train the jobs one after another in this process; returns (run ids, stopped by Ctrl-C)."""
+    err = sys.stderr
+    run_ids, stopped = [], False
+    with _Interrupts(err) as interrupts:
+        for i, job in enumerate(jobs):
+            try:
+                run_id, status = _foreground(store, job, args, f"[{i + 1}/{len(jobs)}] ", interrupts)
+            except KeyboardInterrupt:
+                stopped = True
+                break
+            run_ids.append(run_id)
+            if not args.quiet:
+                err.write(f"[{i + 1}/{len(jobs)}] " + _result_line(store, run_id) + "\n")
+            if interrupts.stopping or status == "interrupted":
+                stopped = True
+                break
+    return run_ids, stopped
+
+
+def _local_starter(store: Store, args) -> Callable[[Job, int], int]:
+    """start(job, concurrent) -> run id: a local worker process (CPU threads shared with `concurrent`)."""
+    from .. import workers
+
+    def start(job: Job, concurrent: int) -> int:
+        return workers.launch(job, store.path, target=args.target, validate=False, concurrent=concurrent)
+
+    return start
+
+
+def _compare_parallel(store: Store, jobs: list[Job], args, parallel: int,
+                      start: Callable[[Job, int], int]) -> tuple[list[int], bool]:
+    """Run the jobs, up to `parallel` at once, each started by start(job, concurrent) (a worker process
+    or a Ray task) and followed through the store; returns (run ids, stopped by Ctrl-C)."""
     from .. import workers
 
     err = sys.stderr
@@ -111,11 +140,10 @@ def _compare_parallel(store: Store, jobs: list[Job], args) -> tuple[list[int], b
     signal.signal(signal.SIGTERM, workers._raise_terminated)
     try:
         while pending or active:
-            while pending and len(active) < args.parallel:
+            while pending and len(active) < parallel:
                 job = pending.pop(0)
                 # a CPU job shares the cores with the CPU runs active in the store and the others of this grid
-                rid = workers.launch(job, store.path, target=args.target, validate=False,
-                                     concurrent=min(args.parallel, len(pending) + 1))
+                rid = start(job, min(parallel, len(pending) + 1))
                 totals[rid] = _total_steps(job)
                 run_ids.append(rid)
                 active.append(rid)
