@@ -20,14 +20,14 @@ import trajectories
 import ui
 from trajectories.limits import deadline, seconds_text
 from ui import player, slots
-from ui.knobs import committed, knobs, noise_knob
+from ui.knobs import committed, knobs, noise_knob, with_value
 from ui.latex import fit as fit_latex
 from ui.race_view import bank_view, race_view
 from ui.spec import CUSTOM, clicked_start, surface_names, surface_title
 from ui.text import md
-from ui.train_spec import run_from_state
 from ui.widgets import (
     clear_state,
+    kept_run,
     link_message,
     number,
     run_editor,
@@ -42,6 +42,9 @@ P = "ex_"  # every widget key of this page starts with it
 GRID = player.GRID  # contour image resolution
 TOL = 1e-6  # "reached the minimum" for the summary
 HEAVY = 4000  # run-steps above which a race shows a progress bar and takes a server-wide slot (ui.slots)
+SUMMARY_NOTE = ("steps: the updates taken; evaluations: what they cost, in loss values (f: zeroth-order methods) "
+                "and gradients (∇f: two per step for SAM); sharpness: the largest eigenvalue of the Hessian at the "
+                "run's final point (power iteration on Hessian-vector products).")
 HEAVY_BANK = 3 * 10**5  # bank rows x steps above which the tune strip's bank is computed in a slot
 GRID_3D = 80  # the 3D view's surface resolution (a mesh of 80 x 80 reads as smooth; 200 x 200 sent 1.1 MB)
 
@@ -95,12 +98,9 @@ def _trigger(name: str):
 
 
 def _run_now(i: int) -> ui.RunConfig:
-    """Run slot i as its editor's widgets hold it now (a callback runs before they render)."""
-    fallback = st.session_state[P + "runs_fallback"].get(i) or ui.default_run("adam")
-    try:
-        return run_from_state(f"{P}r{i}_", st.session_state, fallback)
-    except (ValueError, TypeError):
-        return fallback
+    """Run slot i as it is now: its editor's widgets where it is open (a callback runs before they
+    render), else the run it keeps."""
+    return kept_run(f"{P}r{i}_", st.session_state[P + "runs_fallback"].get(i) or ui.default_run("adam"))
 
 
 def commit_knob() -> None:
@@ -118,9 +118,16 @@ def commit_knob() -> None:
     ids, run = ss.get(P + "run_ids", []), v.get("run")
     if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < len(ids):
         return
-    got = committed(knobs(_run_now(ids[run])), v.get("target"), v.get("value"))
-    if got is not None:
-        ss[f"{P}r{ids[run]}_{got[0]}"] = got[1]
+    i, now = ids[run], _run_now(ids[run])
+    got = committed(knobs(now), v.get("target"), v.get("value"))
+    if got is None:
+        return
+    try:
+        new = with_value(now, v["target"], got[1])
+    except ValueError:
+        return
+    ss[P + "runs_fallback"][i] = new  # the run as a closed editor keeps it
+    seed_run_state(f"{P}r{i}_", new)  # ... and as an open one shows it
 
 
 def start_from_click() -> None:
@@ -215,9 +222,15 @@ def figures(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
     race_ = plots.as_race(_result, parts["labels"])
     out = {"parts": parts, "smooth": plots.prebuilt(plots.smoothness_figure(race_)), "race_input": race_,
            "summary": plots.summary_rows(race_, minima=s.minima, min_value=s.min_value, tol=TOL)}
-    if spec.view3d:
-        out["3d"] = plots.surface3d_figure(trajectories.grid(s, GRID_3D), race_, minima=s.minima)
     return out
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def figure3d(spec: ui.ExplorerSpec, _result: trajectories.Result):
+    """The 3D view, built when its tab is open."""
+    s = spec.surface_obj()
+    race_ = plots.as_race(_result, [f"{i + 1}. {r.label()}" for i, r in enumerate(spec.runs)])
+    return plots.surface3d_figure(trajectories.grid(s, GRID_3D), race_, minima=s.minima)
 
 
 def export_html(spec: ui.ExplorerSpec, race_) -> str:
@@ -323,10 +336,13 @@ def runs_editor() -> tuple[ui.RunConfig, ...]:
     runs = []
     for n, i in enumerate(ids):
         prev = fallback.get(i) or ui.default_run("adam")
-        with run_expander(f"{P}r{i}_", n, prev):
-            run = run_editor(f"{P}r{i}_", prev)
-            st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,),
-                      disabled=len(ids) == 1)
+        editor = run_expander(f"{P}r{i}_", n, prev, lazy=True)  # a closed editor costs the rerun nothing
+        run = kept_run(f"{P}r{i}_", prev)
+        if editor.open:
+            with editor:
+                run = run_editor(f"{P}r{i}_", prev)
+                st.button("remove this run", key=f"{P}rm{i}", on_click=remove_run, args=(i,),
+                          disabled=len(ids) == 1)
         fallback[i] = run
         runs.append(run)
     st.button("add a run", on_click=add_run, disabled=len(ids) >= ui.MAX_RUNS,
@@ -421,34 +437,36 @@ def main() -> None:
         elif k == 0:
             st.warning(f"Run {i + 1}: the start point itself is not finite on this surface.")
 
-    st.subheader("Summary")
-    st.dataframe(plots.table_text(figs["summary"], percent=("clipped fraction",)), hide_index=True, width="stretch")
-    st.caption("steps: the updates taken; evaluations: what they cost, in loss values (f: zeroth-order methods) "
-               "and gradients (∇f: two per step for SAM); sharpness: the largest eigenvalue of the Hessian at the "
-               "run's final point (power iteration on Hessian-vector products).")
-
-    tabs = st.tabs(["(L0, L1) smoothness", "3D view", "Export"])
-    with tabs[0]:
-        st.plotly_chart(figs["smooth"], config={"displaylogo": False})
-        st.caption("Local smoothness (how fast the gradient changes along each step) against the gradient norm. "
-                   "On an L-smooth function the points stay under a flat line; on x⁴ (the `quartic` surface) "
-                   "they climb with the gradient norm: L0 + L1‖∇f‖ (Zhang et al. 2020, Fig. 1). A fixed lr "
-                   "that is safe where the gradient is small overshoots where it is large: clipping (lr × clip "
-                   "coefficient) shrinks the step exactly there.")
-    with tabs[1]:
-        if "3d" in figs:
-            st.plotly_chart(figs["3d"], config=plots.CONFIG_3D)
-            st.caption("Drag to turn the surface, scroll to zoom; the house button above it resets the view.")
-        else:
-            st.caption("Tick '3D surface view' in the sidebar: it is built only when shown.")
-    with tabs[2]:
-        c1, c2 = st.columns(2)
-        # built only when clicked: the HTML inlines plotly.js (~5 MB)
-        c1.download_button("trajectories (CSV)", lambda: plots.trajectories_csv(figs["race_input"]),
-                           file_name="trajectories.csv", mime="text/csv")
-        c2.download_button("animation (HTML)", lambda: export_html(spec, figs["race_input"]), file_name="race.html",
-                           mime="text/html")
-        st.caption("To share this view, use Share under the chart: its link reproduces it exactly.")
+    # lazy tabs: only the open one is built and sent (the 3D view and the (L0, L1) chart cost nothing unseen)
+    tabs = st.tabs(["Summary", "(L0, L1) smoothness", "3D view", "Export"], key=P + "tab", on_change="rerun",
+                   default="3D view" if spec.view3d else "Summary")
+    if tabs[0].open:
+        with tabs[0]:
+            st.dataframe(plots.table_text(figs["summary"], percent=("clipped fraction",)), hide_index=True,
+                         width="stretch")
+            st.caption(SUMMARY_NOTE)
+    if tabs[1].open:
+        with tabs[1]:
+            st.plotly_chart(figs["smooth"], config={"displaylogo": False})
+            st.caption("Local smoothness (how fast the gradient changes along each step) against the gradient "
+                       "norm. On an L-smooth function the points stay under a flat line; on x⁴ (the `quartic` "
+                       "surface) they climb with the gradient norm: L0 + L1‖∇f‖ (Zhang et al. 2020, Fig. 1). A "
+                       "fixed lr that is safe where the gradient is small overshoots where it is large: clipping "
+                       "(lr × clip coefficient) shrinks the step exactly there.")
+    if tabs[2].open:
+        with tabs[2]:
+            st.plotly_chart(figure3d(spec, result), config=plots.CONFIG_3D)
+            st.caption("Drag to turn the surface, scroll to zoom; the house button above it resets the view. "
+                       "Tick '3D surface view' in the sidebar to open this tab with a shared link.")
+    if tabs[3].open:
+        with tabs[3]:
+            c1, c2 = st.columns(2)
+            # built only when clicked: the HTML inlines plotly.js (~5 MB)
+            c1.download_button("trajectories (CSV)", lambda: plots.trajectories_csv(figs["race_input"]),
+                               file_name="trajectories.csv", mime="text/csv")
+            c2.download_button("animation (HTML)", lambda: export_html(spec, figs["race_input"]),
+                               file_name="race.html", mime="text/html")
+            st.caption("To share this view, use Share under the chart: its link reproduces it exactly.")
 
     # last: the tune strip's bank, once everything above is on its way to the browser
     groups = bank_for(spec, selected)

@@ -213,6 +213,8 @@ def test_the_explorer_editor_chains_a_schedule():
     for k, v in {"v": "1", "r0": "adam~lr:0.1", "sch0": "warmup~start_factor:0.01~total_iters:50"}.items():
         at.query_params[k] = v
     at.run()
+    at.session_state["ex_r0_open"] = True  # a closed editor renders no widgets
+    at.run()
     at.selectbox(key="ex_r0_then.1").set_value("cosine").run()
     assert not at.exception and not at.error
     assert at.query_params["sch0.1"] in ("cosine@50~T_max:auto~eta_min:0", ["cosine@50~T_max:auto~eta_min:0"])

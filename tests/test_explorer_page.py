@@ -40,6 +40,12 @@ def payloads(at: AppTest) -> dict:
     return out
 
 
+def open_editor(at: AppTest, i: int) -> AppTest:
+    """Open run slot i's editor (a closed one renders no widgets: opening it reruns the page)."""
+    at.session_state[f"ex_r{i}_open"] = True
+    return at.run()
+
+
 def summary(at: AppTest) -> list[dict]:
     return at.dataframe[0].value.to_dict("records")
 
@@ -47,7 +53,7 @@ def summary(at: AppTest) -> list[dict]:
 def test_default_page_renders_and_writes_the_whole_view_to_the_url():
     at = app()
     assert not at.exception and not at.error and not at.warning
-    assert len(at.get("plotly_chart")) >= 1
+    assert "race" in payloads(at) and not at.get("plotly_chart")  # the player draws; closed tabs send nothing
     assert url_spec(at) == ui.ExplorerSpec()
     assert len(summary(at)) == len(ui.DEFAULT_RUNS)
 
@@ -80,8 +86,21 @@ def test_the_summary_reads_as_short_numbers_and_dashes():
             assert len(r[k].replace("-", "").replace(".", "").split("e")[0].lstrip("0")) <= 4, r[k]
 
 
+def test_a_closed_run_editor_renders_nothing_and_opens_with_the_runs_values():
+    at = app({"v": "1", "r0": "adam~lr:0.07~betas:0.5,0.9"})
+    assert not [w for w in at.select_slider if (w.key or "").startswith("ex_r0_")]  # closed: no widgets sent
+    (run1,) = [e for e in at.expander if plain(e.label).startswith("Run 1:")]
+    assert "lr=0.07" in plain(run1.label)  # its title is the run's own
+    open_editor(at, 0)
+    assert at.select_slider(key="ex_r0_hp.adam.lr").value == 0.07  # seeded from the run, not the defaults
+    assert at.slider(key="ex_r0_hp.adam.betas.0").value == 0.5
+    at.session_state["ex_r0_open"] = False
+    at.run()
+    assert url_spec(at).runs[0].hparams[0] == ("lr", 0.07)  # closing it keeps the run
+
+
 def test_the_constant_schedules_torch_knobs_sit_in_a_collapsed_advanced_area():
-    at = app()
+    at = open_editor(app(), 0)
     (run1,) = [e for e in at.expander if plain(e.label).startswith("Run 1:")]
     (adv,) = [e for e in run1.expander]
     assert plain(adv.label) == "ConstantLR settings (advanced): factor 1, total_iters 5"
@@ -113,7 +132,7 @@ def test_changing_the_surface_changes_the_result():
 
 @pytest.mark.slow  # ~1 s
 def test_changing_a_run_and_its_clipping_changes_the_result():
-    at = app()
+    at = open_editor(app(), 0)
     before = summary(at)
     at.selectbox(key="ex_r0_clip").set_value("norm").run()
     assert not at.exception
@@ -121,6 +140,7 @@ def test_changing_a_run_and_its_clipping_changes_the_result():
     assert spec.runs[0].clip == "norm"
     after = summary(at)
     assert after != before and "clip norm" in after[0]["run"]
+    open_editor(at, 1)
     at.selectbox(key="ex_r1_opt").set_value("lion").run()
     assert not at.exception and url_spec(at).runs[1].optimizer == "lion"
 
@@ -189,7 +209,7 @@ def test_a_bad_formula_shows_its_message_and_keeps_the_text():
     assert at.text_input(key="ex_formula").value == "x + open(1)"
     at.text_input(key="ex_formula").set_value("x**2 + 3*y**2").run()
     assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) >= 1
+    assert "race" in payloads(at)
 
 
 def test_presets_load_with_one_click():

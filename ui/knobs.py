@@ -13,6 +13,7 @@ check it is one of the stops.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -140,3 +141,21 @@ def committed(options: list[Knob], target, value) -> tuple[str, float] | None:
         return None
     v = k.values[j]
     return k.key, int(v) if k.integer else float(v)
+
+
+def with_value(run: RunConfig, target: str, value: float) -> RunConfig:
+    """The run with one knob (a Knob.target of it) set to `value`: what a let-go knob makes of the run
+    (checked again by RunConfig)."""
+    if target == "clip":
+        return dataclasses.replace(run, clip_threshold=float(value))
+    if target.startswith("schedule."):
+        arg = target.split(".", 1)[1]
+        kw = tuple((k, value if k == arg else v) for k, v in run.schedule_kw)
+        return dataclasses.replace(run, schedule_kw=kw)
+    name, _, i = target.partition(".")
+    h = []
+    for k, v in run.hparams:
+        if k == name:
+            v = tuple(value if j == int(i) else e for j, e in enumerate(v)) if i else value
+        h.append((k, v))
+    return dataclasses.replace(run, hparams=tuple(h))

@@ -42,15 +42,37 @@ def clear_state(prefix: str) -> None:
         del st.session_state[k]
 
 
-def run_expander(prefix: str, n: int, prev: RunConfig, expanded: bool = False):
+def run_expander(prefix: str, n: int, prev: RunConfig, expanded: bool = False, lazy: bool = False):
     """The collapsible editor of run n (its widgets under `prefix`): titled from the widgets' newest
     values (the previous rerun's would lag one edit) and keyed, so a new title is the same expander
-    and it stays open, with the keyboard focus, while it is edited."""
+    and it stays open, with the keyboard focus, while it is edited.
+
+    lazy: a closed editor renders nothing (opening it reruns the page; its `.open` says which): every
+    rerun of a page of several runs would otherwise send and draw every run's widgets. While it is
+    closed its widgets' state lapses, so `prev` is the run, and opening it seeds them from `prev`."""
+    ss = st.session_state
+    if lazy:
+        is_open, was_open = bool(ss.get(prefix + "open")), bool(ss.get(prefix + "seeded"))
+        if is_open and not was_open:
+            seed_run_state(prefix, prev)  # the widgets appear with the run's values, not the registry's defaults
+        ss[prefix + "seeded"] = is_open
+        # the widgets' state is the run's while open, and in the rerun that closes it (a change made as it
+        # closed counts); later their keys hold what was last seeded, not the run
+        ss[prefix + "live"] = is_open or was_open
+        expanded = expanded or is_open  # what the page shows is the state it holds
+    return st.expander(f"Run {n + 1}: {md(kept_run(prefix, prev).label())}", expanded=expanded,
+                       key=prefix + "open", on_change="rerun" if lazy else "ignore")
+
+
+def kept_run(prefix: str, prev: RunConfig) -> RunConfig:
+    """The run its editor's widgets hold (also in the rerun that closes a lazy editor: the change made as
+    it closed is kept), else `prev`."""
+    if f"{prefix}opt" not in st.session_state or not st.session_state.get(prefix + "live", True):
+        return prev
     try:
-        now = run_from_state(prefix, st.session_state, prev)
+        return run_from_state(prefix, st.session_state, prev)
     except (ValueError, TypeError):
-        now = prev
-    return st.expander(f"Run {n + 1}: {md(now.label())}", expanded=expanded, key=prefix + "open")
+        return prev
 
 
 def seed_run_state(prefix: str, run: RunConfig) -> None:
