@@ -22,7 +22,7 @@ from trajectories.limits import deadline, seconds_text
 from ui import player, slots
 from ui.knobs import committed, knobs, noise_knob, with_value
 from ui.latex import fit as fit_latex
-from ui.race_view import bank_view, race_view
+from ui.race_view import bank_view, prefetch_view, race_view
 from ui.spec import CUSTOM, clicked_start, surface_names, surface_title
 from ui.text import md
 from ui.widgets import (
@@ -145,16 +145,25 @@ def start_from_click() -> None:
 
 def resend_missing() -> None:
     """The browser lacks some arrays (it dropped them, or a message never arrived): send them again."""
-    forget(st.session_state.setdefault(P + "wire", {}), _trigger("missing"))
+    _resend("race")
 
 
-def resend_bank_missing() -> None:
-    state = st.session_state.get(P + "bank")
+def _resend(mount: str) -> None:
+    """The browser lacks some arrays a mount named: send them again."""
+    state = st.session_state.get(P + mount)
     try:
         keys = state.get("missing") if state is not None else None
     except (AttributeError, TypeError):
         keys = None
     forget(st.session_state.setdefault(P + "wire", {}), keys)
+
+
+def resend_bank_missing() -> None:
+    _resend("bank")
+
+
+def resend_prefetch_missing() -> None:
+    _resend("prefetch")
 
 
 def _noop() -> None:
@@ -381,6 +390,8 @@ def main() -> None:
         spec, warnings = ui.from_query(st.query_params.to_dict())
         load_spec(spec)
         ss[P + "link_read"] = (spec, tuple(warnings))  # the view the link gave, and what fell back
+    wire = Wire(ss.setdefault(P + "wire", {}))
+    prefetch_view(player.prefetch_payload(wire), key=P + "prefetch", on_missing=resend_prefetch_missing)
     st.title("Optimizer explorer")
     st.caption("Optimizers race on a loss surface: drag a knob under the chart and watch why they differ; "
                "change runs in the sidebar. The address bar holds this whole view.")
@@ -417,7 +428,6 @@ def main() -> None:
         st.error(f"This view can't be simulated: the numbers overflowed ({md(e)}). Try smaller hyperparameters.")
         return
     figs = figures(spec, result)
-    wire = Wire(ss.setdefault(P + "wire", {}))
     selected = tune_run(len(spec.runs))
     race_view(player.race_payload(figs["parts"], spec, wire, tune_run=selected), key=P + "race",
               on_commit=commit_knob, on_start=start_from_click, on_missing=resend_missing, on_tune_run=_noop)
@@ -442,8 +452,9 @@ def main() -> None:
                    default="3D view" if spec.view3d else "Summary")
     if tabs[0].open:
         with tabs[0]:
-            st.dataframe(plots.table_text(figs["summary"], percent=("clipped fraction",)), hide_index=True,
-                         width="stretch")
+            # a plain table: a few rows need no grid (and a first visit loads none of its 1.2 MB of scripts)
+            rows = plots.table_text(figs["summary"], percent=("clipped fraction",))
+            st.table([{md(k): md(v) for k, v in r.items()} for r in rows], hide_index=True)  # cells are Markdown
             st.caption(SUMMARY_NOTE)
     if tabs[1].open:
         with tabs[1]:

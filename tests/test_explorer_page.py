@@ -47,7 +47,8 @@ def open_editor(at: AppTest, i: int) -> AppTest:
 
 
 def summary(at: AppTest) -> list[dict]:
-    return at.dataframe[0].value.to_dict("records")
+    """The summary table's rows as a person reads them (its cells are escaped Markdown)."""
+    return [{plain(k): plain(v) for k, v in row.items()} for row in at.table[0].value.to_dict("records")]
 
 
 def test_default_page_renders_and_writes_the_whole_view_to_the_url():

@@ -20,6 +20,7 @@ import html
 import importlib.util
 import os
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,19 @@ from .wire import Wire, deflated, json_bytes, quantize
 GRID = 200  # the surface image's resolution
 # the player itself, as bytes: it travels once a session like any array (ui/race_view_loader.js imports it)
 PLAYER_JS = np.frombuffer((Path(__file__).with_name("race_view.js")).read_bytes(), dtype=np.uint8)
+PLOTLY_BASIC = Path(__file__).with_name("vendor") / "plotly-basic.min.js"  # ui/vendor/README.md
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_basic() -> np.ndarray:
+    """The vendored plotly.js partial bundle, zlib-deflated (1.1 MB -> 0.37 MB), made once a process."""
+    return np.frombuffer(zlib.compress(PLOTLY_BASIC.read_bytes(), 9), dtype=np.uint8)
+
+
+def plotly_ref(wire: Wire) -> dict:
+    """How the player gets Plotly: the vendored basic bundle by reference (sent once a session), and the
+    name of the full bundle Streamlit ships, should the vendored one fail to load."""
+    return {"basic": wire.ref(plotly_basic()), "chunk": plotly_chunk()}
 MAX_FRAMES = 200
 
 
@@ -96,7 +110,7 @@ def race_payload(parts: dict, spec: ExplorerSpec, wire: Wire, *, tune_run: int =
         "view": "race",
         "code": wire.ref(PLAYER_JS),
         "id": view_id(spec.without_preset()),
-        "plotly": chunk or plotly_chunk(),
+        "plotly": {"chunk": chunk} if chunk else plotly_ref(wire),
         "figure": fig,
         "narrow": parts["narrow"],
         "shown": wire.ref(parts["shown"].astype(np.int32)),
@@ -230,6 +244,13 @@ def bank_payload(spec: ExplorerSpec, run: int, groups: list[Group], wire: Wire) 
                       "groups": [{"run": g.run, "target": g.target, "z": wire.ref(g.z),
                                   "shape": list(g.q.shape), "scale": wire.ref(g.scale),
                                   "diverged": wire.ref(g.diverged), "final": wire.ref(g.final)} for g in groups]})
+
+
+def prefetch_payload(wire: Wire, chunk: str | None = None) -> bytes:
+    """The first mount's payload: the player and the name of Plotly's bundle, so both load while the page
+    is still being computed (Plotly takes a second or more to evaluate in a fresh browser)."""
+    return wire.pack({"view": "prefetch", "code": wire.ref(PLAYER_JS),
+                      "plotly": {"chunk": chunk} if chunk else plotly_ref(wire)})
 
 
 def empty_payload(wire: Wire) -> bytes:

@@ -29,19 +29,39 @@ function refs(obj, out = []) {
 
 const arr = (ref) => G.store.get(ref["#"]);
 
-// ---------------------------------------------------------------- Plotly: the one Streamlit already ships
+// ---------------------------------------------------------------- Plotly
+// The vendored basic bundle (ui/vendor: scatter and the layout components, a quarter of the full one to
+// evaluate) arrives deflated through the wire and runs as a classic script; should it fail, the full
+// bundle Streamlit ships for st.plotly_chart (its own chunk: importing it sets window.Plotly too).
 let plotlyPromise = null;
-function plotly(chunk) {
+function plotly(spec) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!plotlyPromise) {
-    const main = [...document.querySelectorAll("script[src]")].map((s) => s.src).find((s) => /\/static\/js\/index\.[^/]*\.js/.test(s));
-    const url = new URL(chunk, main || document.baseURI).href;
-    plotlyPromise = import(url).then(() => {
+    const full = () => {
+      const main = [...document.querySelectorAll("script[src]")].map((s) => s.src).find((s) => /\/static\/js\/index\.[^/]*\.js/.test(s));
+      return import(new URL(spec.chunk, main || document.baseURI).href);
+    };
+    const basic = spec.basic && G.store.get(spec.basic["#"]);
+    const load = basic ? runScript(basic.a).catch(full) : full();
+    plotlyPromise = load.then(() => {
       if (!window.Plotly) throw new Error("Plotly did not load");
       return window.Plotly;
     });
   }
   return plotlyPromise;
+}
+
+async function runScript(deflated) {
+  const text = await new Response(new Blob([deflated]).stream().pipeThrough(new DecompressionStream("deflate"))).blob();
+  const url = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+  await new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = url;
+    s.onload = resolve;
+    s.onerror = reject;
+    document.head.appendChild(s);
+  });
+  URL.revokeObjectURL(url);
 }
 
 // ---------------------------------------------------------------- small helpers
@@ -552,6 +572,11 @@ const mounts = new WeakMap();
 // The loader (ui/race_view_loader.js) has unpacked the payload into G.store and hands over its header.
 export function render(args, header) {
   const { parentElement } = args;
+  if (header.view === "prefetch") { // the page's first element: Plotly loads while the rest of the page does
+    performance.mark("opt-prefetch");
+    plotly(header.plotly).then(() => performance.mark("opt-plotly")).catch(() => {});
+    return;
+  }
   if (header.view === "bank") {
     const missing = refs({ shown: header.shown, frames: header.frames, groups: header.groups }).filter((k) => !G.store.has(k));
     if (missing.length) args.setTriggerValue("missing", missing);

@@ -16,7 +16,7 @@ import streamlit as st
 
 LOADER = Path(__file__).with_name("race_view_loader.js").read_text(encoding="utf-8")  # sent with every payload
 CSS = """
-[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; }
 .opt-race { font-family: inherit; width: 100%; }
 .opt-race .opt-bar { display: flex; align-items: center; gap: 0.6rem; flex-wrap: wrap; margin: 0 0 0.2rem 0; }
 .opt-race .opt-play { font: inherit; font-size: 0.9rem; padding: 0.2rem 0.8rem; border-radius: 0.5rem;
@@ -50,6 +50,11 @@ def race_view(payload: bytes, *, key: str, on_commit, on_start, on_missing, on_t
     """Mount the player (its arrays in `payload`, ui/player.race_payload); returns its state and triggers."""
     return _component(key=key, data=payload, default={"tune_run": 0}, on_commit_change=on_commit,
                       on_start_change=on_start, on_missing_change=on_missing, on_tune_run_change=on_tune_run)
+
+
+def prefetch_view(payload: bytes, *, key: str, on_missing):
+    """Mount the prefetch (no visible element): the player and Plotly start loading at once."""
+    return _component(key=key, data=payload, on_missing_change=on_missing)
 
 
 def bank_view(payload: bytes, *, key: str, on_missing):
