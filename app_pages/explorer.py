@@ -39,6 +39,8 @@ from ui.widgets import (
 from ui.wire import Wire, forget
 
 P = "ex_"  # every widget key of this page starts with it
+WIRE = "player_sent"  # the arrays this browser session has received (ui/wire.py): outside P, as a preset or a
+# link clears the view's state (clear_state(P)), not what the browser holds
 GRID = player.GRID  # contour image resolution
 TOL = 1e-6  # "reached the minimum" for the summary
 HEAVY = 4000  # run-steps above which a race shows a progress bar and takes a server-wide slot (ui.slots)
@@ -155,7 +157,7 @@ def _resend(mount: str) -> None:
         keys = state.get("missing") if state is not None else None
     except (AttributeError, TypeError):
         keys = None
-    forget(st.session_state.setdefault(P + "wire", {}), keys)
+    forget(st.session_state.setdefault(WIRE, {}), keys)
 
 
 def resend_bank_missing() -> None:
@@ -390,7 +392,7 @@ def main() -> None:
         spec, warnings = ui.from_query(st.query_params.to_dict())
         load_spec(spec)
         ss[P + "link_read"] = (spec, tuple(warnings))  # the view the link gave, and what fell back
-    wire = Wire(ss.setdefault(P + "wire", {}))
+    wire = Wire(ss.setdefault(WIRE, {}))
     prefetch_view(player.prefetch_payload(wire), key=P + "prefetch", on_missing=resend_prefetch_missing)
     st.title("Optimizer explorer")
     st.caption("Optimizers race on a loss surface: drag a knob under the chart and watch why they differ; "

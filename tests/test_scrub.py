@@ -17,7 +17,7 @@ from ui import player
 from ui.knobs import MAX_STOPS, Knob, committed, knobs, noise_knob, stop_of, stops
 from ui.spec import clicked_start
 from ui.ticks import linear_range, log_options
-from ui.wire import NAN_Q, Wire, dequantize, forget, quantize, unpack
+from ui.wire import NAN_Q, Wire, deflated, dequantize, forget, inflated, key_of, quantize, unpack
 
 START = (-1.5, 2.0)
 
@@ -173,8 +173,17 @@ def test_each_array_is_sent_once_a_session_and_again_when_the_browser_lacks_it()
     _, arrays3 = unpack(w3.pack({"a": w3.ref(a)}))
     assert list(arrays3) == [h1["a"]["#"]]
     assert forget(sent, "not a list") == 0
+    w4 = Wire({})  # one Wire, two payloads (a page's mounts): the second carries only its own arrays
+    w4.pack({"a": w4.ref(a)})
+    assert list(unpack(w4.pack({"b": w4.ref(b)}))[1]) == [key_of(b)]
     with pytest.raises(ValueError):  # JSON has no NaN: a header never carries one
         Wire({}).pack({"x": float("nan")})
+
+
+def test_deflated_rows_come_back_exactly():
+    q = np.random.default_rng(1).integers(0, 65536, size=(5, 6, 77)).astype(np.uint16)
+    q[0, 0, :10] = NAN_Q
+    assert (inflated(deflated(q), q.shape) == q).all()
 
 
 def test_quantized_rows_keep_nan_and_stay_within_half_a_step():
@@ -230,7 +239,7 @@ def test_the_second_payload_of_a_view_carries_no_array_and_a_changed_run_only_it
     refs = set(_refs(h1))
     assert refs == set(a1)  # every array the header names is in the first payload
     json.dumps(h1, allow_nan=False)
-    assert h1["plotly"] == "P.js" and h1["tune"]["run"] == 0 and len(h1["tune"]["knobs"]) == 4
+    assert h1["plotly"] == {"chunk": "P.js"} and h1["tune"]["run"] == 0 and len(h1["tune"]["knobs"]) == 4
     h2, a2 = unpack(player.race_payload(parts, spec, Wire(sent), chunk="P.js"))
     assert a2 == {} and h2["id"] == h1["id"]
     runs = list(spec.runs)

@@ -74,6 +74,7 @@ class Wire:
             self.sent[k] = True
         while len(self.sent) > MAX_REMEMBERED:
             self.sent.pop(next(iter(self.sent)))
+        self.parts, self.keys = {}, set()  # the next payload carries only what it adds
         return MAGIC + len(head).to_bytes(4, "little") + head + b"".join(chunks)
 
 
