@@ -412,7 +412,8 @@ def main() -> None:
         link_message(P, spec)
     with story_box:
         story(spec)
-    spec_shared, spec = spec, spec.without_preset()  # the computation and its caches do not depend on the story
+    # the computation and its caches depend neither on the story nor on which tab opens first
+    spec_shared, spec = spec, dataclasses.replace(spec.without_preset(), view3d=False)
 
     try:
         spec.surface_obj()  # parses a custom formula
@@ -451,7 +452,7 @@ def main() -> None:
 
     # lazy tabs: only the open one is built and sent (the 3D view and the (L0, L1) chart cost nothing unseen)
     tabs = st.tabs(["Summary", "(L0, L1) smoothness", "3D view", "Export"], key=P + "tab", on_change="rerun",
-                   default="3D view" if spec.view3d else "Summary")
+                   default="3D view" if spec_shared.view3d else "Summary")
     if tabs[0].open:
         with tabs[0]:
             # a plain table: a few rows need no grid (and a first visit loads none of its 1.2 MB of scripts)
