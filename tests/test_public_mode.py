@@ -293,7 +293,7 @@ def test_the_explorer_stops_an_expensive_view_at_the_deadline_and_shows_what_it_
     assert not at.exception
     stopped = [t for t in shown(at.warning) if t.startswith("Stopped after")]
     assert stopped and "of 5,000 steps" in stopped[0] and "0.3 s" in stopped[0]
-    assert at.get("plotly_chart")  # the steps done are drawn
+    assert at.get("bidi_component")  # the steps done are drawn (the explorer's player)
 
 
 def sweeps_page(spec: SweepSpec) -> AppTest:

@@ -74,6 +74,8 @@ def runs(draw):
 @st.composite
 def axes(draw, run_list, exclude=None):
     targets = [t for t in common_targets(run_list) if t != exclude]
+    if not targets:  # runs that share one target only (plain SGD and a zeroth-order method: the lr) have no second
+        return None
     target = draw(st.sampled_from(targets))
     low, high, log = target_range(run_list[0], target)
     a, b = sorted(draw(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0))))
@@ -101,6 +103,7 @@ def sweep_specs(draw):
     s = surfaces.parse(formula) if surface == CUSTOM else surfaces.get(surface)
     (x0, x1), (y0, y1) = s.bounds
     x = draw(axes(run_list))
+    assume(x is not None)
     y = draw(st.one_of(st.none(), axes(run_list, exclude=x.target)))
     if mode == "robustness":
         x = AxisSpec("lr", 1e-4, draw(st.floats(1e-3, 1.0)), draw(st.integers(1, 80)), True)

@@ -76,8 +76,12 @@ def stops(low: float, high: float, current: float, log: bool, integer: bool) -> 
         return _thin(log_options(low, high, current), current)
     lo, hi, _ = linear_range(low, high, current)
     step = nice_step(hi - lo, MAX_STOPS - 3)  # round stops (0, 0.05, 0.1, ...), room for both ends and `current`
-    grid = {float(f"{v:.12g}") for v in np.arange(math.ceil(lo / step), math.floor(hi / step) + 1) * step}
-    grid = sorted({v for v in grid if lo <= v <= hi} | {lo, hi, float(current)})
+    k0, k1 = lo / step, hi / step
+    if not (math.isfinite(k0) and math.isfinite(k1) and 0 <= k1 - k0 <= 10 * MAX_STOPS and abs(k0) < 2**52):
+        grid = set(np.linspace(lo, hi, MAX_STOPS - 1).tolist())  # a range no round step fits (a link's 1e308)
+    else:
+        grid = {float(f"{v:.12g}") for v in np.arange(math.ceil(k0), math.floor(k1) + 1) * step}
+    grid = sorted({v for v in grid if lo <= v <= hi and math.isfinite(v)} | {lo, hi, float(current)})
     return _thin(grid, float(current))
 
 
@@ -106,10 +110,14 @@ def knobs(run: RunConfig) -> list[Knob]:
 
 
 def _knob(target, label, value, low, high, log, integer, key) -> Knob | None:
+    """The knob, or None where it has nothing to drag (a value no stops can hold: a link's 1e308)."""
     v = float(value)
-    if not math.isfinite(v):
+    if not math.isfinite(v) or abs(v) > 1e15:
         return None
-    vals = stops(float(low), float(high), v, log, integer)
+    try:
+        vals = stops(float(low), float(high), v, log, integer)
+    except (ValueError, OverflowError, ArithmeticError):
+        return None
     if len(vals) < 2:
         return None
     return Knob(target, label, tuple(vals), _index(vals, v), key, log=log, integer=integer)

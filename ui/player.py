@@ -120,11 +120,20 @@ def race_payload(parts: dict, spec: ExplorerSpec, wire: Wire, *, tune_run: int =
         "runs": [{**run, "label": html.escape(run["label"], quote=False), "label_text": run["label"]}
                  for run in parts["runs"]],
         "panels": parts["panels"],
-        "tune": {"run": tune_run, "bank": bank_id(spec, tune_run),
-                 "knobs": [[knob_data(k) for k in knobs(r)] for r in spec.runs],
-                 "noise": knob_data(noise_knob(spec.noise))},
+        "tune": tune_data(spec, tune_run),
     }
     return wire.pack(header)
+
+
+def tune_data(spec: ExplorerSpec, tune_run: int) -> dict | None:
+    """The tune strip: every run's knobs, the noise, and the bank it waits for (None where a knob cannot
+    be made: the chart is drawn all the same, without the strip)."""
+    try:
+        return {"run": tune_run, "bank": bank_id(spec, tune_run),
+                "knobs": [[knob_data(k) for k in knobs(r)] for r in spec.runs],
+                "noise": knob_data(noise_knob(spec.noise))}
+    except (ValueError, ArithmeticError, KeyError):
+        return None
 
 
 # ---------------------------------------------------------------- a run's bank
