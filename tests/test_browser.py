@@ -280,9 +280,9 @@ def test_the_shared_link_reproduces_the_view_in_a_fresh_browser(server, browser)
 
 def test_a_run_editor_stays_open_with_focus_while_it_is_edited(page):
     """Three presses of the arrow key on an open editor's lr slider: the editor stays open, the slider
-    keeps the keyboard focus, its title stays as it was (a closed editor is built only when opened, so
-    it is a widget whose identity includes its title: a title that followed the value would close it
-    and drop the focus), and the chart's legend follows the value."""
+    keeps the keyboard focus, its title stays as it was when it opened (a closed editor is built only
+    when opened, so it is a widget whose identity includes its title: a title that followed the value
+    would close it and drop the focus), and the chart's legend follows the value."""
     page.wait_for_selector(MAP, timeout=120_000)
     editor = page.locator('[data-testid="stExpander"]').filter(has_text="Run 3: Adam").first
     editor.locator("summary").first.click()

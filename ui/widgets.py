@@ -50,9 +50,9 @@ def run_expander(prefix: str, n: int, prev: RunConfig, expanded: bool = False, l
     lazy: a closed editor renders nothing (opening it reruns the page; its `.open` says which): every
     rerun of a page of several runs would otherwise send and draw every run's widgets. While it is
     closed its widgets' state lapses, so `prev` is the run, and opening it seeds them from `prev`.
-    A lazy editor is a widget whose identity includes its title: so its title names the run and its
-    optimizer only, never a value being edited (a new title would be a new expander, closed and
-    without the keyboard focus)."""
+    A lazy editor is a widget whose identity includes its title, and a new title would be a new
+    expander, closed and without the keyboard focus: so while it is open its title stays the one it
+    had when it opened (the chart's legend follows the values), and it follows the run again once closed."""
     ss = st.session_state
     if lazy:
         is_open, was_open = bool(ss.get(prefix + "open")), bool(ss.get(prefix + "seeded"))
@@ -62,7 +62,10 @@ def run_expander(prefix: str, n: int, prev: RunConfig, expanded: bool = False, l
         # the widgets' state is the run's while open, and in the rerun that closes it (a change made as it
         # closed counts); later their keys hold what was last seeded, not the run
         ss[prefix + "live"] = is_open or was_open
-        title = f"Run {n + 1}: {optimizers.spec(kept_run(prefix, prev).optimizer).title}"
+        title = f"Run {n + 1}: {kept_run(prefix, prev).label()}"
+        if is_open and ss.get(prefix + "title"):
+            title = ss[prefix + "title"]  # as it was when it opened
+        ss[prefix + "title"] = title
     else:
         title = f"Run {n + 1}: {kept_run(prefix, prev).label()}"
     return st.expander(md(title), expanded=expanded, key=prefix + "open", on_change="rerun" if lazy else "ignore")
