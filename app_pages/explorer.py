@@ -10,6 +10,7 @@ empty mount at its end). Letting go writes the value into the run's editor (the 
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import streamlit as st
 
@@ -253,6 +254,21 @@ def export_html(spec: ui.ExplorerSpec, race_) -> str:
     return plots.figure_html(plots.prebuilt(fig))
 
 
+def throttled(show, after: float = 0.4, every: float = 0.25):
+    """progress(f) that shows nothing for the first `after` seconds (a short computation sends no message
+    the browser would have to draw while it draws the chart), then at most every `every` seconds (each
+    shown update also lets Streamlit stop this for a newer rerun)."""
+    t0, last = time.monotonic(), [0.0]
+
+    def report(f: float) -> None:
+        now = time.monotonic()
+        if now - t0 >= after and now - last[0] >= every:
+            last[0] = now
+            show(f)
+
+    return report
+
+
 def bank_for(spec: ui.ExplorerSpec, run: int) -> list[player.Group] | None:
     """The tune strip's bank of run `run`: its groups from the server-wide cache, the missing ones computed
     in one engine call (here when light, in a slot when heavy) with a progress bar, whose updates also let
@@ -261,7 +277,7 @@ def bank_for(spec: ui.ExplorerSpec, run: int) -> list[player.Group] | None:
     missing = player.missing_groups(spec, run)
     if missing:
         bar = st.empty()
-        report = lambda f: bar.progress(min(1.0, f), text="preparing the tune strip's preview")
+        report = throttled(lambda f: bar.progress(min(1.0, f), text="preparing the tune strip's preview"))
         try:
             if player.rows_of(missing) * spec.steps > HEAVY_BANK or spec.surface == CUSTOM:
                 groups = slots.compute(player.compute_groups, spec, missing, seconds=deploy.settings().deadline_s,
