@@ -299,3 +299,16 @@ def test_live_race_without_a_known_minimum_draws_the_loss_as_it_is():
                      min_value=None)
     assert live["panels"][0]["log"] is False and live["panels"][3]["has"] is False
     assert np.isnan(live["series"][0, PANEL0 + 3]).all()
+
+
+def test_a_bank_of_rules_that_evaluate_the_loss_equals_their_races():
+    """SAM (a second gradient) and a zeroth-order method (loss values, seeded random directions) in a bank:
+    each row equals the race of that value alone (the directions depend on the seed, not on the batch)."""
+    runs = [default_run("zo_sgd"), default_run("sam")]
+    lr = knobs(runs[0])[0].values[8:10]
+    result, rows = bank("rosenbrock", runs, START, 60, [Variation(0, "lr", lr), Variation(1, "rho", (0.01, 0.05))],
+                        seed=1)
+    for (r, target, sl), values in zip(rows, (lr, (0.01, 0.05)), strict=True):
+        for j, v in enumerate(values):
+            ref = trajectories.race("rosenbrock", [_changed(runs[r], target, v)], START, 60, seed=1, smoothness=False)
+            np.testing.assert_allclose(result.xy[:, sl.start + j], ref.xy[:, 0], rtol=1e-10, atol=1e-12)
