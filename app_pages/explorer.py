@@ -20,7 +20,7 @@ import surfaces
 import trajectories
 import ui
 from trajectories.limits import deadline, seconds_text
-from ui import player, slots
+from ui import player, race_rows, slots
 from ui.knobs import committed, knobs, noise_knob, with_value
 from ui.latex import fit as fit_latex
 from ui.race_view import bank_view, prefetch_view, race_view
@@ -190,7 +190,7 @@ def race(spec: ui.ExplorerSpec, _computed=None) -> trajectories.Result:
         return _computed
     if heavy(spec):
         raise slots.NotCached(spec)
-    return spec.race(deadline=deadline())
+    return race_rows.race(spec, deadline=deadline())  # a run the server has raced before costs nothing
 
 
 def simulate(spec: ui.ExplorerSpec) -> trajectories.Result:

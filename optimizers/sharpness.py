@@ -10,8 +10,9 @@ eigenvalue itself and not the one largest in size (a saddle's negative curvature
      the top two are +-lambda, where the Rayleigh quotient would stall);
   2. power iteration on H + rho I from v0 again, whose eigenvalues lambda_i + rho are >= 0, gives
      its top one by the Rayleigh quotient: lambda_max = v.(H + rho I)v / v.v - rho.
-Each pass stops early once every row's estimate changes by less than tol (relative). The start
-v0 should be random (a fixed vector can be orthogonal to the top eigenvector); callers seed it.
+Each row of a pass stops once its estimate changes by less than tol (relative), so a row's answer is
+the same alone or among others; the pass ends when every row has. The start v0 should be random (a
+fixed vector can be orthogonal to the top eigenvector); callers seed it.
 """
 from __future__ import annotations
 
@@ -27,16 +28,22 @@ def _unit(v: Tensor) -> Tensor:
 
 
 def _power(op: Callable[[Tensor], Tensor], v: Tensor, iters: int, tol: float, estimate) -> tuple[Tensor, Tensor]:
-    """(estimate per row, v) after power iteration of `op` from v (unit rows)."""
-    value = None
+    """(estimate per row, v) after power iteration of `op` from v (unit rows). A row stops (keeps its estimate
+    and vector) once its estimate changes by less than tol: its answer never depends on the other rows."""
+    value = done = None
     for _ in range(max(1, iters)):
         w = op(v)
-        new = estimate(v, w)
-        v = _unit(w)
-        if value is not None and bool(((new - value).abs() <= tol * new.abs().clamp_min(1e-300)).all()):
-            value = new
+        new, u = estimate(v, w), _unit(w)
+        if value is None:
+            value, v, done = new, u, torch.zeros(new.shape, dtype=torch.bool, device=new.device)
+            continue
+        live = ~done
+        settled = live & ((new - value).abs() <= tol * new.abs().clamp_min(1e-300))
+        value = torch.where(live, new, value)
+        v = torch.where(live.unsqueeze(-1), u, v)
+        done = done | settled
+        if bool(done.all()):
             break
-        value = new
     return value, v
 
 

@@ -64,3 +64,19 @@ def test_the_summary_sharpness_at_a_catalog_minimum_is_the_closed_form(name, poi
 def test_a_saddle_reports_its_positive_curvature_and_a_linear_loss_none():
     assert _at_minimum("saddle", (0.0, 0.0)) == pytest.approx(2.0, rel=1e-12)  # x^2 - y^2: eigenvalues 2, -2
     assert _at_minimum("reddi", (0.5, 0.0)) == 0.0
+
+
+def test_a_rows_eigenvalue_is_the_same_alone_or_among_others():
+    """Each row stops its power iteration on its own: a row that converges late (a nearly degenerate
+    spectrum) does not change the answer of one that converged early, to the last bit."""
+    import torch
+
+    from optimizers.sharpness import top_eigenvalue
+
+    hess = torch.tensor([[[2.0, 0.0], [0.0, 1.0]], [[1.0, 0.999], [0.999, 1.0]], [[5.0, 1.0], [1.0, -3.0]]],
+                        dtype=torch.float64)
+    v0 = torch.tensor([0.6, 0.8], dtype=torch.float64).expand(3, 2)
+    together = top_eigenvalue(lambda v: (hess @ v.unsqueeze(-1)).squeeze(-1), v0)
+    for i in range(3):
+        alone = top_eigenvalue(lambda v, h=hess[i:i + 1]: (h @ v.unsqueeze(-1)).squeeze(-1), v0[i:i + 1])
+        assert alone.item() == together[i].item()

@@ -1,7 +1,7 @@
 """What a simulation returns: numpy arrays, ready for plots (no tensors, no NaN in positions)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -55,3 +55,34 @@ class Result:
     def effective_lr(self) -> np.ndarray:
         """(steps, N) lr x clip coefficient: the step size the gradient really got."""
         return self.lr * self.clip_coef
+
+
+# the arrays indexed (step, row, ...) and those indexed (row, ...): what take() and stack() slice and join
+BY_STEP = ("xy", "loss", "grad", "grad_norm", "lr", "clip_coef", "smoothness")
+BY_ROW = ("diverged_at", "switched_at", "switch_lr", "evaluations", "sharpness")
+
+
+def take(result: Result, rows) -> Result:
+    """The result of rows `rows` (a list of indices) alone: every row's numbers are its own (the engine's
+    rows never depend on each other), so this equals the race of those runs."""
+    idx = list(rows)
+    kw = {f: getattr(result, f)[:, idx] for f in BY_STEP}
+    kw |= {f: None if getattr(result, f) is None else getattr(result, f)[idx] for f in BY_ROW}
+    return Result(**kw, stopped_at=result.stopped_at)
+
+
+def stack(results: list[Result]) -> Result:
+    """The rows of several results of equal length side by side (their order kept): take()'s inverse."""
+    if not results:
+        raise ValueError("stack() needs at least one result")
+    stopped = {r.stopped_at for r in results}
+    if len(stopped) != 1 or len({r.xy.shape[0] for r in results}) != 1:
+        raise ValueError("stack() joins results of the same length only")
+    kw = {f: np.concatenate([getattr(r, f) for r in results], axis=1) for f in BY_STEP}
+    for f in BY_ROW:
+        parts = [getattr(r, f) for r in results]
+        kw[f] = None if any(p is None for p in parts) else np.concatenate(parts, axis=0)
+    return Result(**kw, stopped_at=stopped.pop())
+
+
+assert set(BY_STEP) | set(BY_ROW) | {"stopped_at"} == {f.name for f in fields(Result)}, "a Result field take() misses"

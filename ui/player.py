@@ -19,7 +19,6 @@ import hashlib
 import html
 import importlib.util
 import os
-import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,8 @@ from trajectories import grid as surface_grid
 from trajectories.bank import NOISE, Variation, bank
 
 from .knobs import Knob, knobs, noise_knob
+from .lru import Lru
+from .race_rows import row_key
 from .spec import ExplorerSpec
 from .wire import Wire, deflated, json_bytes, quantize
 
@@ -177,8 +178,7 @@ class Group:
 def group_key(spec: ExplorerSpec, v: Variation) -> tuple:
     """What one variation's rows depend on: the surface, start, steps, noise and seed, and its own run
     (not the other runs: a change to one run leaves the others' rows as they were)."""
-    return (spec.surface, spec.surface_params, spec.formula, spec.start_point(), spec.steps, spec.noise, spec.seed,
-            spec.runs[v.run], v.target, v.values)
+    return (*row_key(spec, spec.runs[v.run]), v.target, v.values)
 
 
 def compute_groups(spec: ExplorerSpec, wanted: list[Variation], progress=None, deadline=None) -> list[Group]:
@@ -201,28 +201,7 @@ def compute_groups(spec: ExplorerSpec, wanted: list[Variation], progress=None, d
             for (r, target, sl), v in zip(rows, wanted, strict=True)]
 
 
-class GroupCache:
-    """Groups by group_key, server-wide (every session's views share them), the least recent dropped first."""
-
-    def __init__(self, most: int = 256):
-        self.most, self._d, self._lock = most, {}, threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            g = self._d.pop(key, None)
-            if g is not None:
-                self._d[key] = g
-            return g
-
-    def put(self, key, g: Group) -> None:
-        with self._lock:
-            self._d.pop(key, None)
-            self._d[key] = g
-            while len(self._d) > self.most:
-                self._d.pop(next(iter(self._d)))
-
-
-GROUPS = GroupCache()
+GROUPS = Lru(256)  # Group by group_key, server-wide: every session's views share them
 
 
 def missing_groups(spec: ExplorerSpec, run: int) -> list[Variation]:

@@ -181,7 +181,11 @@ class Player {
     this.step.value = this.frame;
     if (fresh) this.preview = null;
     this.widened = null;
-    await this.draw();
+    // a rerun that leaves the view as it is (a tab opened, the 3D box ticked, Share) sends the same figure:
+    // Plotly's redraw of it (~100-150 ms here) is skipped
+    const same = JSON.stringify([header.id, header.figure, header.narrow, header.series, header.arrows]);
+    if (same !== this.same || !this.gd._fullLayout) await this.draw();
+    this.same = same;
     this.buildTune();
     this.moveMarks();
   }
