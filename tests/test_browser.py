@@ -114,6 +114,38 @@ def test_chart_renders_play_advances_and_the_surface_stays(page):
     assert SHOT.stat().st_size > 10_000
 
 
+def idle(pg, timeout_ms: int = 60_000) -> None:
+    """Until the script has run and finished (Streamlit flags its state on the app's root)."""
+    pg.wait_for_timeout(300)
+    pg.wait_for_function("() => document.querySelector('[data-test-script-state]')"
+                         "?.getAttribute('data-test-script-state') === 'notRunning'", timeout=timeout_ms)
+    pg.wait_for_timeout(500)
+
+
+def test_a_rerun_that_keeps_the_view_does_not_redraw_the_chart(page):
+    """Choosing another run in the tune strip reruns the page, which sends the same figure with another
+    strip: the player rebuilds the strip and leaves Plotly's drawing as it is (data-drawn counts its draws,
+    ~100-150 ms each here); a change of the view draws once more."""
+    page.wait_for_selector(MAP, timeout=120_000)
+    page.wait_for_selector(".opt-tune .opt-chip", timeout=60_000)
+    idle(page)
+    drawn = lambda: page.locator(".opt-race").first.get_attribute("data-drawn")  # noqa: E731
+    before = None
+    while before != drawn():  # settled: the first view's drawing done (a late font may resize it once)
+        before = drawn()
+        page.wait_for_timeout(1500)
+    page.locator(".opt-tune .opt-chip").nth(1).click()
+    idle(page)
+    assert "on" in (page.locator(".opt-tune .opt-chip").nth(1).get_attribute("class") or "")
+    assert drawn() == before
+    steps = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"]').filter(has_text="steps").first
+    thumb = steps.locator("input[type=range]").first
+    thumb.focus()
+    thumb.press("ArrowRight")
+    page.wait_for_function(f"() => document.querySelector('.opt-race')?.dataset.drawn !== {before!r}",
+                           timeout=60_000)
+
+
 def test_a_click_on_the_map_moves_the_start_and_the_url_follows(page):
     from urllib.parse import parse_qsl, urlparse
 
