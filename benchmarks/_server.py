@@ -41,9 +41,10 @@ class Server:
 
     started: list[Server] = []  # every server this run started: main() stops any still alive, whatever happened
 
-    def __init__(self, mode: str, port: int, workdir: Path, app: Path = ROOT):
-        self.mode, self.port, self.app = mode, port, app
-        self.env = server_env(mode, workdir / "runs.sqlite")
+    def __init__(self, mode: str, port: int, workdir: Path, app: Path = ROOT, script: str = "app.py",
+                 env: dict[str, str] | None = None):
+        self.mode, self.port, self.app, self.script = mode, port, app, script
+        self.env = server_env(mode, workdir / "runs.sqlite") | (env or {})
         self.log_path = workdir / f"server-{mode}.log"
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
@@ -55,7 +56,7 @@ class Server:
             cmd = ["bash", str(self.app / "public-demo.sh")]
             self.env.update(PORT=str(self.port), ADDRESS="127.0.0.1")
         else:
-            cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            cmd = [sys.executable, "-m", "streamlit", "run", self.script, "--server.headless", "true",
                    "--server.address", "127.0.0.1", "--server.port", str(self.port),
                    "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
         self.proc = subprocess.Popen(cmd, cwd=self.app, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,

@@ -19,6 +19,7 @@ Aims (issue 10, on 2 idle cores): scrub p95 <= 50 ms with no message until relea
 p50 < 400 ms and p95 < 800 ms; cached preset < 250 ms; first chart < 2 s warm, < 4 s cold.
 
 Usage: python benchmarks/browser.py [--repeat 5] [--app PATH] [--only lr,scrub,...] [--threads N]
+--only floor: the floor under them all (benchmarks/floor_app.py: a bare Streamlit rerun redrawing a small chart).
 --app serves another checkout (e.g. a worktree of an older commit): the figures before a change.
 """
 from __future__ import annotations
@@ -256,6 +257,43 @@ def scrub(ctx, url: str, moves: int = 30) -> dict | None:
         tab.close()
 
 
+FLOOR_SLIDERS = (0, 40)  # a bare page, and one with as many sidebar elements as the explorer's
+
+
+def floor(browser, workdir: Path, repeat: int) -> list[tuple]:
+    """The floor (benchmarks/floor_app.py on a server of its own): a button's rerun until its small chart
+    changed, measured as every interaction above, with no computation at all."""
+    rows = []
+    for n in FLOOR_SLIDERS:
+        server = Server("local", free_port(), workdir, ROOT, script="benchmarks/floor_app.py",
+                        env={"OPT_FLOOR_SLIDERS": str(n)})
+        server.start()
+        try:
+            c = browser.new_context(viewport=VIEWPORT)
+            tab = Tab(c, server.url + "/")
+            click = lambda page: page.locator('[data-testid="stSidebar"] button').filter(has_text="rerun").first.click()
+            got = [tab.measure(click) for _ in range(repeat)]
+            tab.close()
+            c.close()
+            warm = []
+            for _ in range(3 if n == 0 else 0):  # the first chart in a fresh browser, on this warm server
+                c = browser.new_context(viewport=VIEWPORT)
+                warm.append(Tab(c, server.url + "/").first_chart)
+                c.close()
+        finally:
+            server.stop()
+        if warm:
+            rows.append(("floor: first chart of a bare Streamlit page, warm server", f"{statistics.median(warm):.0f}",
+                         f"{max(warm):.0f}", "", "", "(no aim: the framework's own)"))
+        ms = [g[0] for g in got]
+        rows.append((f"floor: a Streamlit rerun redrawing a small chart, {n} sidebar sliders",
+                     f"{statistics.median(ms):.0f}", f"{pct(ms, .95):.0f}",
+                     f"{statistics.median(g[1] for g in got) / 1e3:.1f}",
+                     f"{statistics.median(g[2] for g in got) / 1e3:.2f}", "(no aim: the framework's own)"))
+        print(f"  floor, {n} sliders: {[round(x) for x in ms]} ms", flush=True)
+    return rows
+
+
 def pct(values: list[float], q: float) -> float:
     v = sorted(x for x in values if x == x)
     if not v:
@@ -322,6 +360,8 @@ def main() -> None:
                                  f"{statistics.median(g[1] for g in got) / 1e3:.1f}",
                                  f"{statistics.median(g[2] for g in got) / 1e3:.2f}", aim))
                     print(f"  {name}: {[round(x) if x == x else 'none' for x in ms]} ms", flush=True)
+                if want("floor"):
+                    rows += floor(browser, Path(tmp), args.repeat)
                 if want("scrub"):
                     c = browser.new_context(viewport=VIEWPORT)
                     s = scrub(c, url)
