@@ -20,6 +20,12 @@ def row_key(spec: ExplorerSpec, run: RunConfig) -> tuple:
             run)
 
 
+def known(spec: ExplorerSpec) -> Result | None:
+    """The race from known rows alone (None while one is missing): no computation."""
+    rows = [ROWS.get(row_key(spec, r)) for r in spec.runs]
+    return None if any(r is None for r in rows) else stack(rows)
+
+
 def race(spec: ExplorerSpec, deadline: float | None = None) -> Result:
     """spec.race(): the rows known from any earlier view, the others in one engine call (row i is runs[i]).
     A computation cut short by the deadline is returned whole and remembers nothing (its rows are shorter
