@@ -10,6 +10,7 @@ empty mount at its end). Letting go writes the value into the run's editor (the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 import streamlit as st
@@ -23,7 +24,8 @@ from trajectories.limits import deadline, seconds_text
 from ui import player, race_rows, slots
 from ui.knobs import committed, knobs, noise_knob, with_value
 from ui.latex import fit as fit_latex
-from ui.race_view import bank_view, prefetch_view, race_view
+from ui.race_view import mount, race_view
+from ui.scene import scene_payload
 from ui.spec import CUSTOM, clicked_start, surface_names, surface_title
 from ui.text import md
 from ui.widgets import (
@@ -49,7 +51,7 @@ SUMMARY_NOTE = ("steps: the updates taken; evaluations: what they cost, in loss 
                 "and gradients (∇f: two per step for SAM); sharpness: the largest eigenvalue of the Hessian at the "
                 "run's final point (power iteration on Hessian-vector products).")
 HEAVY_BANK = 3 * 10**5  # bank rows x steps above which the tune strip's bank is computed in a slot
-GRID_3D = 80  # the 3D view's surface resolution (a mesh of 80 x 80 reads as smooth; 200 x 200 sent 1.1 MB)
+GRID_3D = 80  # the 3D view's surface resolution (80 x 80 reads as smooth: 6 241 cells, 51 kB as float32 z + colour)
 
 
 # ---------------------------------------------------------------- state <-> spec
@@ -146,27 +148,19 @@ def start_from_click() -> None:
         ss[P + "start_auto"] = False
 
 
-def resend_missing() -> None:
-    """The browser lacks some arrays (it dropped them, or a message never arrived): send them again."""
-    _resend("race")
+def resend(mount_key: str):
+    """on_missing of a mount: the browser lacks some arrays it named (it dropped them, or a message never
+    arrived): they are sent again."""
+    return functools.partial(_resend, mount_key)
 
 
-def _resend(mount: str) -> None:
-    """The browser lacks some arrays a mount named: send them again."""
-    state = st.session_state.get(P + mount)
+def _resend(mount_key: str) -> None:
+    state = st.session_state.get(P + mount_key)
     try:
         keys = state.get("missing") if state is not None else None
     except (AttributeError, TypeError):
         keys = None
     forget(st.session_state.setdefault(WIRE, {}), keys)
-
-
-def resend_bank_missing() -> None:
-    _resend("bank")
-
-
-def resend_prefetch_missing() -> None:
-    _resend("prefetch")
 
 
 def _noop() -> None:
@@ -241,11 +235,11 @@ def figures(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def figure3d(spec: ui.ExplorerSpec, _result: trajectories.Result):
-    """The 3D view, built when its tab is open."""
+def scene3d(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
+    """The 3D view's numbers (plots.scene_data), computed when its tab is open."""
     s = spec.surface_obj()
     race_ = plots.as_race(_result, [f"{i + 1}. {r.label()}" for i, r in enumerate(spec.runs)])
-    return plots.surface3d_figure(trajectories.grid(s, GRID_3D), race_, minima=s.minima)
+    return plots.scene_data(trajectories.grid(s, GRID_3D), race_, minima=s.minima)
 
 
 def export_html(spec: ui.ExplorerSpec, race_) -> str:
@@ -412,7 +406,7 @@ def main() -> None:
         load_spec(spec)
         ss[P + "link_read"] = (spec, tuple(warnings))  # the view the link gave, and what fell back
     wire = Wire(ss.setdefault(WIRE, {}))
-    prefetch_view(player.prefetch_payload(wire), key=P + "prefetch", on_missing=resend_prefetch_missing)
+    mount(player.prefetch_payload(wire), key=P + "prefetch", on_missing=resend("prefetch"))
     st.title("Optimizer explorer")
     st.caption("Optimizers race on a loss surface: drag a knob under the chart and watch why they differ; "
                "change runs in the sidebar. The address bar holds this whole view.")
@@ -452,7 +446,7 @@ def main() -> None:
     figs = figures(spec, result)
     selected = tune_run(len(spec.runs))
     race_view(player.race_payload(figs["parts"], spec, wire, tune_run=selected), key=P + "race",
-              on_commit=commit_knob, on_start=start_from_click, on_missing=resend_missing, on_tune_run=_noop)
+              on_commit=commit_knob, on_start=start_from_click, on_missing=resend("race"), on_tune_run=_noop)
 
     c1, c2 = st.columns([4, 1])
     c1.caption("Press Play or drag the step slider; drag a knob of the tune strip to see every value at once "
@@ -488,8 +482,8 @@ def main() -> None:
                        "(lr × clip coefficient) shrinks the step exactly there.")
     if tabs[2].open:
         with tabs[2]:
-            st.plotly_chart(figure3d(spec, result), config=plots.CONFIG_3D)
-            st.caption("Drag to turn the surface, scroll to zoom; the house button above it resets the view. "
+            mount(scene_payload(scene3d(spec, result), wire), key=P + "scene", on_missing=resend("scene"))
+            st.caption("Drag to turn the surface, scroll to zoom, double-click to reset; hover reads the loss. "
                        "Tick '3D surface view' in the sidebar to open this tab with a shared link.")
     if tabs[3].open:
         with tabs[3]:
@@ -503,8 +497,8 @@ def main() -> None:
 
     # last: the tune strip's bank, once everything above is on its way to the browser
     groups = bank_for(spec, selected)
-    bank_view(player.bank_payload(spec, selected, groups, wire) if groups else player.empty_payload(wire),
-              key=P + "bank", on_missing=resend_bank_missing)
+    mount(player.bank_payload(spec, selected, groups, wire) if groups else player.empty_payload(wire),
+              key=P + "bank", on_missing=resend("bank"))
 
 
 main()

@@ -1,5 +1,5 @@
 """Pure functions: numpy results in, Plotly figures out (no torch, no streamlit)."""
-from .diagnostics import CONFIG_3D, smoothness_figure, surface3d_figure  # noqa: F401
+from .diagnostics import scene_data, smoothness_figure  # noqa: F401
 from .export import figure_html, trajectories_csv  # noqa: F401
 from .inputs import Grid, Race, as_grid, as_race  # noqa: F401
 from .numbers import number_text, table_text  # noqa: F401

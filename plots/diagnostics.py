@@ -1,12 +1,11 @@
-"""The (L0, L1) panel and the interactive 3D view."""
+"""The (L0, L1) panel and the 3D view's numbers."""
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 
 from .inputs import as_grid, as_race
-from .race import TEMPLATE, round_sig, rounded
-from .style import OUTLINE, colours
+from .race import TEMPLATE, rounded
+from .style import colours
 from .surface_image import LIGHTEN, log_field, viridis
 
 
@@ -35,56 +34,33 @@ def smoothness_figure(race, *, height: int = 420) -> dict:
 
 
 HEIGHT_3D = 600  # px: the 3D view gets the room a rotating surface needs
-# What st.plotly_chart (or plotly.io) should pass with the 3D figure: the scroll wheel zooms, the
-# camera turns with a drag; never staticPlot.
-CONFIG_3D = {"displaylogo": False, "scrollZoom": True, "displayModeBar": True}
-CAMERA_3D = {"eye": {"x": 1.45, "y": -1.45, "z": 1.0}, "up": {"x": 0, "y": 0, "z": 1},
-             "center": {"x": 0, "y": 0, "z": -0.1}}
+LIFT_3D = 0.01  # a trail sits this share of the surface's height above it (drawn on it, not in it)
+ASPECT_Z = 0.7  # the box's height against its longer side (the map's x : y proportions kept)
 
 
-def _lightened_viridis(n: int = 11) -> list:
-    """The map's colours (Viridis lightened toward white) as a colorscale: run colours are chosen to read on it."""
-    return [[i / (n - 1), "rgb({:.0f},{:.0f},{:.0f})".format(*c)] for i, c in enumerate(viridis(n, LIGHTEN))]
+def scene_data(grid, race, *, minima=()) -> dict:
+    """The 3D view as numbers (ui/scene_view.js draws it on a canvas): the surface on its grid, coloured as
+    the map (log scale, lightened Viridis), and each run's trail up to its last real point.
 
-
-def surface3d_figure(grid, race, *, minima=(), height: int = HEIGHT_3D) -> go.Figure:
-    """The surface in 3D, coloured as the map (log scale, lightened Viridis), with each run's trail
-    lifted just above it, its start and its end (a diamond). An interactive scene: a drag turns it
-    (turntable: z stays up), the wheel zooms (CONFIG_3D), hover reads x, y and the loss; x and y keep
-    the map's proportions."""
+    {"x": (x0, x1), "y": (y0, y1), "z": (ny, nx) float (NaN kept), "c": (ny, nx) float in [0, 1] (the colour
+    position; NaN where z is), "scale": [(r, g, b), ...] the colours at evenly spaced positions,
+    "zrange": (zmin, zmax) of the finite z, "lift": LIFT_3D * (zmax - zmin), "aspect_z": ASPECT_Z,
+    "runs": [{"label", "colour", "xyl": (L, 3) x, y, loss}], "minima": [(x, y), ...], "height": HEIGHT_3D}."""
     race = as_race(race)
     g = as_grid(grid)
     v, lo, hi = log_field(g.z)
-    fig = go.Figure(go.Surface(x=g.xs, y=g.ys, z=g.z, surfacecolor=v, cmin=lo, cmax=hi,
-                               colorscale=_lightened_viridis(), showscale=False, opacity=0.92, name="surface",
-                               hovertemplate="x %{x:.3g}, y %{y:.3g}<br>loss %{z:.4g}<extra></extra>"))
+    with np.errstate(invalid="ignore"):
+        c = np.clip((v - lo) / (hi - lo), 0.0, 1.0)
     finite = np.isfinite(g.z)
-    zspan = float(np.nanmax(g.z) - np.nanmin(g.z)) if finite.any() else 1.0
-    for r, c in enumerate(colours(race.runs)):
+    zmin, zmax = (float(g.z[finite].min()), float(g.z[finite].max())) if finite.any() else (0.0, 1.0)
+    runs = []
+    for r, colour in enumerate(colours(race.runs)):
         last = int(race.last_position[r])
-        x, y = race.xy[: last + 1, r, 0], race.xy[: last + 1, r, 1]
-        z = race.loss[: last + 1, r] + 0.01 * zspan
-        fig.add_trace(go.Scatter3d(x=rounded(x), y=rounded(y), z=rounded(z), mode="lines",
-                                   line=dict(color=c, width=6), name=race.labels[r], legendgroup=f"r{r}",
-                                   customdata=np.stack([np.arange(last + 1), round_sig(z - 0.01 * zspan)], axis=1),
-                                   hovertemplate="step %{customdata[0]}<br>x %{x}, y %{y}<br>loss %{customdata[1]}"
-                                                 "<extra>%{fullData.name}</extra>"))  # the loss, not the lifted z
-        fig.add_trace(go.Scatter3d(x=rounded(x[[0, -1]]), y=rounded(y[[0, -1]]), z=rounded(z[[0, -1]]),
-                                   mode="markers", legendgroup=f"r{r}", showlegend=False, name=race.labels[r],
-                                   marker=dict(size=[3, 6], symbol=["circle", "diamond"], color=c,
-                                               line=dict(color=OUTLINE, width=1)),
-                                   hovertemplate="%{fullData.name}<extra></extra>"))
-    if len(minima):
-        m = np.asarray(minima, dtype=np.float64).reshape(-1, 2)
-        fig.add_trace(go.Scatter3d(x=m[:, 0], y=m[:, 1], z=[float(np.nanmin(g.z))] * len(m), mode="markers",
-                                   marker=dict(symbol="x", size=5, color="white", line=dict(color=OUTLINE)),
-                                   name="minima"))
-    (x0, x1), (y0, y1) = (float(g.xs[0]), float(g.xs[-1])), (float(g.ys[0]), float(g.ys[-1]))
-    w = max(abs(x1 - x0), abs(y1 - y0)) or 1.0
-    fig.update_layout(
-        height=height, margin=dict(l=0, r=0, t=30, b=0), template="plotly_white",
-        scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title="loss", dragmode="turntable",
-                   aspectmode="manual", aspectratio=dict(x=abs(x1 - x0) / w, y=abs(y1 - y0) / w, z=0.7),
-                   camera=CAMERA_3D),
-        legend=dict(orientation="h", y=1.0, x=0))
-    return fig
+        runs.append({"label": race.labels[r], "colour": colour,
+                     "xyl": np.stack([race.xy[: last + 1, r, 0], race.xy[: last + 1, r, 1],
+                                      race.loss[: last + 1, r]], axis=1)})
+    return {"x": (float(g.xs[0]), float(g.xs[-1])), "y": (float(g.ys[0]), float(g.ys[-1])), "z": g.z, "c": c,
+            "scale": [tuple(int(round(x)) for x in col) for col in viridis(11, LIGHTEN)],
+            "zrange": (zmin, zmax), "lift": LIFT_3D * ((zmax - zmin) or 1.0), "aspect_z": ASPECT_Z, "runs": runs,
+            "minima": [tuple(map(float, m)) for m in np.asarray(minima, dtype=np.float64).reshape(-1, 2)],
+            "height": HEIGHT_3D}

@@ -6,6 +6,7 @@ Debian's chromium driven by playwright's Python package (never a downloaded brow
 saying why, where chromium or playwright is absent.
 """
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -144,6 +145,42 @@ def test_a_rerun_that_keeps_the_view_does_not_redraw_the_chart(page):
     thumb.press("ArrowRight")
     page.wait_for_function(f"() => document.querySelector('.opt-race')?.dataset.drawn !== {before!r}",
                            timeout=60_000)
+
+
+def test_the_3d_view_draws_turns_and_reads_the_loss(server, browser):
+    """?3d=1 opens the 3D tab: the canvas scene (ui/scene_view.js) draws the surface, a drag turns it (the
+    picture changes), and hovering the surface reads x, y and the loss; no page error."""
+    pg = browser.new_page(viewport={"width": 1440, "height": 900})
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        pg.goto(f"{server}/?v=1&3d=1", wait_until="domcontentloaded")
+        canvas = pg.locator(".opt-scene-canvas").first
+        canvas.wait_for(timeout=120_000)
+        canvas.scroll_into_view_if_needed()
+        pg.wait_for_timeout(800)
+        picture = lambda: pg.evaluate("() => document.querySelector('.opt-scene-canvas').toDataURL()")  # noqa: E731
+        painted = pg.evaluate("""() => { const c = document.querySelector('.opt-scene-canvas');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n / (d.length / 4); }""")
+        assert painted > 0.15, painted  # the surface covers a good part of the canvas
+        before = picture()
+        box = canvas.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        pg.mouse.move(cx, cy)
+        pg.mouse.down()
+        for i in range(1, 8):
+            pg.mouse.move(cx + 15 * i, cy)
+            pg.wait_for_timeout(20)
+        pg.mouse.up()
+        pg.wait_for_timeout(200)
+        assert picture() != before
+        pg.mouse.move(cx, cy + 40)
+        pg.wait_for_timeout(200)
+        assert re.search(r"loss [-0-9.e+]+", pg.locator(".opt-scene .opt-readout").first.text_content() or "")
+        assert not errors, errors
+    finally:
+        pg.close()
 
 
 def test_a_click_on_the_map_moves_the_start_and_the_url_follows(page):

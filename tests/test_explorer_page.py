@@ -1,10 +1,10 @@
 """The explorer under Streamlit's AppTest: renders, reacts to widgets, round-trips links, survives garbage."""
-import json
 import random
 import re
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -227,19 +227,23 @@ def test_presets_load_with_one_click():
     assert any("diverged" in w.value for w in at.warning)
 
 
-def test_the_3d_view_is_tall_and_turns():
-    """The 3D tab's chart: 600 px, a turntable camera, the wheel zooms, nothing static; one trail per run."""
+def test_the_3d_view_is_the_scene_of_this_race():
+    """The 3D tab mounts the canvas scene (ui/scene_view.js), not a Plotly chart: the surface's grid, and one
+    trail per run equal to the race's positions and losses (as float32)."""
     at = app({"3d": "1"})
     assert not at.exception
-    charts = at.get("plotly_chart")
-    specs = [json.loads(c.proto.spec) for c in charts]
-    i = next(i for i, f in enumerate(specs) if "scene" in f["layout"])
-    fig, config = specs[i], json.loads(charts[i].proto.config)
-    assert fig["layout"]["height"] >= 600
-    assert fig["layout"]["scene"]["dragmode"] == "turntable"
-    assert config.get("scrollZoom") is True and not config.get("staticPlot")
-    trails = [t for t in fig["data"] if t["type"] == "scatter3d" and t.get("mode") == "lines"]
-    assert len(trails) == len(ui.DEFAULT_RUNS)
+    assert not at.get("plotly_chart")  # no Plotly bundle for the 3D view
+    header, arrays = payloads(at)["scene"]
+    assert header["height"] >= 600 and len(header["runs"]) == len(ui.DEFAULT_RUNS)
+    spec = ui.ExplorerSpec()
+    result = spec.race()
+    for r, run in enumerate(header["runs"]):
+        xyl = arrays[run["xyl"]["#"]]
+        np.testing.assert_allclose(xyl[:, :2], result.xy[: len(xyl), r].astype(np.float32))
+        np.testing.assert_allclose(xyl[:, 2], result.loss[: len(xyl), r].astype(np.float32))
+        assert run["label"].startswith(f"{r + 1}. ")
+    z = arrays[header["z"]["#"]]
+    assert z.shape == (80, 80) and np.nanmin(z) >= 0  # Rosenbrock on its window
 
 
 def garbled_queries(n: int, seed: int = 0):

@@ -416,50 +416,28 @@ def test_smoothness_figure_drops_nan_and_non_positive_points():
     assert fig["layout"]["xaxis"]["type"] == fig["layout"]["yaxis"]["type"] == "log"
 
 
-def test_surface3d_lifts_each_trail_above_its_loss():
-    race = made_race(runs=2, steps=15)
-    fig = plots.surface3d_figure(rosenbrock_grid(30, nan_corner=True), plots.as_race(race), minima=[(1.0, 1.0)])
-    d = fig if isinstance(fig, dict) else fig.to_dict()
-    types = [t["type"] for t in d["data"]]
-    assert types.count("surface") == 1 and types.count("scatter3d") >= 2
-    trail = next(t for t in d["data"] if t.get("name") == race.labels[0])
-    z = np.asarray(trail["z"], float)
-    lift = float(np.median(z - race.loss[:, 0]))
-    assert lift > 0
-    np.testing.assert_allclose(z, race.loss[:, 0] + lift, rtol=1e-4)  # the same small lift everywhere
+def test_scene_data_colours_the_surface_as_the_map_and_keeps_every_trail():
+    from plots.surface_image import LIGHTEN, log_field, viridis
 
-
-def test_surface3d_is_a_tall_interactive_scene_with_every_trail():
     race = made_race(runs=3, steps=15, diverge={2: 9})
-    fig = plots.surface3d_figure(rosenbrock_grid(30), plots.as_race(race), minima=[(1.0, 1.0)])
-    d = fig if isinstance(fig, dict) else fig.to_dict()
-    layout = d["layout"]
-    assert layout["height"] >= 600
-    scene = layout["scene"]
-    assert scene["dragmode"] == "turntable"  # a drag turns the camera (z stays up)
-    assert scene["aspectmode"] == "manual" and scene["aspectratio"]["x"] == pytest.approx(1.0)
-    assert scene["aspectratio"]["y"] == pytest.approx(1.0) and 0.3 <= scene["aspectratio"]["z"] <= 1.0
-    assert scene["camera"]["eye"]["z"] > 0
-    config = plots.CONFIG_3D
-    assert config["scrollZoom"] is True and not config.get("staticPlot") and config.get("displayModeBar", True)
-    surface = next(t for t in d["data"] if t["type"] == "surface")
-    assert surface.get("hoverinfo") != "skip" and "%{z" in surface["hovertemplate"]  # hover reads the loss
-    # the map's colours (lightened Viridis), so the run colours read on it as they do on the map
-    first, last_ = surface["colorscale"][0][1], surface["colorscale"][-1][1]
-    assert first == "rgb(124,77,135)" and last_ == "rgb(254,238,102)"  # Viridis' ends, 30% toward white
-    trails = [t for t in d["data"] if t["type"] == "scatter3d" and t.get("mode") == "lines"]
-    assert [t["name"] for t in trails] == race.labels
-    assert [t["line"]["color"] for t in trails] == plots.style.colours(3)
-    assert len(trails[2]["x"]) == 9  # a diverged run's trail ends at its last real point
-    trail0 = next(t for t in fig.data if t.name == race.labels[0] and t.mode == "lines")
-    hover = np.asarray(trail0.customdata, dtype=float)  # (step, loss): the loss, not the lifted z
-    assert hover[:, 0].tolist() == list(range(16))
-    np.testing.assert_allclose(hover[:, 1], race.loss[:, 0], rtol=1e-4)
-    ends = [t for t in d["data"] if t["type"] == "scatter3d" and t.get("mode") == "markers"
-            and t.get("name") in race.labels]
-    assert len(ends) == 3 and all(len(t["x"]) == 2 for t in ends)  # its start and its end
-    assert ends[2]["x"][1] == pytest.approx(race.xy[8, 2, 0], rel=1e-4)
-
+    grid = rosenbrock_grid(30, nan_corner=True)
+    d = plots.scene_data(grid, plots.as_race(race), minima=[(1.0, 1.0)])
+    v, lo, hi = log_field(grid[2])
+    c = d["c"]
+    assert np.isnan(c[0, 0]) and np.isnan(d["z"][0, 0])  # the NaN corner is left out, not painted
+    ok = np.isfinite(v)
+    np.testing.assert_allclose(c[ok], np.clip((v[ok] - lo) / (hi - lo), 0, 1))
+    assert d["scale"][0] == (124, 77, 135) and d["scale"][-1] == (254, 238, 102)  # Viridis' ends, 30% to white
+    assert len(d["scale"]) == 11 and d["scale"] == [tuple(round(x) for x in col) for col in viridis(11, LIGHTEN)]
+    zs = grid[2][np.isfinite(grid[2])]
+    assert d["zrange"] == (zs.min(), zs.max()) and d["lift"] == pytest.approx(0.01 * (zs.max() - zs.min()))
+    assert d["minima"] == [(1.0, 1.0)] and d["height"] >= 600
+    for r, run in enumerate(d["runs"]):
+        last = int(plots.as_race(race).last_position[r])
+        assert run["xyl"].shape == (last + 1, 3)  # a diverged run ends at its last real point
+        np.testing.assert_array_equal(run["xyl"][:, :2], race.xy[: last + 1, r])
+        np.testing.assert_array_equal(run["xyl"][:, 2], race.loss[: last + 1, r])
+    assert len(d["runs"][2]["xyl"]) < len(d["runs"][0]["xyl"])
 
 def test_a_real_race_draws():
     trajectories = pytest.importorskip("trajectories")

@@ -1,7 +1,7 @@
 """The explorer's race player as a Streamlit component (components v2): ui/race_view.js in the page itself.
 
     race_view(payload, key=..., on_commit=..., on_start=..., on_missing=...)   # the chart + tune strip
-    bank_view(payload, key=..., on_missing=...)                              # an empty mount bringing a bank
+    mount(payload, key=..., on_missing=...)       # the prefetch, the bank's carrier, the 3D view (ui/scene_view.js)
 
 What the browser may send back, each a trigger the page checks again before it uses it (it comes
 from the visitor's machine: any value at all may arrive): "commit" {run, target, value} when a dragged
@@ -40,7 +40,13 @@ CSS = """
 .opt-race .opt-knob-label { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .opt-race .opt-knob input { width: 100%; accent-color: #0072B2; touch-action: none; }
 .opt-race .opt-knob-value { font-variant-numeric: tabular-nums; text-align: right; }
-.opt-race .opt-readout { font-size: 0.8rem; color: #444; margin-top: 0.15rem; min-height: 1.2em; }
+.opt-race .opt-readout, .opt-scene .opt-readout { font-size: 0.8rem; color: #444; margin-top: 0.15rem;
+  min-height: 1.2em; }
+.opt-scene { width: 100%; font-family: inherit; }
+.opt-scene-legend { display: flex; flex-wrap: wrap; gap: 0.2rem 0.9rem; font-size: 0.8rem; margin-bottom: 0.2rem; }
+.opt-scene-item { display: inline-flex; align-items: center; gap: 0.3rem; }
+.opt-scene .opt-dot { width: 0.7rem; height: 0.7rem; border-radius: 50%; display: inline-block; }
+.opt-scene-canvas { display: block; cursor: grab; touch-action: none; }
 """
 
 _component = st.components.v2.component("optimizer_playground.race_view", js=LOADER, css=CSS, isolate_styles=False)
@@ -52,11 +58,8 @@ def race_view(payload: bytes, *, key: str, on_commit, on_start, on_missing, on_t
                       on_start_change=on_start, on_missing_change=on_missing, on_tune_run_change=on_tune_run)
 
 
-def prefetch_view(payload: bytes, *, key: str, on_missing):
-    """Mount the prefetch (no visible element): the player and Plotly start loading at once."""
-    return _component(key=key, data=payload, on_missing_change=on_missing)
-
-
-def bank_view(payload: bytes, *, key: str, on_missing):
-    """Mount the bank carrier (no visible element): the bank reaches the player once it is computed."""
+def mount(payload: bytes, *, key: str, on_missing):
+    """Mount a payload that needs no answer but the arrays it lacks: the prefetch (no visible element: the
+    player and Plotly start loading at once), the bank carrier (no visible element: the bank reaches the
+    player once it is computed) and the 3D view (ui/scene_view.js)."""
     return _component(key=key, data=payload, on_missing_change=on_missing)
