@@ -229,7 +229,7 @@ def figures(spec: ui.ExplorerSpec, _result: trajectories.Result) -> dict:
     grid = surface_grid(spec.surface, spec.surface_params, spec.formula)
     parts = player.race_parts(spec, _result, grid, surface_picture(spec.surface, spec.surface_params, spec.formula))
     race_ = plots.as_race(_result, parts["labels"])
-    out = {"parts": parts, "smooth": plots.prebuilt(plots.smoothness_figure(race_)), "race_input": race_,
+    out = {"parts": parts, "smooth": plots.smoothness_figure(race_), "race_input": race_,
            "summary": plots.summary_rows(race_, minima=s.minima, min_value=s.min_value, tol=TOL)}
     return out
 
@@ -474,7 +474,7 @@ def main() -> None:
             st.caption(SUMMARY_NOTE)
     if tabs[1].open:
         with tabs[1]:
-            st.plotly_chart(figs["smooth"], config={"displaylogo": False})
+            mount(player.figure_payload(figs["smooth"], wire), key=P + "smooth", on_missing=resend("smooth"))
             st.caption("Local smoothness (how fast the gradient changes along each step) against the gradient "
                        "norm. On an L-smooth function the points stay under a flat line; on x⁴ (the `quartic` "
                        "surface) they climb with the gradient norm: L0 + L1‖∇f‖ (Zhang et al. 2020, Fig. 1). A "

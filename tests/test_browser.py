@@ -183,6 +183,16 @@ def test_the_3d_view_draws_turns_and_reads_the_loss(server, browser):
         pg.close()
 
 
+def test_the_smoothness_tab_draws_its_points(page):
+    """The (L0, L1) tab's figure, drawn by the player's Plotly (no st.plotly_chart): every run's points."""
+    page.wait_for_selector(MAP, timeout=120_000)
+    page.get_by_role("tab", name="(L0, L1) smoothness").first.click()
+    page.wait_for_selector(".opt-figure .scatterlayer .trace", timeout=60_000)
+    assert page.locator(".opt-figure .scatterlayer .trace").count() == 4  # the default view's four runs
+    assert page.locator(".opt-figure .scatterlayer .point").count() > 100
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
+
+
 def test_a_click_on_the_map_moves_the_start_and_the_url_follows(page):
     from urllib.parse import parse_qsl, urlparse
 

@@ -227,6 +227,20 @@ def test_presets_load_with_one_click():
     assert any("diverged" in w.value for w in at.warning)
 
 
+def test_the_smoothness_tab_is_drawn_by_the_players_plotly():
+    """The (L0, L1) tab sends its figure to the player's "figure" view (the vendored basic Plotly the race
+    uses), not to st.plotly_chart (whose first use loads Streamlit's full bundle): one trace per run."""
+    at = app()
+    at.session_state["ex_tab"] = "(L0, L1) smoothness"
+    at.run()
+    assert not at.exception and not at.get("plotly_chart")
+    header, _ = payloads(at)["figure"]
+    assert [t["name"] for t in header["figure"]["data"]] == [f"{i + 1}. {r.label()}" for i, r in
+                                                           enumerate(ui.DEFAULT_RUNS)]
+    assert header["figure"]["layout"]["xaxis"]["type"] == "log"
+    assert "#" in header["figure"]["layout"]["template"]["json"]  # the template by reference: sent once
+
+
 def test_the_3d_view_is_the_scene_of_this_race():
     """The 3D tab mounts the canvas scene (ui/scene_view.js), not a Plotly chart: the surface's grid, and one
     trail per run equal to the race's positions and losses (as float32)."""

@@ -241,6 +241,17 @@ def prefetch_payload(wire: Wire, chunk: str | None = None) -> bytes:
                       "plotly": {"chunk": chunk} if chunk else plotly_ref(wire)})
 
 
+def figure_payload(fig: dict, wire: Wire, chunk: str | None = None) -> bytes:
+    """A still Plotly figure (a plain dict of JSON values) for the player's "figure" view: drawn by the Plotly
+    the race uses, its template sent once a session like the race's."""
+    layout = dict(fig["layout"])
+    if isinstance(layout.get("template"), dict):
+        layout["template"] = {"json": wire.ref(json_bytes(layout["template"]))}
+    return wire.pack({"view": "figure", "code": wire.ref(PLAYER_JS), "id": view_id(fig),
+                      "plotly": {"chunk": chunk} if chunk else plotly_ref(wire),
+                      "figure": {"data": fig["data"], "layout": layout}})
+
+
 def empty_payload(wire: Wire) -> bytes:
     """The bank mount's payload while there is no bank to send (none wanted, or it could not be made)."""
     return wire.pack({"view": "none"})

@@ -587,6 +587,19 @@ async function takeBank(h) { // a bank: for each knob of the selected run and th
 
 const mounts = new WeakMap();
 
+// A still figure (the (L0, L1) panel) drawn by the same Plotly as the race: no second bundle to load
+async function drawFigure(parent, h) {
+  let box = parent.querySelector(":scope > .opt-figure");
+  if (box && box.dataset.id === h.id) return; // the same figure: left as drawn
+  if (!box) box = el("div", "opt-figure", parent);
+  const P = await plotly(h.plotly);
+  const layout = JSON.parse(JSON.stringify(h.figure.layout));
+  if (layout.template && layout.template.json) layout.template = jsonOf(layout.template.json);
+  await P.react(box, h.figure.data, layout, { displaylogo: false, showSendToCloud: false,
+    modeBarButtonsToRemove: ["select2d", "lasso2d", "sendChartToCloud"] });
+  box.dataset.id = h.id;
+}
+
 // The loader (ui/race_view_loader.js) has unpacked the payload into G.store and hands over its header.
 export function render(args, header) {
   const { parentElement } = args;
@@ -601,6 +614,7 @@ export function render(args, header) {
     else takeBank(header).catch(() => args.setTriggerValue("missing", refs(header.groups)));
     return;
   }
+  if (header.view === "figure") { drawFigure(parentElement, header); return; }
   let player = mounts.get(parentElement);
   if (!player || !player.root.isConnected) {
     player = new Player(parentElement, args);
