@@ -21,7 +21,7 @@ import surfaces
 import trajectories
 import ui
 from trajectories.limits import deadline, seconds_text
-from ui import player, race_rows, slots
+from ui import player, race_rows, slots, warm
 from ui.knobs import committed, knobs, noise_knob, with_value
 from ui.latex import fit as fit_latex
 from ui.race_view import mount, race_view
@@ -400,6 +400,7 @@ def story(spec: ui.ExplorerSpec) -> None:
 
 
 def main() -> None:
+    warm.touch()  # the presets' warm-up (ui/warm.py) waits while visitors use the page
     ss = st.session_state
     if not ss.get(P + "loaded"):
         spec, warnings = ui.from_query(st.query_params.to_dict())

@@ -28,3 +28,17 @@ def test_the_warm_up_is_on_by_default_and_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("OPT_PLAYGROUND_WARM", "later")
     with pytest.raises(ValueError, match="OPT_PLAYGROUND_WARM"):
         deploy.settings()
+
+
+def test_the_warm_up_waits_for_a_quiet_server(monkeypatch):
+    """Each preset waits until no page has run for `quiet` seconds: a page run meanwhile pushes it back."""
+    import time
+
+    computed = []
+    monkeypatch.setattr(warm, "views", lambda: ["a", "b"])
+    monkeypatch.setattr(race_rows, "race", lambda spec: computed.append((spec, time.monotonic())))
+    monkeypatch.setattr(player, "missing_groups", lambda spec, run: [])
+    warm.touch()
+    t0 = time.monotonic()
+    assert warm.warm(quiet=0.3) == 2
+    assert [c[0] for c in computed] == ["a", "b"] and computed[0][1] - t0 >= 0.3

@@ -1,9 +1,9 @@
 """The presets' races and tune-strip banks computed once per server, in a background thread, so a preset's
 first click is answered from the server's caches (ui/race_rows.py, ui/player.py's groups) like a second.
 
-The thread starts a few seconds after the server (the first visitor's page loads first), takes one torch
-thread like every computation here, and computes one preset at a time, each within the engine's caps; a
-preset the caps refuse is left to be computed when clicked."""
+The thread computes one preset at a time, each only once no page of the explorer has run for QUIET_S
+(touch() marks a run), so it takes a core from nobody waiting for an answer; like every computation here
+it uses one torch thread, within the engine's caps (a preset the caps refuse is computed when clicked)."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,7 +14,18 @@ from . import player, race_rows
 from .presets import PRESETS
 from .spec import ExplorerSpec
 
-DELAY_S = 8.0  # after the server's start: a visitor's first chart (4 s cold here) comes first
+QUIET_S = 3.0  # seconds without a page run before the next preset is computed (one takes 0.3-1.5 s here)
+_last = [time.monotonic()]  # the last page run (the server's start counts as one)
+
+
+def touch() -> None:
+    """A page of the explorer runs now: the warm-up waits until QUIET_S after it."""
+    _last[0] = time.monotonic()
+
+
+def wait_quiet(quiet: float) -> None:
+    while (left := quiet - (time.monotonic() - _last[0])) > 0:
+        time.sleep(left)
 
 
 def views() -> list[ExplorerSpec]:
@@ -22,11 +33,12 @@ def views() -> list[ExplorerSpec]:
     return [dataclasses.replace(p.view().without_preset(), view3d=False) for p in PRESETS]
 
 
-def warm(delay: float = 0.0) -> int:
-    """Compute every preset's race and its first run's bank; the number of presets now cached."""
-    time.sleep(delay)
+def warm(quiet: float = 0.0) -> int:
+    """Compute every preset's race and its first run's bank, each once the server has been quiet for `quiet`
+    seconds; the number of presets now cached."""
     done = 0
     for spec in views():
+        wait_quiet(quiet)
         try:
             race_rows.race(spec)
             missing = player.missing_groups(spec, 0)
@@ -38,7 +50,7 @@ def warm(delay: float = 0.0) -> int:
     return done
 
 
-def start(delay: float = DELAY_S) -> threading.Thread:
-    t = threading.Thread(target=warm, args=(delay,), name="warm-presets", daemon=True)
+def start(quiet: float = QUIET_S) -> threading.Thread:
+    t = threading.Thread(target=warm, args=(quiet,), name="warm-presets", daemon=True)
     t.start()
     return t
