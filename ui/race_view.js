@@ -155,11 +155,12 @@ class Player {
     performance.mark("opt-payload"); // the benchmark (benchmarks/browser.py) reads these marks
     this.args = args;
     const missing = refs(header).filter((k) => !G.store.has(k));
-    if (missing.length) { // keep what is drawn; the page sends them again
+    if (missing.length && !(await G.arrived(missing, 3000))) { // keep what is drawn; the page sends them again
       this.note.textContent = "loading…";
-      if (this.asked !== header.id) { this.asked = header.id; args.setTriggerValue("missing", missing); }
+      if (this.asked !== header.id) { this.asked = header.id; args.setTriggerValue("missing", missing.filter((k) => !G.store.has(k))); }
       return;
     }
+    if (this.args !== args) return; // a newer payload came while this one waited
     this.note.textContent = "";
     let P;
     try {
@@ -184,8 +185,10 @@ class Player {
     // a rerun that leaves the view as it is (a tab opened, the 3D box ticked, Share) sends the same figure:
     // Plotly's redraw of it (~100-150 ms here) is skipped
     const same = JSON.stringify([header.id, header.figure, header.narrow, header.series, header.arrows]);
-    if (same !== this.same || !this.gd._fullLayout) await this.draw();
-    this.same = same;
+    if (same !== this.same || !this.gd._fullLayout) {
+      this.same = same; // before the await: a second payload arriving meanwhile (a rerun) does not draw again
+      try { await this.draw(); } catch (e) { this.same = null; throw e; }
+    }
     this.buildTune();
     this.moveMarks();
   }
@@ -610,8 +613,10 @@ export function render(args, header) {
   }
   if (header.view === "bank") {
     const missing = refs({ shown: header.shown, frames: header.frames, groups: header.groups }).filter((k) => !G.store.has(k));
-    if (missing.length) args.setTriggerValue("missing", missing);
-    else takeBank(header).catch(() => args.setTriggerValue("missing", refs(header.groups)));
+    G.arrived(missing, 3000).then((here) => {
+      if (!here) args.setTriggerValue("missing", missing.filter((k) => !G.store.has(k)));
+      else takeBank(header).catch(() => args.setTriggerValue("missing", refs(header.groups)));
+    });
     return;
   }
   if (header.view === "figure") { drawFigure(parentElement, header); return; }

@@ -21,6 +21,19 @@ function unpack(u8) {
   return header;
 }
 
+// Arrays a payload names but carries not (sent before, in this payload's sibling): the page's mounts render
+// in no fixed order, so the one carrying them (the prefetch: the player and Plotly) may come a moment
+// later. Resolves true once every key is here, false after ms (then the page is asked to send them again).
+G.arrived ||= (keys, ms) => new Promise((resolve) => {
+  const t0 = performance.now();
+  const poll = () => {
+    if (keys.every((k) => G.store.has(k))) resolve(true);
+    else if (performance.now() - t0 > ms) resolve(false);
+    else setTimeout(poll, 20);
+  };
+  poll();
+});
+
 export default function (args) {
   const { data, parentElement } = args;
   if (!data) return;
@@ -33,12 +46,13 @@ export default function (args) {
   }
   if (header.view === "none") return;
   const key = header.code["#"];
-  if (!G.code.has(key)) {
-    const src = G.store.get(key);
-    if (!src) { args.setTriggerValue("missing", [key]); return; }
-    G.code.set(key, import(URL.createObjectURL(new Blob([src.a], { type: "text/javascript" }))));
-  }
-  G.code.get(key).then((m) => m.render(args, header)).catch(() => {
-    parentElement.textContent = "The chart could not start: reload the page.";
+  G.arrived([key], 4000).then((here) => {
+    if (!here) { args.setTriggerValue("missing", [key]); return; }
+    if (!G.code.has(key)) {
+      G.code.set(key, import(URL.createObjectURL(new Blob([G.store.get(key).a], { type: "text/javascript" }))));
+    }
+    G.code.get(key).then((m) => m.render(args, header)).catch(() => {
+      parentElement.textContent = "The chart could not start: reload the page.";
+    });
   });
 }

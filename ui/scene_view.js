@@ -225,7 +225,10 @@ const scenes = new WeakMap();
 export function render(args, header) {
   const { parentElement } = args;
   const missing = [header.z, header.c, ...header.runs.map((r) => r.xyl)].map((r) => r["#"]).filter((k) => !G.store.has(k));
-  if (missing.length) { args.setTriggerValue("missing", missing); return; }
+  if (missing.length) { // named, not carried: sent before (or by a mount that renders a moment later)
+    G.arrived(missing, 3000).then((here) => (here ? render(args, header) : args.setTriggerValue("missing", missing)));
+    return;
+  }
   let scene = scenes.get(parentElement);
   if (!scene || !scene.root.isConnected) {
     scene = new Scene(parentElement);
