@@ -144,7 +144,7 @@ def jobs_from_state(ss) -> tuple[list, list[str]]:
     for n, i in enumerate(ss.get(key("run_ids"), [])):
         try:
             run = run_from_state(f"{P}r{i}_", ss, fallback.get(i) or ui.default_run("adam"))
-            job = Job.of(task, run, **settings)
+            job = Job(task, run, **settings)
             check(job)
         except (ValueError, KeyError, TypeError) as e:
             errors.append(f"Run {n + 1}: {e.args[0] if e.args else e}")

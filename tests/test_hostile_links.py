@@ -357,7 +357,8 @@ def store_with_runs(tmp_path, monkeypatch) -> str:
     monkeypatch.setenv("OPT_PLAYGROUND_DB", path)
     store = Store(path)
     for opt in ("adam", "sgd"):
-        job = Job(task="digits-mlp", optimizer=opt, hparams=(("lr", 0.01),), clip=("norm", 1.0), steps=3)
+        job = Job.from_dict(dict(task="digits-mlp", optimizer=opt, hparams=(("lr", 0.01),), clip=("norm", 1.0),
+                                 steps=3))
         run_id = store.create_run(job)
         with RunSink(store, run_id, heartbeat_every=0) as sink:
             sink.start(job, "cpu", {"device": {"text": "CPU"}, "metric_name": "accuracy", "higher_is_better": True,

@@ -29,7 +29,8 @@ def store(tmp_path_factory, one_torch_thread):
     s = Store(tmp_path_factory.mktemp("page") / "runs.sqlite")
     ids = []
     for opt, lr in (("adam", 1e-3), ("sgd", 0.1)):
-        job = Job(task="digits-mlp", optimizer=opt, hparams=(("lr", lr),), steps=40, eval_every=20, snapshots=5)
+        job = Job.from_dict(dict(task="digits-mlp", optimizer=opt, hparams=(("lr", lr),), steps=40, eval_every=20,
+                                 snapshots=5))
         run_id = s.create_run(job)
         with RunSink(s, run_id, heartbeat_every=0) as sink:
             train(job, sink)

@@ -28,8 +28,8 @@ STEPS = 60
 
 
 def trained(store: Store, optimizer: str, lr: float, snaps: int = 4, steps: int = STEPS) -> int:
-    job = Job(task="digits-mlp", optimizer=optimizer, hparams=(("lr", lr),), steps=steps, eval_every=30,
-              snapshots=snaps)
+    job = Job.from_dict(dict(task="digits-mlp", optimizer=optimizer, hparams=(("lr", lr),), steps=steps, eval_every=30,
+                             snapshots=snaps))
     run_id = store.create_run(job)
     with RunSink(store, run_id, heartbeat_every=0) as sink:
         train(job, sink)
@@ -314,7 +314,8 @@ def test_a_full_batch_runs_training_surface_is_its_whole_training_set(tmp_path, 
     import torch
 
     store = Store(tmp_path / "r.sqlite")
-    job = Job(task="digits-mlp", optimizer="sgd", hparams=(("lr", 0.5),), steps=10, batch_size="full", snapshots=3)
+    job = Job.from_dict(dict(task="digits-mlp", optimizer="sgd", hparams=(("lr", 0.5),), steps=10, batch_size="full",
+                             snapshots=3))
     run_id = store.create_run(job)
     with RunSink(store, run_id, heartbeat_every=0) as sink:
         train(job, sink)

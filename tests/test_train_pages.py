@@ -60,7 +60,7 @@ def errors(at: AppTest) -> list[str]:
 def write_run(store: Store, *, optimizer="adam", steps=5, status="done", task="digits-mlp", clip=("norm", 1.0),
               smoothness: float | None = 3.0) -> int:
     """A finished run written straight into the store (no training): fast fixtures for the Compare page."""
-    job = Job(task=task, optimizer=optimizer, hparams=(("lr", 0.01),), clip=clip, steps=steps)
+    job = Job.from_dict(dict(task=task, optimizer=optimizer, hparams=(("lr", 0.01),), clip=clip, steps=steps))
     run_id = store.create_run(job)
     with RunSink(store, run_id, heartbeat_every=0) as sink:
         sink.start(job, "cpu", {"device": {"text": "CPU, 2 threads"}, "metric_name": "accuracy",
@@ -258,10 +258,12 @@ def test_run_from_state_reads_what_the_editor_shows(db):
 
 def test_job_from_run_and_back_to_the_explorer():
     run = RunConfig("adam", (("lr", 0.003),), "norm", 0.25, "cosine", (("eta_min", 1e-5),))
-    job = Job.of("char-lstm", run, steps=400, seed=3)
-    assert job.clip == ("norm", 0.25) and job.schedule[0] == "cosine" and dict(job.hparams)["lr"] == 0.003
-    assert Job.of("digits-mlp", default_run("adam")).schedule is None  # plain constant lr
-    assert Job.of("digits-mlp", default_run("adam")).clip is None
+    job = Job("char-lstm", run, steps=400, seed=3)
+    stored = json.loads(job.to_json())
+    assert stored["clip"] == ["norm", 0.25] and stored["schedule"][0] == "cosine"
+    assert dict(stored["hparams"])["lr"] == 0.003
+    plain = json.loads(Job("digits-mlp", default_run("adam")).to_json())
+    assert plain["schedule"] is None and plain["clip"] is None  # the plain constant lr, no clipping
     back = Job.from_json(job.to_json())
     assert back.run == run and run_of(back) == run and run_of(json.loads(back.to_json())) == run
     spec = explorer_spec(job)
