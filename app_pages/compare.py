@@ -17,13 +17,14 @@ from plots.numbers import table_text
 from training import workers
 from training.device import device_text
 from training.store import ACTIVE, Store
+from ui.codec import from_query
 from ui.landscape_runs import compare_link
 from ui.text import md
 from ui.train_spec import (
+    COMPARE,
     CurveCache,
     compare_url,
     explorer_url,
-    parse_run_ids,
     run_label,
     short_label,
     task_info,
@@ -57,7 +58,7 @@ def seed_selection(runs: list[dict]) -> list[int]:
     person's choice (minus deleted runs), else the default. Returns ids asked for that do not exist."""
     ss = st.session_state
     known = {r["id"] for r in runs}
-    asked = parse_run_ids(st.query_params.get_all("runs"))
+    asked = list(from_query(COMPARE, {"runs": st.query_params.get_all("runs")})[0].runs)  # ids that exist or not
     missing = []
     if asked and asked != ss.get(P + "link_seen"):
         ss[P + "link_seen"] = asked

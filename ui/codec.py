@@ -45,7 +45,7 @@ from .spec import CUSTOM, MAX_FORMULA, MAX_RUNS, ExplorerSpec, start_box, surfac
 
 VERSION = 1
 ITEM, KV = LINK.item, LINK.kv  # run items, name:value
-MAX_VALUE = 4000  # characters; a longer value is not read at all (a formula is capped lower)
+RUN_ID_DIGITS = 18  # a stored run's id has at most this many digits (fits SQLite's 64-bit integers)
 MAX_STEPS_IN_LINK = 10**9  # a phase's first step (a longer run than any page allows: the phase never runs)
 RUN_KEY = re.compile(r"(r|c|sch)(0|[1-9][0-9]*)", re.ASCII)
 # a later phase of run i's chained schedule: sch<i>.<k>, k = 1 .. MAX_PHASES - 1 (no v=1 link before
@@ -108,6 +108,39 @@ class Choice(Field):
             fields[self.attr] = default
         else:
             fields[self.attr] = text
+
+
+@dataclass(frozen=True)
+class Ids(Field):
+    """Run ids "3,4" (commas or spaces between them, a "#" before one allowed), distinct, in order: at
+    most `most` (the rest left out, said); an id is 1 to RUN_ID_DIGITS ASCII digits and at least `low`
+    (a bad one is named and left out). Linear in the text's length."""
+
+    most: int = 8
+    low: int = 1
+
+    def write(self, spec: Any) -> dict[str, str]:
+        return {self.key: PAIR.join(str(i) for i in getattr(spec, self.attr))}
+
+    def read(self, r: Reader, fields: dict) -> None:
+        text = r.get(self.key)
+        if text is None:
+            fields[self.attr] = getattr(r.default, self.attr)
+            return
+        ids: dict[int, None] = {}
+        for tok in (t.strip() for t in text.replace(" ", PAIR).split(PAIR)):
+            digits = tok.lstrip("#")
+            if not tok:
+                continue
+            if not (0 < len(digits) <= RUN_ID_DIGITS and digits.isascii() and digits.isdigit()
+                    and int(digits) >= self.low):
+                r.warn(f"{r.name(self.key)}: {_show(tok, 20)} is not a run id; left out")
+            elif int(digits) not in ids and len(ids) == self.most:
+                r.warn(f"{r.name(self.key)}: at most {self.most} runs; kept the first {self.most}")
+                break
+            else:
+                ids[int(digits)] = None
+        fields[self.attr] = tuple(ids)
 
 
 @dataclass(frozen=True)
@@ -194,6 +227,8 @@ class View:
     max_runs: int
     run_key_name: Callable[[int, str], str]  # (index, "optimizer"|"clipping"|"schedule") -> a key's name
     finish: Callable[[Reader, dict], Any] | None = None  # cross-field checks; default: spec(**fields)
+    joined: tuple[str, ...] = ()  # keys whose repeated values are read as one list (?runs=1,2&runs=5: 1,2,5)
+    max_value: int = 4000  # characters; a longer value is not read at all (a formula is capped lower)
 
     @property
     def top_keys(self) -> tuple[str, ...]:
@@ -355,12 +390,14 @@ class Reader:
                 values = [v if isinstance(v, str) else str(v) for v in value]
                 if not values:
                     continue
+                if key in self.view.joined:
+                    values = [PAIR.join(values)]
                 if len(set(values)) > 1:
                     self.warn(f"{self.name(key)}: given {len(values)} times; used the last, {_show(values[-1])}")
                 value = values[-1]
             elif not isinstance(value, str):
                 value = str(value)
-            if len(value) > MAX_VALUE:
+            if len(value) > self.view.max_value:
                 self.warn(f"{self.name(key)}: {len(value)} characters is too long to read; ignored")
                 self.values[key] = None
                 continue

@@ -37,8 +37,7 @@ from training.landscape.spec import (
 )
 
 from . import codec
-from .codec import PAIR, Choice, Flag, Number, _show, fmt, parse_float
-from .train_spec import RUN_ID_DIGITS
+from .codec import PAIR, RUN_ID_DIGITS, Choice, Flag, Ids, Number, _show, fmt, parse_float
 
 LANDSCAPE_PATH = "landscape"  # the page's url_path (app.PAGES)
 AUTO = "auto"
@@ -77,33 +76,6 @@ class LandscapeView:
 def _id(text: str) -> int | None:
     t = text.strip().lstrip("#")
     return int(t) if 0 < len(t) <= RUN_ID_DIGITS and t.isascii() and t.isdigit() and int(t) > 0 else None
-
-
-@dataclass(frozen=True)
-class Ids(codec.Field):
-    """Run ids "3,4" (at most `most`, distinct, in order): a bad one is named and left out."""
-
-    most: int = MAX_PATHS
-
-    def write(self, spec: Any) -> dict[str, str]:
-        return {self.key: PAIR.join(str(i) for i in getattr(spec, self.attr))}
-
-    def read(self, r: codec.Reader, fields: dict) -> None:
-        text = r.get(self.key)
-        if text is None:
-            fields[self.attr] = getattr(r.default, self.attr)
-            return
-        ids: list[int] = []
-        for tok in (t for t in text.split(PAIR) if t.strip()):
-            i = _id(tok)
-            if i is None:
-                r.warn(f"{r.name(self.key)}: {_show(tok, 20)} is not a run id; left out")
-            elif i not in ids:
-                ids.append(i)
-        if len(ids) > self.most:
-            r.warn(f"{r.name(self.key)}: at most {self.most} runs; kept the first {self.most}")
-            ids = ids[: self.most]
-        fields[self.attr] = tuple(ids)
 
 
 @dataclass(frozen=True)
@@ -174,7 +146,7 @@ def _within_server(r: codec.Reader, fields: dict) -> tuple[LandscapeView, list[s
 
 LANDSCAPE = codec.View(
     spec=LandscapeView,
-    entries=(Number("run", "run", "centre run", "int", 0, MAX_ID), Ids("paths", "paths", "paths"),
+    entries=(Number("run", "run", "centre run", "int", 0, MAX_ID), Ids("paths", "paths", "paths", most=MAX_PATHS),
              Choice("plane", "plane", "plane", PLANES), Number("seed", "seed", "seed", "int", 0, 2**63 - 1),
              Flag("keep1d", "keep_1d", "1-D tensors moved"),
              Number("n", "n", "points per side", "int", 3, deploy.LOCAL_MAX_GRID),

@@ -3,7 +3,7 @@ and an incremental cache of the store's curves. No streamlit here (the pages cal
 
     run_from_state(prefix, state, fallback) -> RunConfig     # what ui.widgets.run_editor shows, from its keys
     explorer_spec(job) / explorer_url(job)                 # "Open the same settings on a 2D surface"
-    compare_url(run_ids), parse_run_ids(text)              # ?runs=1,2,3
+    compare_url(run_ids), COMPARE                          # ?runs=1,2,3 (read by ui.codec.from_query)
     run_label(run), progress(run)
     CurveCache                                             # steps/evals per run, fetched with since=
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from optimizers.schedules import schedule_spec
 from training.job import Job, job_dict, run_of
 from training.store import ACTIVE, Store
 
+from . import codec
 from .links import query_string
 from .spec import MAX_RUNS, MAX_STEPS, ExplorerSpec
 
@@ -159,34 +161,21 @@ def compare_url(run_ids: Iterable[int]) -> str:
     return f"{COMPARE_PATH}?runs={','.join(str(int(i)) for i in run_ids)}"
 
 
-RUN_ID_DIGITS = 18  # a run id has at most this many digits (fits SQLite's 64-bit integers)
-MAX_RUN_IDS = 64  # ids read from one link; the rest are ignored
+MAX_RUN_IDS = 64  # ids read from one link; the rest are left out
 
 
-def parse_run_ids(text: Any) -> list[int]:
-    """"1,2,3" (or a list of such texts, as query parameters come) -> [1, 2, 3]; junk is skipped.
+@dataclass(frozen=True)
+class CompareView:
+    """The Compare page's link, ?runs=1,2,3: the runs selected (ids that exist or not; the page says which not)."""
 
-    An id is 1 to RUN_ID_DIGITS ASCII digits (an optional leading "#"): unicode digits ("²",
-    "١٢٣", fullwidth ones) and longer numbers are junk. The first MAX_RUN_IDS distinct ids are
-    kept, in their order, duplicates dropped. Linear in the text's length and never raises.
-    """
-    if text is None:
-        return []
-    parts = text if isinstance(text, (list, tuple)) else [text]
-    out: list[int] = []
-    seen: set[int] = set()
-    for part in parts:
-        for tok in str(part).replace(" ", ",").split(","):
-            tok = tok.strip().lstrip("#")
-            if not (0 < len(tok) <= RUN_ID_DIGITS and tok.isascii() and tok.isdigit()):
-                continue
-            i = int(tok)
-            if i not in seen:
-                seen.add(i)
-                out.append(i)
-                if len(out) >= MAX_RUN_IDS:
-                    return out
-    return out
+    runs: tuple[int, ...] = ()
+
+
+COMPARE = codec.View(
+    spec=CompareView, entries=(codec.Ids("runs", "runs", "runs", most=MAX_RUN_IDS, low=0),),
+    link="a compare link", fallback="selection", run_word="run", max_runs=0,
+    run_key_name=lambda i, what: f"run {i + 1} {what}", joined=("runs",), max_value=10**7,
+)
 
 
 def _run_text(run: Mapping) -> str:
@@ -307,7 +296,5 @@ class CurveCache:
                 del self._data[k]
 
 
-__all__ = ["MAX_RUNS", "CurveCache", "compare_url", "explorer_spec", "explorer_url", "may_control",
-           "metric_name",
-           "parse_run_ids", "progress", "run_from_state", "run_label", "short_label",
-           "task_info"]
+__all__ = ["COMPARE", "MAX_RUNS", "CompareView", "CurveCache", "compare_url", "explorer_spec", "explorer_url",
+           "may_control", "metric_name", "progress", "run_from_state", "run_label", "short_label", "task_info"]
