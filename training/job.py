@@ -188,6 +188,13 @@ def run_of(job: Job | Mapping) -> RunConfig | None:
         return None
 
 
+def label_of(job: Job | Mapping) -> str:
+    """The run's one label (RunConfig.label) of a Job or a stored one, 'Adam lr=0.001 · clip norm 1 · cosine';
+    the bare optimizer name where this version does not know it."""
+    config = run_of(job)
+    return config.label() if config is not None else str(job_dict(job).get("optimizer", ""))
+
+
 def _phases_of(then: Any) -> tuple:
     """Stored phases (JSON lists) as the tuples Job holds: ((milestone, name, ((k, v), ...)), ...)."""
     try:

@@ -20,7 +20,7 @@ import optimizers
 from optimizers.chain import MAX_PHASES, natural_length
 from optimizers.run import RunConfig
 from optimizers.schedules import schedule_spec
-from training.job import Job, job_dict, run_of
+from training.job import Job, job_dict, label_of, run_of
 from training.store import ACTIVE, Store
 
 from . import codec
@@ -179,12 +179,8 @@ COMPARE = codec.View(
 
 
 def _run_text(run: Mapping) -> str:
-    """The run's one label (RunConfig.label) from a run dict of Store.list_runs; the bare optimizer
-    name where this version does not know it."""
-    job = dict(run.get("job") or {})
-    job.setdefault("optimizer", run.get("optimizer"))
-    config = run_of(job)
-    return config.label() if config is not None else str(run.get("optimizer", ""))
+    """The run's one label from a run dict of Store.list_runs (training.job.label_of)."""
+    return label_of({"optimizer": run.get("optimizer"), **(run.get("job") or {})})
 
 
 def run_label(run: Mapping) -> str:

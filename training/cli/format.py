@@ -1,4 +1,4 @@
-"""Text for the terminal: numbers, durations, aligned tables, a job in one line, a run's result line
+"""Text for the terminal: numbers, durations, aligned tables, a run's result line
 and the table that `compare` prints."""
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..job import Job, job_dict
 from ..store import Store
 
 
@@ -57,15 +56,6 @@ def _looks_numeric(s: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-def describe_job(job: dict | Job) -> str:
-    """The run's one label, 'Adam lr=0.001 · clip norm 1 · one_cycle' (RunConfig.label); the bare
-    optimizer name where this version does not know it."""
-    from ..job import run_of
-
-    config = run_of(job)
-    return config.label() if config is not None else str(job_dict(job).get("optimizer", ""))
 
 
 def _fmt_hp(v: Any) -> str:
