@@ -21,7 +21,6 @@ from ui import train_backend
 from ui.text import md
 from ui.train_spec import (
     compare_url,
-    metric_name,
     progress,
     run_from_state,
     run_label,
@@ -428,7 +427,7 @@ def progress_rows(ids: list[int], polling: bool) -> None:
     for r in runs:
         p = progress(r)
         nums = live_numbers(store, r)
-        name = metric_name(r)
+        name = tasks.info(r)["metric_name"]
         parts = [p["text"]]  # the status is the label's last word: said once
         if r.get("last_loss") is not None and math.isfinite(r["last_loss"]):
             parts.append(f"loss {r['last_loss']:.4g}")

@@ -21,7 +21,6 @@ import optimizers
 import surfaces
 from optimizers.schedules import schedule_spec
 from ui import links, sweep_links
-from ui.codec import from_query
 from ui.spec import ExplorerSpec
 from ui.sweep_spec import SweepSpec, run_one
 from ui.train_spec import COMPARE
@@ -41,7 +40,7 @@ MANY_IDS = ",".join(str(i) for i in range(60_000))
 
 def run_ids(text) -> list[int]:
     """The Compare page's ?runs= (given any way query parameters come) as the page reads it."""
-    return list(from_query(COMPARE, {"runs": text})[0].runs)
+    return list(COMPARE.from_query({"runs": text})[0].runs)
 
 
 MARKUP = ["[Log in again](https://evil.example/login)", "<script>alert(1)</script>", "**bold**", "~~x~~", "$x$",

@@ -301,7 +301,8 @@ def test_small_helpers():
 def test_curve_cache_reads_only_new_rows_and_matches_the_store(db):
     import numpy as np
 
-    from ui.train_spec import CurveCache, task_info
+    from training.tasks import info as task_info
+    from ui.train_spec import CurveCache
 
     store = Store(db)
     job = Job(task="char-lstm", steps=30)

@@ -242,38 +242,39 @@ class View:
                 out |= _entry_names(e)
         return out
 
+    # -------------------------------------------------------------- writing and reading
+    def to_query(self, spec: Any) -> dict[str, str]:
+        """Every field of the spec as query parameters, "v" first, then the table's order."""
+        q = {"v": str(VERSION)}
+        for entry in self.entries:
+            q |= entry.write(spec)
+        return q
 
-# ---------------------------------------------------------------- writing and reading a view
+    def query_string(self, spec: Any) -> str:
+        """to_query urlencoded (without the leading "?"); ~ : , stay readable, a space becomes %20."""
+        return urlencode(self.to_query(spec), safe=ITEM + KV + PAIR + AT, quote_via=quote)
 
+    def from_query(self, params: Mapping[str, str | list[str]], ignore: Iterable[str] = ()) -> tuple[Any, list[str]]:
+        """The spec a link describes and a warning for every field not read as written. Never raises.
 
-def to_query(view: View, spec: Any) -> dict[str, str]:
-    """Every field of the spec as query parameters, "v" first, then the table's order."""
-    q = {"v": str(VERSION)}
-    for entry in view.entries:
-        q |= entry.write(spec)
-    return q
+        params: st.query_params (or any mapping; a key given several times may come as a list, and its
+        last value counts, but for the `joined` keys). ignore: keys that belong to something else on the
+        page (no warning)."""
+        try:
+            return Reader(self, params, ignore).read()
+        except Exception as e:  # the last resort: a link must never break the page
+            return self.unreadable(e)
 
+    def from_query_string(self, qs: str, ignore: Iterable[str] = ()) -> tuple[Any, list[str]]:
+        """from_query on a raw query string (with or without the leading "?")."""
+        try:
+            params = parse_qs(str(qs).lstrip("?"), keep_blank_values=True)
+        except Exception as e:  # a link must never break the page
+            return self.unreadable(e)
+        return self.from_query(params, ignore)
 
-def query_string(view: View, spec: Any) -> str:
-    """to_query urlencoded (without the leading "?"); ~ : , stay readable, a space becomes %20."""
-    return urlencode(to_query(view, spec), safe=ITEM + KV + PAIR + AT, quote_via=quote)
-
-
-def from_query(view: View, params: Mapping[str, str | list[str]], ignore: Iterable[str] = ()) -> tuple[Any, list[str]]:
-    """The spec a link describes and a warning for every field not read as written. Never raises."""
-    try:
-        return Reader(view, params, ignore).read()
-    except Exception as e:  # the last resort: a link must never break the page
-        return view.spec(), [f"the link could not be read ({type(e).__name__}); showing the default {view.fallback}"]
-
-
-def from_query_string(view: View, qs: str, ignore: Iterable[str] = ()) -> tuple[Any, list[str]]:
-    """from_query on a raw query string (with or without the leading "?")."""
-    try:
-        params = parse_qs(str(qs).lstrip("?"), keep_blank_values=True)
-    except Exception as e:  # a link must never break the page
-        return view.spec(), [f"the link could not be read ({type(e).__name__}); showing the default {view.fallback}"]
-    return from_query(view, params, ignore)
+    def unreadable(self, e: Exception) -> tuple[Any, list[str]]:
+        return self.spec(), [f"the link could not be read ({type(e).__name__}); showing the default {self.fallback}"]
 
 
 # ---------------------------------------------------------------- the reader

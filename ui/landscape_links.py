@@ -20,7 +20,7 @@ side above this server's limit (deploy.settings().max_grid) are brought down to 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,22 +158,9 @@ LANDSCAPE = codec.View(
 )
 
 
-def to_query(view: LandscapeView) -> dict[str, str]:
-    return codec.to_query(LANDSCAPE, view)
-
-
-def query_string(view: LandscapeView) -> str:
-    return codec.query_string(LANDSCAPE, view)
-
-
-def from_query(params: Mapping[str, str | list[str]], *, ignore: Iterable[str] = ()) -> tuple[LandscapeView,
-                                                                                               list[str]]:
-    """The view a link describes and a warning for every field not read as written. Never raises."""
-    return codec.from_query(LANDSCAPE, params, ignore)
-
-
-def from_query_string(qs: str, **kw: Any) -> tuple[LandscapeView, list[str]]:
-    return codec.from_query_string(LANDSCAPE, qs, **kw)
+# the Landscape page's link, written and read (ui.codec.View: never raises; see the module docstring)
+to_query, query_string = LANDSCAPE.to_query, LANDSCAPE.query_string
+from_query, from_query_string = LANDSCAPE.from_query, LANDSCAPE.from_query_string
 
 
 def landscape_url(run: int, paths: Iterable[int] = (), **fields: Any) -> str:

@@ -3,7 +3,7 @@ and an incremental cache of the store's curves. No streamlit here (the pages cal
 
     run_from_state(prefix, state, fallback) -> RunConfig     # what ui.widgets.run_editor shows, from its keys
     explorer_spec(job) / explorer_url(job)                 # "Open the same settings on a 2D surface"
-    compare_url(run_ids), COMPARE                          # ?runs=1,2,3 (read by ui.codec.from_query)
+    compare_url(run_ids), COMPARE                          # ?runs=1,2,3 (COMPARE.from_query reads it)
     run_label(run), progress(run)
     CurveCache                                             # steps/evals per run, fetched with since=
 """
@@ -215,35 +215,6 @@ def progress(run: Mapping) -> dict:
             "text": f"step {done}/{total}" if total else f"step {done}"}
 
 
-def metric_name(run: Mapping) -> str:
-    for src in (run.get("summary"), run.get("device_info")):
-        if isinstance(src, dict) and src.get("metric_name"):
-            return str(src["metric_name"])
-    try:
-        from training import tasks
-
-        return tasks.get(run.get("task", "")).metric_name
-    except KeyError:
-        return "metric"
-
-
-def task_info(run: Mapping) -> dict:
-    """metric_name, higher_is_better, target of the run's task: what the run stored (the runner's
-    start info, its summary), else the task registry's."""
-    out: dict = {"metric_name": metric_name(run), "higher_is_better": True, "target": None}
-    try:
-        from training import tasks
-
-        t = tasks.get(str(run.get("task", "")))
-        out.update(higher_is_better=t.higher_is_better, target=t.target)
-    except KeyError:
-        pass
-    for src in (run.get("summary"), run.get("device_info")):  # the start info wins over the summary
-        if isinstance(src, dict):
-            out.update({k: src[k] for k in ("higher_is_better", "target") if k in src})
-    return out
-
-
 # ---------------------------------------------------------------- the curves, fetched incrementally
 
 
@@ -293,4 +264,4 @@ class CurveCache:
 
 
 __all__ = ["COMPARE", "MAX_RUNS", "CompareView", "CurveCache", "compare_url", "explorer_spec", "explorer_url",
-           "may_control", "metric_name", "progress", "run_from_state", "run_label", "short_label", "task_info"]
+           "may_control", "progress", "run_from_state", "run_label", "short_label"]

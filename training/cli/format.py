@@ -88,15 +88,10 @@ def _run_stats(store: Store, r: dict) -> dict:
     """Last train loss, last/best validation metric, steps/s and time to target for one run."""
     import numpy as np
 
-    metric_name, higher, target = "metric", True, None
-    try:
-        from .. import tasks
+    from .. import tasks
 
-        t = tasks.get(r["task"])
-        metric_name, higher, target = t.metric_name, t.higher_is_better, t.target
-    except Exception:
-        pass
-    metric_name = (r["summary"] or {}).get("metric_name", metric_name)
+    info = tasks.info(r)
+    metric_name, higher, target = info["metric_name"], info["higher_is_better"], info["target"]
     ev = store.evals(r["id"])
     m = ev["metric"]
     ok = np.isfinite(m)
