@@ -185,6 +185,7 @@ def test_a_job_keeps_its_phases_through_json_and_old_jobs_have_none():
     assert run_of(broken) == RunConfig("adam", {"lr": 0.1}, schedule=("cosine", {}))  # the bad phase dropped
 
 
+@pytest.mark.slow  # ~1.5 s: many runs
 @pytest.mark.usefixtures("one_torch_thread")
 def test_the_runner_steps_every_phase():
     from test_runner import run
@@ -209,6 +210,7 @@ def test_run_from_state_reads_the_phase_keys():
         run_from_state("p_", {**state, "p_at.2": None}, RunConfig("adam"))  # after cosine: no warm-up length
 
 
+@pytest.mark.slow  # ~1.1 s: many runs
 def test_the_explorer_editor_chains_a_schedule():
     at = AppTest.from_file(EXPLORER, default_timeout=120)
     for k, v in {"v": "1", "r0": "adam~lr:0.1", "sch0": "warmup~start_factor:0.01~total_iters:50"}.items():

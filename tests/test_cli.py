@@ -321,6 +321,7 @@ def test_export_writes_tensorboard_scalars_when_a_writer_exists(db, tmp_path):
     assert ("val/accuracy", 5, 0.9) in calls and ("val/smoothness", 5, 3.0) in calls
 
 
+@pytest.mark.slow  # ~1.3 s: many runs
 @needs_runner
 def test_zeroth_order_and_sam_runs_with_sharpness_from_the_command_line(db, capsys):
     code = cli.main(["compare", "--task", "digits-mlp", "--optimizer", "zo_sgd,sam", "--lr", "0.05", "--steps", "12",

@@ -331,6 +331,7 @@ def branches(children):
 TREES = st.recursive(LEAVES, branches, max_leaves=10)
 
 
+@pytest.mark.slow  # ~0.6 s: fuzzing
 @FUZZ
 @given(TREES)
 def test_valid_trees_match_an_independent_numpy_evaluation(tree):

@@ -184,6 +184,7 @@ def test_sweep_reader_survives_the_corpus_and_what_it_accepts_runs():
                 continue
 
 
+@pytest.mark.slow  # ~0.5 s: many runs
 def test_explorer_links_from_the_report_no_longer_overflow():
     for link in ("r0=adamw_schedulefree~lr:1e200", "r0=sgd_schedulefree~r:2000"):
         spec, warnings = links.from_query_string(link)
@@ -212,6 +213,7 @@ def test_run_ids_keep_order_drop_duplicates_and_stop_at_64():
         assert isinstance(run_ids(junk), list)
 
 
+@pytest.mark.slow  # ~1.0 s: fuzzing
 def test_readers_are_linear_in_the_link():
     """60 000 ids, 60 000 unknown keys, 60 000 repeated values: each well under a CPU-second or two."""
     cases = [

@@ -169,6 +169,7 @@ def test_runs_of_another_model_or_without_snapshots_are_refused_in_words(two_run
 # ---------------------------------------------------------------- the command line
 
 
+@pytest.mark.slow  # ~0.8 s: many runs
 def test_the_landscape_command_writes_the_grid_and_the_figures(two_runs, tmp_path, capsys):
     store, adam, sgd = two_runs
     out = tmp_path / "out"
@@ -286,6 +287,7 @@ def test_a_public_server_evaluates_one_landscape_at_once_and_cancel_stops_a_queu
     assert cache.request(store, row["spec"]) == queued and cache.get(store, queued)["status"] == "queued"
 
 
+@pytest.mark.slow  # ~0.7 s: many runs
 def test_run_keeps_the_snapshots_its_flag_asks_for(tmp_path, one_torch_thread):
     db = str(tmp_path / "r.sqlite")
     assert main(["run", "--task", "digits-mlp", "--steps", "10", "--snapshots", "3", "--db", db, "-q"]) == 0

@@ -366,6 +366,7 @@ def test_the_step_compiles_where_it_pays_and_says_when_the_rule_runs_eager(monke
     assert any(n.startswith("optimizer step: eager (compiling lookahead's rule failed") for n in summary["notes"])
 
 
+@pytest.mark.slow  # ~0.5 s: many runs
 @pytest.mark.parametrize("name", ["char-lstm", "adding-rnn", "tiny-transformer", "digits-cnn"])
 def test_runner_trains_each_task(name):
     sink, summary = run(task=name, size=0.25, steps=12, batch_size=4, eval_every=6, clip=("norm", 1.0),

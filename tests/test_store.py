@@ -268,6 +268,7 @@ def test_auto_jobs_go_to_the_least_busy_gpu(store, monkeypatch):
 # ---------------------------------------------------------------- worker processes
 
 
+@pytest.mark.slow  # ~3.2 s: a worker process
 def test_worker_runs_a_job_in_its_own_process_and_session(store):
     run_id = workers.launch(fake_job(steps=60, delay=0.05), store.path, target=FAKE, validate=False)
     wait_for(lambda: store.status(run_id) == "running", what="the worker to start")

@@ -75,6 +75,7 @@ def write_run(store: Store, *, optimizer="adam", steps=5, status="done", task="d
 # ---------------------------------------------------------------- empty store
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_both_pages_render_on_an_empty_store(db):
     train = page(TRAIN)
     clean(train)
@@ -192,6 +193,7 @@ def test_an_invalid_schedule_argument_shows_an_error(db):
 # ---------------------------------------------------------------- Compare: selection, delete, live
 
 
+@pytest.mark.slow  # ~1.2 s: Streamlit page runs
 def test_compare_selects_runs_from_the_link_and_deletes_with_confirmation(db):
     store = Store(db)
     a, b, c = write_run(store), write_run(store, optimizer="sgd"), write_run(store, task="digits-cnn", clip=None)
@@ -217,6 +219,7 @@ def test_compare_selects_runs_from_the_link_and_deletes_with_confirmation(db):
     assert len(at.get("plotly_chart")) == 6
 
 
+@pytest.mark.slow  # ~0.7 s: Streamlit page runs
 def test_compare_shows_a_running_run_and_its_partial_curves(db):
     store = Store(db)
     job = Job(task="digits-mlp", steps=100)
@@ -325,6 +328,7 @@ def test_curve_cache_reads_only_new_rows_and_matches_the_store(db):
     assert info == {"metric_name": "bits/char", "higher_is_better": False, "target": None}
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_compare_says_which_runs_have_no_smoothness_instead_of_dropping_them(db):
     store = Store(db)
     a = write_run(store)

@@ -129,21 +129,14 @@ def explorer_spec(job: Job | Mapping, total_steps: int | None = None) -> Explore
     if run is None:
         return None
     d = job_dict(job)
-    steps = total_steps or d.get("steps") or _task_steps(d.get("task")) or 300
+    from training import tasks  # torch, where a page needs it
+
+    steps = total_steps or d.get("steps") or tasks.budget(d.get("task")) or 300
     steps = int(min(max(int(steps), SURFACE_STEPS[0]), SURFACE_STEPS[1]))
     surface = CLIP_SURFACE if run.clip != "none" else PLAIN_SURFACE
     try:
         return ExplorerSpec(surface=surface, runs=(run,), steps=steps)
     except ValueError:
-        return None
-
-
-def _task_steps(task: Any) -> int | None:
-    from training import tasks
-
-    try:
-        return tasks.get(str(task)).steps
-    except KeyError:
         return None
 
 

@@ -25,6 +25,8 @@ def _store(args) -> Store:
 
 
 def cmd_list(args) -> int:
+    from .. import tasks
+
     store = _store(args)
     runs = store.list_runs(status=args.status, task=args.task, limit=None if args.all else args.limit)
     if not runs:
@@ -32,22 +34,13 @@ def cmd_list(args) -> int:
         return EXIT_OK
     rows = []
     for r in runs:
-        total = r["total_steps"] or _task_steps(r["task"])
+        total = r["total_steps"] or tasks.budget(r["task"])
         done = 0 if r["last_step"] is None else r["last_step"] + 1
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"]))
         rows.append([r["id"], created, r["status"], r["task"], label_of(r["job"]), f"{done}/{total or '?'}",
                      r["last_loss"], fmt_duration(r["elapsed"]), r["device"] or "-", r["label"]])
     print(table(["id", "created", "status", "task", "run", "steps", "loss", "time", "device", "label"], rows))
     return EXIT_OK
-
-
-def _task_steps(task: str) -> int | None:
-    try:
-        from .. import tasks
-
-        return tasks.get(task).steps
-    except Exception:
-        return None
 
 
 def _run_ids(store: Store, text: str) -> list[int]:

@@ -10,14 +10,16 @@ from collections.abc import Callable
 
 from ..job import Job, label_of
 from ..store import ACTIVE, Store
-from .commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, _store, _task_steps
+from .commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, _store
 from .format import _compare_table, _result_line
 from .jobs import job_from_args, jobs_from_grid, validate
 from .progress import Progress, _Interrupts
 
 
 def _total_steps(job: Job) -> int | None:
-    return job.steps or _task_steps(job.task)
+    from .. import tasks
+
+    return job.steps or tasks.budget(job.task)
 
 
 def _foreground(store: Store, job: Job, args, prefix: str, interrupts: _Interrupts) -> tuple[int, str]:

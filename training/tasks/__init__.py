@@ -3,6 +3,7 @@
     training.tasks.names() -> list[str]
     training.tasks.get(name) -> Task          # unknown name -> KeyError listing the valid ones
     training.tasks.info(run) -> dict          # metric_name, higher_is_better, target of a stored run's task
+    training.tasks.budget(name) -> int | None # the task's default steps (None: no such task)
 
 See base.Task for the fields and functions every task has.
 """
@@ -28,6 +29,12 @@ def get(name: str) -> Task:
         raise KeyError(f"unknown task {name!r}; choose one of: {', '.join(_TASKS)}") from None
 
 
+def budget(name: object) -> int | None:
+    """The task's default number of steps; None for a task this version does not have."""
+    t = _TASKS.get(str(name))
+    return None if t is None else t.steps
+
+
 def info(run: Mapping) -> dict:
     """metric_name, higher_is_better, target of a stored run's task (a run dict of Store.list_runs): what
     the run stored (the runner's start info, its summary), else the task registry's."""
@@ -44,4 +51,4 @@ def info(run: Mapping) -> dict:
     return out
 
 
-__all__ = ["Task", "get", "info", "names"]
+__all__ = ["Task", "budget", "get", "info", "names"]
