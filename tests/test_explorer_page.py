@@ -207,6 +207,7 @@ def test_a_partial_link_shows_one_calm_message_that_goes_once_the_view_changes()
     assert not link_notes(again) and not again.exception
 
 
+@pytest.mark.slow  # ~0.7 s: Streamlit page runs
 def test_the_share_box_holds_a_link_that_reproduces_the_view():
     at = app({"v": "1", "s": "himmelblau", "n": "77"})
     (code,) = [c.value for c in at.code if "s=himmelblau" in c.value]
@@ -226,6 +227,7 @@ def test_a_bad_formula_shows_its_message_and_keeps_the_text():
     assert "race" in payloads(at)
 
 
+@pytest.mark.slow  # ~1 s: Streamlit page runs
 def test_presets_load_with_one_click():
     at = app()
     at.button(key="ex_preset_clipping_quartic").click().run()

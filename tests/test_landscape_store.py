@@ -237,6 +237,7 @@ def test_runs_that_share_a_plane_and_the_compare_pages_link(two_runs):
     assert compare_link(runs, {})[0] is None
 
 
+@pytest.mark.slow  # ~0.6 s: many figures
 def test_figures_draw_partial_grids_colour_points_by_their_real_loss_and_escape_labels(two_runs):
     store, adam, sgd = two_runs
     lid = cache.request(store, PlaneSpec(run=adam, paths=(adam, sgd), n=5))

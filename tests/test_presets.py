@@ -99,6 +99,7 @@ def test_warmup_keeps_adam_in_its_basin():
     assert nearest == [1, 0]
 
 
+@pytest.mark.slow  # ~0.4 s: a preset's whole race
 def test_noise_keeps_constant_lr_jittering():
     _, r = race("noise_rosenbrock")
     assert (r.diverged_at == -1).all()

@@ -151,6 +151,7 @@ def test_start_launches_one_worker_and_a_rerun_launches_nothing(db):
     assert [p.value for p in at.get("progress")] == [100]
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_another_session_shows_running_runs_and_launches_nothing(db):
     store = Store(db)
     job = Job(task="digits-mlp", steps=100)
@@ -166,6 +167,7 @@ def test_another_session_shows_running_runs_and_launches_nothing(db):
     store.set_status(run_id, "cancelled")
 
 
+@pytest.mark.slow  # ~0.7 s: Streamlit page runs
 def test_bad_hyperparameters_show_an_error_and_start_nothing(db):
     at = page(TRAIN)
     at.session_state["tr_r0_opt"] = "momentum"
