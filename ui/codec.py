@@ -110,6 +110,12 @@ class Choice(Field):
             fields[self.attr] = text
 
 
+def run_id(text: str, low: int = 1) -> int | None:
+    """A run id: 1 to RUN_ID_DIGITS ASCII digits ("#" before them allowed), at least `low`; else None."""
+    t = text.strip().lstrip("#")
+    return int(t) if 0 < len(t) <= RUN_ID_DIGITS and t.isascii() and t.isdigit() and int(t) >= low else None
+
+
 @dataclass(frozen=True)
 class Ids(Field):
     """Run ids "3,4" (commas or spaces between them, a "#" before one allowed), distinct, in order: at
@@ -128,18 +134,15 @@ class Ids(Field):
             fields[self.attr] = getattr(r.default, self.attr)
             return
         ids: dict[int, None] = {}
-        for tok in (t.strip() for t in text.replace(" ", PAIR).split(PAIR)):
-            digits = tok.lstrip("#")
-            if not tok:
-                continue
-            if not (0 < len(digits) <= RUN_ID_DIGITS and digits.isascii() and digits.isdigit()
-                    and int(digits) >= self.low):
-                r.warn(f"{r.name(self.key)}: {_show(tok, 20)} is not a run id; left out")
-            elif int(digits) not in ids and len(ids) == self.most:
+        for tok in (t for t in text.replace(" ", PAIR).split(PAIR) if t.strip()):
+            i = run_id(tok, self.low)
+            if i is None:
+                r.warn(f"{r.name(self.key)}: {_show(tok.strip(), 20)} is not a run id; left out")
+            elif i not in ids and len(ids) == self.most:
                 r.warn(f"{r.name(self.key)}: at most {self.most} runs; kept the first {self.most}")
                 break
             else:
-                ids[int(digits)] = None
+                ids[i] = None
         fields[self.attr] = tuple(ids)
 
 

@@ -73,11 +73,6 @@ class LandscapeView:
 # ---------------------------------------------------------------- fields of their own
 
 
-def _id(text: str) -> int | None:
-    t = text.strip().lstrip("#")
-    return int(t) if 0 < len(t) <= RUN_ID_DIGITS and t.isascii() and t.isdigit() and int(t) > 0 else None
-
-
 @dataclass(frozen=True)
 class Numbers(codec.Field):
     """A tuple of `count` increasing-by-pairs finite numbers ("a0,a1,b0,b1"; "lo,hi"), or `none_word`
@@ -124,7 +119,7 @@ class RunPair(codec.Field):
         if text is None or text == NONE:
             fields[self.attr] = None if text == NONE else getattr(r.default, self.attr)
             return
-        parts = [_id(t) for t in text.split(PAIR)]
+        parts = [codec.run_id(t) for t in text.split(PAIR)]
         if len(parts) != 2 or None in parts or parts[0] == parts[1]:
             r.warn(f"{r.name(self.key)}: {_show(text)} is not two different run ids A,B; no line shown")
             fields[self.attr] = None
