@@ -14,19 +14,18 @@ import streamlit as st
 
 from plots import training as pt
 from plots.numbers import table_text
-from training import workers
+from training import tasks, workers
 from training.device import device_text
 from training.store import ACTIVE, Store
 from ui.landscape_runs import compare_link
 from ui.text import md
 from ui.train_spec import (
+    COMPARE,
     CurveCache,
     compare_url,
     explorer_url,
-    parse_run_ids,
     run_label,
     short_label,
-    task_info,
 )
 from ui.widgets import may_change, share_box
 
@@ -57,7 +56,7 @@ def seed_selection(runs: list[dict]) -> list[int]:
     person's choice (minus deleted runs), else the default. Returns ids asked for that do not exist."""
     ss = st.session_state
     known = {r["id"] for r in runs}
-    asked = parse_run_ids(st.query_params.get_all("runs"))
+    asked = list(COMPARE.from_query({"runs": st.query_params.get_all("runs")})[0].runs)  # ids that exist or not
     missing = []
     if asked and asked != ss.get(P + "link_seen"):
         ss[P + "link_seen"] = asked
@@ -130,7 +129,7 @@ def plot_data(store: Store, runs: list[dict]) -> list[dict]:
     out = []
     for r in runs:
         steps, evals = cache.get(store, r)
-        info = task_info(r)
+        info = tasks.info(r)
         summary = r.get("summary") or {}
         job = r.get("job") or {}
         out.append({"id": r["id"], "label": short_label(r), "steps": steps, "evals": evals, **info,

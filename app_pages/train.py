@@ -21,7 +21,6 @@ from ui import train_backend
 from ui.text import md
 from ui.train_spec import (
     compare_url,
-    metric_name,
     progress,
     run_from_state,
     run_label,
@@ -144,7 +143,7 @@ def jobs_from_state(ss) -> tuple[list, list[str]]:
     for n, i in enumerate(ss.get(key("run_ids"), [])):
         try:
             run = run_from_state(f"{P}r{i}_", ss, fallback.get(i) or ui.default_run("adam"))
-            job = Job.of(task, run, **settings)
+            job = Job(task, run, **settings)
             check(job)
         except (ValueError, KeyError, TypeError) as e:
             errors.append(f"Run {n + 1}: {e.args[0] if e.args else e}")
@@ -428,7 +427,7 @@ def progress_rows(ids: list[int], polling: bool) -> None:
     for r in runs:
         p = progress(r)
         nums = live_numbers(store, r)
-        name = metric_name(r)
+        name = tasks.info(r)["metric_name"]
         parts = [p["text"]]  # the status is the label's last word: said once
         if r.get("last_loss") is not None and math.isfinite(r["last_loss"]):
             parts.append(f"loss {r['last_loss']:.4g}")

@@ -23,6 +23,7 @@ import numpy as np
 from _common import ROOT
 
 import plots.training as pt  # noqa: E402  (after _common puts the repo on sys.path)
+from optimizers import RunConfig  # noqa: E402
 from training.job import Job  # noqa: E402
 from training.runner import train  # noqa: E402
 
@@ -69,7 +70,7 @@ def main() -> None:
     print(f"char-lstm, SGD lr 1.0, {args.steps} steps, smoothness every {args.every} steps (CPU)")
     print(f"{'run':<22} {'points':>6} {'r (all)':>8} {'r (2nd half)':>13} {'final loss':>11} {'seconds':>8}")
     for name, clip in (("no clipping", None), ("clip norm 0.25", ("norm", 0.25))):
-        job = Job(task="char-lstm", optimizer="sgd", hparams=(("lr", 1.0),), clip=clip, steps=args.steps,
+        job = Job(task="char-lstm", run=RunConfig("sgd", {"lr": 1.0}, clip), steps=args.steps,
                   smoothness_every=args.every, seed=args.seed, device="cpu", label=name)
         sink = Evals()
         t0 = time.perf_counter()

@@ -21,6 +21,7 @@ import time
 import torch
 from _common import table  # puts the repository on sys.path for the imports below
 
+from optimizers import RunConfig  # noqa: E402
 from training import tasks  # noqa: E402
 from training.job import Job  # noqa: E402
 from training.landscape.directions import random_plane  # noqa: E402
@@ -90,7 +91,7 @@ def main() -> None:
     rows = []
     for name in args.tasks.split(","):
         t = tasks.get(name)
-        job = Job(task=name, optimizer="adam", hparams=(("lr", t.default_lr),), device=args.device, steps=10**6)
+        job = Job(task=name, run=RunConfig("adam", {"lr": t.default_lr}), device=args.device, steps=10**6)
         step = step_seconds(job, args.steps)
         val = point_seconds(job, "val", args.points, args.device)
         trn = point_seconds(job, "train", args.points, args.device)

@@ -64,6 +64,15 @@ def as_bool(v: Any, what: str) -> bool:
     return v
 
 
+def bounded(v: Any, kind: str, low: float, high: float, what: str) -> int | float:
+    """v as a number of `kind` ("int" or "float") within [low, high]; ValueError saying the range."""
+    x = as_int(v, what) if kind == "int" else as_real(v, what)
+    if not low <= x <= high:
+        raise ValueError(f"{what} must be from {low} to {high}, got {x}" if kind == "int" else
+                         f"{what} must lie in [{low:g}, {high:g}], got {x}")
+    return x
+
+
 def coerce(kind: str, v: Any, what: str, options: tuple = ()) -> Any:
     """v as a value of `kind` ("float", "int", "bool", "pair", "choice"); ValueError if it is not one."""
     if kind == "float":
@@ -167,32 +176,27 @@ class RunConfig:
     def _normalize_forms(self) -> None:
         """The engine's spellings -> the canonical fields: clip None / (kind, threshold), schedule
         None / (name, kwargs), hparams and schedule_kw as dicts."""
-        clip = self.clip
-        if clip is None:
-            object.__setattr__(self, "clip", "none")
-        elif isinstance(clip, (tuple, list)):
-            if len(clip) != 2 or not isinstance(clip[0], str):
-                raise ValueError(f"clip must be a kind or (kind, threshold), got {clip!r}")
-            object.__setattr__(self, "clip", clip[0])
-            object.__setattr__(self, "clip_threshold", clip[1])
-        elif not isinstance(clip, str):
-            raise ValueError(f"clip must be a kind or (kind, threshold), got {clip!r}")
-        sched = self.schedule
-        if sched is None:
-            object.__setattr__(self, "schedule", "constant")
-        elif isinstance(sched, (tuple, list)):
-            if len(sched) != 2 or not isinstance(sched[0], str):
-                raise ValueError(f"schedule must be a name or (name, arguments), got {sched!r}")
-            object.__setattr__(self, "schedule", sched[0])
-            object.__setattr__(self, "schedule_kw", sched[1] if sched[1] is not None else ())
-        elif not isinstance(sched, str):
-            raise ValueError(f"schedule must be a name or (name, arguments), got {sched!r}")
+        self._split("clip", "clip_threshold", "none", "a kind or (kind, threshold)", None)
+        self._split("schedule", "schedule_kw", "constant", "a name or (name, arguments)", ())
         for name in ("hparams", "schedule_kw"):
             v = getattr(self, name)
             if isinstance(v, Mapping):
                 object.__setattr__(self, name, tuple(v.items()))
         if self.then is None:
             object.__setattr__(self, "then", ())
+
+    def _split(self, name: str, second: str, none: str, forms: str, empty: Any) -> None:
+        """Field `name` given as None (-> `none`), a string, or a pair (-> `name`, `second`; None -> `empty`)."""
+        v = getattr(self, name)
+        if v is None:
+            object.__setattr__(self, name, none)
+        elif isinstance(v, (tuple, list)):
+            if len(v) != 2 or not isinstance(v[0], str):
+                raise ValueError(f"{name} must be {forms}, got {v!r}")
+            object.__setattr__(self, name, v[0])
+            object.__setattr__(self, second, empty if v[1] is None else v[1])
+        elif not isinstance(v, str):
+            raise ValueError(f"{name} must be {forms}, got {v!r}")
 
     # -------------------------------------------------------------- views of it
     def hparam(self, name: str) -> Any:

@@ -32,7 +32,6 @@ MINIMUM_COLOUR = "#ffffff"
 OUTLINE = "#111111"
 GRAD_ARROW = "#111111"  # -gradient arrows on the map
 UPDATE_ARROW = "#ffffff"  # update (x[t+1] - x[t]) arrows on the map
-TOL_LINE = "#888888"
 
 FONT_SMALL = 11
 # Smallest value drawn on a log axis: a loss gap or a distance of exactly 0 (converged to machine

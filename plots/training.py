@@ -110,16 +110,25 @@ def _line(run: Run, i: int, xs: list, ys: list, hover: str) -> go.Scatter:
 # ---------------------------------------------------------------- curves
 
 
-def loss_figure(runs: Sequence[Run], *, x: str = "step", smoothing: float = 0.0) -> go.Figure:
-    """Training loss per step (smoothed by an EMA where smoothing > 0), log y, vs step or wall time."""
+def _step_curves(runs: Sequence[Run], x: str, column: str, smoothing: float, hover: str) -> go.Figure:
+    """One line per run of a step column (smoothed by an EMA where smoothing > 0), log y, vs step or wall time."""
     _check_x(x)
     fig = go.Figure()
     for i, r in enumerate(runs):
         s = r.get("steps")
-        xs, ys = _xy(col(s, x), ema(col(s, "loss"), smoothing), log_y=True)
-        fig.add_trace(_line(r, i, xs, ys, f"{X_TITLES[x]} %{{x}}<br>loss %{{y}}"))
-    title = "Training loss" + (f" (smoothed {smoothing:g})" if 0 < smoothing < 1 else "")
-    return _layout(fig, title, X_TITLES[x], "training loss", log_y=True)
+        xs, ys = _xy(col(s, x), ema(col(s, column), smoothing), log_y=True)
+        fig.add_trace(_line(r, i, xs, ys, f"{X_TITLES[x]} %{{x}}<br>{hover} %{{y}}"))
+    return fig
+
+
+def _smoothed(title: str, smoothing: float) -> str:
+    return title + (f" (smoothed {smoothing:g})" if 0 < smoothing < 1 else "")
+
+
+def loss_figure(runs: Sequence[Run], *, x: str = "step", smoothing: float = 0.0) -> go.Figure:
+    """Training loss per step (smoothed by an EMA where smoothing > 0), log y, vs step or wall time."""
+    fig = _step_curves(runs, x, "loss", smoothing, "loss")
+    return _layout(fig, _smoothed("Training loss", smoothing), X_TITLES[x], "training loss", log_y=True)
 
 
 def _metric_title(runs: Sequence[Run]) -> str:
@@ -148,28 +157,18 @@ def metric_figure(runs: Sequence[Run], *, x: str = "step", which: str = "metric"
 
 def lr_figure(runs: Sequence[Run], *, x: str = "step") -> go.Figure:
     """The learning rate each step used (the schedule, as the runner applied it), log y: schedules span decades."""
-    _check_x(x)
-    fig = go.Figure()
-    for i, r in enumerate(runs):
-        s = r.get("steps")
-        xs, ys = _xy(col(s, x), col(s, "lr"), log_y=True)
-        fig.add_trace(_line(r, i, xs, ys, f"{X_TITLES[x]} %{{x}}<br>lr %{{y}}"))
-    return _layout(fig, "Learning rate", X_TITLES[x], "learning rate", log_y=True)
+    return _layout(_step_curves(runs, x, "lr", 0.0, "lr"), "Learning rate", X_TITLES[x], "learning rate", log_y=True)
 
 
 def grad_norm_figure(runs: Sequence[Run], *, x: str = "step", smoothing: float = 0.0) -> go.Figure:
     """The whole-model gradient norm before clipping, log y; a norm-clipping threshold is drawn dotted."""
-    _check_x(x)
-    fig = go.Figure()
+    fig = _step_curves(runs, x, "grad_norm", smoothing, "‖g‖")
     for i, r in enumerate(runs):
-        s = r.get("steps")
-        xs, ys = _xy(col(s, x), ema(col(s, "grad_norm"), smoothing), log_y=True)
-        fig.add_trace(_line(r, i, xs, ys, f"{X_TITLES[x]} %{{x}}<br>‖g‖ %{{y}}"))
         clip = r.get("clip")
         if clip and clip[0] == "norm" and float(clip[1]) > 0:
             fig.add_hline(y=float(clip[1]), line=dict(color=colour(i), dash="dot", width=1))
-    title = "Gradient norm before clipping" + (f" (smoothed {smoothing:g})" if 0 < smoothing < 1 else "")
-    return _layout(fig, title, X_TITLES[x], "‖∇L‖ (pre-clip)", log_y=True)
+    return _layout(fig, _smoothed("Gradient norm before clipping", smoothing), X_TITLES[x], "‖∇L‖ (pre-clip)",
+                   log_y=True)
 
 
 def clipped_fraction(run: Run) -> float:

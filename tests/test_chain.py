@@ -83,6 +83,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow  # ~0.7 s: many runs
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_equals_stepped_sequential_lr(case):
     _, make, phases, milestones = case
@@ -92,6 +93,7 @@ def test_equals_stepped_sequential_lr(case):
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-15)
 
 
+@pytest.mark.slow  # ~0.8 s: many runs
 def test_one_cycle_phase_departs_from_torch_only_by_its_initial_lr():
     """torch's OneCycleLR overwrites the group's initial_lr with max_lr / div_factor when it is made, and the
     other schedulers of a SequentialLR take their base lr from it: torch's warm-up + one_cycle runs the

@@ -2,6 +2,7 @@
 engine, sweeps (a phase argument as an axis), links (old ones open as they did), the command line,
 training jobs and the runner, the run editors of the pages."""
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -169,26 +170,27 @@ def test_compare_appends_the_phases_to_every_schedule():
                               size=1.0, eval_every=0, smoothness_every=0, sharpness=False, flooding=None, label="",
                               max_runs=10)
     jobs = jobs_from_grid(args, note=print)
-    assert [j.then for j in jobs] == [((60, "constant", (("factor", 0.1),)),)] * 2
+    assert [json.loads(j.to_json())["then"] for j in jobs] == [[[60, "constant", [["factor", 0.1]]]]] * 2
     assert [j.run.lr_schedule.milestones for j in jobs] == [(60,), (60,)]
 
 
 def test_a_job_keeps_its_phases_through_json_and_old_jobs_have_none():
-    job = Job.of("digits-mlp", WARM_COSINE, steps=100)
-    assert job.then == WARM_COSINE.then and job.run == WARM_COSINE
+    job = Job("digits-mlp", WARM_COSINE, steps=100)
+    assert job.run == WARM_COSINE
     back = Job.from_json(job.to_json())
     assert back == job and run_of(back) == WARM_COSINE
     old = {"task": "digits-mlp", "optimizer": "adam", "hparams": [["lr", 0.1]], "schedule": ["cosine", []]}
-    assert run_of(old).then == () and Job.from_json('{"task": "digits-mlp"}').then == ()
+    assert run_of(old).then == () and Job.from_json('{"task": "digits-mlp"}').run.then == ()
     broken = dict(old, then=[[5, "cosine", [["eta_min", -1]]]])
     assert run_of(broken) == RunConfig("adam", {"lr": 0.1}, schedule=("cosine", {}))  # the bad phase dropped
 
 
+@pytest.mark.slow  # ~1.5 s: many runs
 @pytest.mark.usefixtures("one_torch_thread")
 def test_the_runner_steps_every_phase():
     from test_runner import run
 
-    sink, summary = run(steps=60, **{k: v for k, v in vars(Job.of("digits-mlp", WARM_COSINE)).items()
+    sink, summary = run(steps=60, **{k: v for k, v in json.loads(Job("digits-mlp", WARM_COSINE).to_json()).items()
                                      if k in ("optimizer", "hparams", "schedule", "then")})
     want = WARM_COSINE.sequential.values(0.1, 60).tolist()
     assert summary["status"] == "done" and [r.lr for r in sink.step_rows] == want
@@ -208,6 +210,7 @@ def test_run_from_state_reads_the_phase_keys():
         run_from_state("p_", {**state, "p_at.2": None}, RunConfig("adam"))  # after cosine: no warm-up length
 
 
+@pytest.mark.slow  # ~1.1 s: many runs
 def test_the_explorer_editor_chains_a_schedule():
     at = AppTest.from_file(EXPLORER, default_timeout=120)
     for k, v in {"v": "1", "r0": "adam~lr:0.1", "sch0": "warmup~start_factor:0.01~total_iters:50"}.items():

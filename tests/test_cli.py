@@ -42,7 +42,8 @@ def db(tmp_path) -> str:
 
 
 def write_run(store: Store, optimizer="adam", steps=5, status="done") -> int:
-    job = Job(task="digits-mlp", optimizer=optimizer, hparams=(("lr", 0.01),), clip=("norm", 1.0), steps=steps)
+    job = Job.from_dict(dict(task="digits-mlp", optimizer=optimizer, hparams=(("lr", 0.01),), clip=("norm", 1.0),
+                             steps=steps))
     run_id = store.create_run(job)
     with RunSink(store, run_id, heartbeat_every=0) as sink:
         sink.start(job, "cpu", {"device": {"text": "CPU"}})
@@ -135,9 +136,12 @@ def test_compare_builds_the_cartesian_product():
     jobs = cli.jobs_from_grid(args, notes.append)
     # adam: 2 lr x 2 eps x 2 clip x 2 schedules; momentum (no eps): 2 lr x 2 clip x 2 schedules
     assert len(jobs) == 16 + 8 == len(set(jobs))
-    assert {j.optimizer for j in jobs} == {"adam", "momentum"}
-    assert all(dict(j.hparams).get("momentum") == 0.9 for j in jobs if j.optimizer == "momentum")
-    assert {j.clip for j in jobs} == {None, ("norm", 1.0)} and {j.schedule for j in jobs} == {None, ("cosine", ())}
+    assert {j.run.optimizer for j in jobs} == {"adam", "momentum"}
+    assert all(j.run.hparam("momentum") == 0.9 for j in jobs if j.run.optimizer == "momentum")
+    stored = [json.loads(j.to_json()) for j in jobs]  # the values given, alone
+    assert {j.run.clip_pair for j in jobs} == {None, ("norm", 1.0)}
+    assert {repr(d["schedule"]) for d in stored} == {"None", "['cosine', []]"}
+    assert {tuple(k for k, _ in d["hparams"]) for d in stored} == {("eps", "lr"), ("lr", "momentum")}
     assert any("adam has no hyperparameter momentum" in n for n in notes)
     assert any("momentum has no hyperparameter eps" in n for n in notes)
 
@@ -317,6 +321,7 @@ def test_export_writes_tensorboard_scalars_when_a_writer_exists(db, tmp_path):
     assert ("val/accuracy", 5, 0.9) in calls and ("val/smoothness", 5, 3.0) in calls
 
 
+@pytest.mark.slow  # ~1.3 s: many runs
 @needs_runner
 def test_zeroth_order_and_sam_runs_with_sharpness_from_the_command_line(db, capsys):
     code = cli.main(["compare", "--task", "digits-mlp", "--optimizer", "zo_sgd,sam", "--lr", "0.05", "--steps", "12",

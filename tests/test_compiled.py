@@ -79,6 +79,7 @@ def test_compiled_adam_equals_eager_and_torch_without_recompiling():
     assert _rel(b, x0) > 1e-3  # it moved: the comparison can fail
 
 
+@pytest.mark.slow  # ~0.6 s: many runs
 def test_tensor_hyperparameters_take_the_eager_rule_exactly():
     lr = torch.full((4, 1), 0.1)
     x0 = torch.randn(4, 2)
@@ -93,6 +94,7 @@ def test_tensor_hyperparameters_take_the_eager_rule_exactly():
     assert ob._compiled.takes({"lr": lr}) is False
 
 
+@pytest.mark.slow  # ~0.9 s: torch.compile
 def test_a_rule_dynamo_cannot_trace_runs_eager_and_says_so():
     a, b, oa, ob = _pair("lookahead")
     _run(a, b, oa, ob, steps=7)

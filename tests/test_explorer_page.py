@@ -51,6 +51,7 @@ def summary(at: AppTest) -> list[dict]:
     return [{plain(k): plain(v) for k, v in row.items()} for row in at.table[0].value.to_dict("records")]
 
 
+@pytest.mark.slow  # ~0.7 s: Streamlit page runs
 def test_default_page_renders_and_writes_the_whole_view_to_the_url():
     at = app()
     assert not at.exception and not at.error and not at.warning
@@ -59,6 +60,7 @@ def test_default_page_renders_and_writes_the_whole_view_to_the_url():
     assert len(summary(at)) == len(ui.DEFAULT_RUNS)
 
 
+@pytest.mark.slow  # ~1.0 s: Streamlit page runs
 def test_the_player_gets_every_run_once_and_the_first_runs_bank():
     at = app()
     race, arrays = payloads(at)["race"]
@@ -90,6 +92,7 @@ def test_the_summary_reads_as_short_numbers_and_dashes():
             assert len(r[k].replace("-", "").replace(".", "").split("e")[0].lstrip("0")) <= 4, r[k]
 
 
+@pytest.mark.slow  # ~1.1 s: Streamlit page runs
 def test_a_closed_run_editor_renders_nothing_and_opens_with_the_runs_values():
     at = app({"v": "1", "r0": "adam~lr:0.07~betas:0.5,0.9"})
     assert not [w for w in at.select_slider if (w.key or "").startswith("ex_r0_")]  # closed: no widgets sent
@@ -103,6 +106,7 @@ def test_a_closed_run_editor_renders_nothing_and_opens_with_the_runs_values():
     assert url_spec(at).runs[0].hparams[0] == ("lr", 0.07)  # closing it keeps the run
 
 
+@pytest.mark.slow  # ~0.9 s: Streamlit page runs
 def test_the_constant_schedules_torch_knobs_sit_in_a_collapsed_advanced_area():
     at = open_editor(app(), 0)
     (run1,) = [e for e in at.expander if plain(e.label).startswith("Run 1:")]
@@ -125,6 +129,7 @@ def test_the_constant_schedules_torch_knobs_sit_in_a_collapsed_advanced_area():
     assert summary(at)[0]["run"] != label  # the label says a non-default factor, as it always did
 
 
+@pytest.mark.slow  # ~1.0 s: Streamlit page runs
 def test_changing_the_surface_changes_the_result():
     at = app()
     before = summary(at)
@@ -167,6 +172,7 @@ def link_notes(at: AppTest) -> list[str]:
     return [w.value for w in at.warning if "opened in part" in w.value]
 
 
+@pytest.mark.slow  # ~0.7 s: Streamlit page runs
 def test_a_preset_link_opens_its_story_and_says_when_the_view_departs_from_it():
     preset = ui.preset("clipping_quartic")
     at = app(dict(parse_qsl(preset.link())))
@@ -181,6 +187,7 @@ def test_a_preset_link_opens_its_story_and_says_when_the_view_departs_from_it():
     assert url_spec(at) == preset.view() and any(preset.title in i.value for i in at.info)
 
 
+@pytest.mark.slow  # ~2.3 s: Streamlit page runs
 def test_a_partial_link_shows_one_calm_message_that_goes_once_the_view_changes():
     at = app({"v": "1", "s": "quartic"})  # a short link: its left-out fields are defaults, silently
     assert not at.exception and not link_notes(at) and url_spec(at).surface == "quartic"
@@ -200,6 +207,7 @@ def test_a_partial_link_shows_one_calm_message_that_goes_once_the_view_changes()
     assert not link_notes(again) and not again.exception
 
 
+@pytest.mark.slow  # ~0.7 s: Streamlit page runs
 def test_the_share_box_holds_a_link_that_reproduces_the_view():
     at = app({"v": "1", "s": "himmelblau", "n": "77"})
     (code,) = [c.value for c in at.code if "s=himmelblau" in c.value]
@@ -219,6 +227,7 @@ def test_a_bad_formula_shows_its_message_and_keeps_the_text():
     assert "race" in payloads(at)
 
 
+@pytest.mark.slow  # ~1 s: Streamlit page runs
 def test_presets_load_with_one_click():
     at = app()
     at.button(key="ex_preset_clipping_quartic").click().run()
@@ -227,6 +236,7 @@ def test_presets_load_with_one_click():
     assert any("diverged" in w.value for w in at.warning)
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_the_smoothness_tab_is_drawn_by_the_players_plotly():
     """The (L0, L1) tab sends its figure to the player's "figure" view (the vendored basic Plotly the race
     uses), not to st.plotly_chart (whose first use loads Streamlit's full bundle): one trace per run."""
@@ -241,6 +251,7 @@ def test_the_smoothness_tab_is_drawn_by_the_players_plotly():
     assert "#" in header["figure"]["layout"]["template"]["json"]  # the template by reference: sent once
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_the_3d_view_is_the_scene_of_this_race():
     """The 3D tab mounts the canvas scene (ui/scene_view.js), not a Plotly chart: the surface's grid, and one
     trail per run equal to the race's positions and losses (as float32)."""
@@ -285,7 +296,7 @@ def garbled_queries(n: int, seed: int = 0):
         yield q
 
 
-@pytest.mark.parametrize("first,stop", [(0, 5), pytest.param(5, 200, marks=pytest.mark.slow)])  # ~0.2 s a link
+@pytest.mark.parametrize("first,stop", [(0, 1), pytest.param(1, 200, marks=pytest.mark.slow)])  # 0.2 to 3 s a link
 def test_200_garbled_links_never_raise(first, stop):
     at = app()
     for q in list(garbled_queries(200))[first:stop]:

@@ -257,12 +257,14 @@ def parse_or_formula_error(text: str) -> None:
     assert s(xy.reshape(5, 1, 2)).shape == (5, 1)
 
 
+@pytest.mark.slow  # ~0.4 s: fuzzing
 @FUZZ
 @given(st.text(max_size=80))
 def test_random_text(text):
     parse_or_formula_error(text)
 
 
+@pytest.mark.slow  # ~0.8 s: fuzzing
 @FUZZ
 @given(st.text(alphabet="xy0123456789.eE+-*/^()pisnco ,", max_size=40))
 def test_random_text_from_formula_characters(text):
@@ -275,6 +277,7 @@ TOKENS = ["x", "y", "1", "2.5", "1e-3", "1e308", "9", "pi", "e", "+", "-", "*", 
           "\\", "\n", "#", "os", "__class__", "and", "not", "<", "1j", "...", "*", "**"]
 
 
+@pytest.mark.slow  # ~0.5 s: fuzzing
 @FUZZ
 @given(st.lists(st.sampled_from(TOKENS), max_size=30), st.sampled_from(["", " "]))
 def test_random_token_sequences(tokens, sep):
@@ -331,6 +334,7 @@ def branches(children):
 TREES = st.recursive(LEAVES, branches, max_leaves=10)
 
 
+@pytest.mark.slow  # ~0.6 s: fuzzing
 @FUZZ
 @given(TREES)
 def test_valid_trees_match_an_independent_numpy_evaluation(tree):

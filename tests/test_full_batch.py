@@ -104,6 +104,7 @@ def test_the_command_line_reads_batch_size_full():
     assert Job.from_json(Job(task="digits-mlp", batch_size=FULL_BATCH).to_json()).batch_size == FULL_BATCH
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_the_train_page_offers_full_batch_where_it_has_a_meaning(tmp_path, monkeypatch):
     from pathlib import Path
 

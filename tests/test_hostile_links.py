@@ -1,6 +1,6 @@
 """Hostile links: whatever a visitor puts in the address bar, no traceback and no unclear error, in linear time.
 
-(a) the readers (ui.links.from_query, ui.sweep_links.from_query, ui.train_spec.parse_run_ids) on a
+(a) the readers (ui.links.from_query, ui.sweep_links.from_query, the Compare page's ?runs= (ui.codec's Ids field)) on a
     corpus of bad values in every field: they never raise, return a valid spec (one that writes and
     reads back without a warning), and what they accept runs through the engine (a few steps)
     raising nothing but ValueError;
@@ -23,7 +23,7 @@ from optimizers.schedules import schedule_spec
 from ui import links, sweep_links
 from ui.spec import ExplorerSpec
 from ui.sweep_spec import SweepSpec, run_one
-from ui.train_spec import parse_run_ids
+from ui.train_spec import COMPARE
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "app_pages"
@@ -36,6 +36,13 @@ OVERFLOW = ["1e200", "1e308", "-1e308", "1e-320", "1e999", "-1e999", "1e-400", "
 UNICODE_DIGITS = ["²", "١٢٣", "１２", "٣e٢", "²,³", "1²"]
 HUGE = ["9" * 5000, "1" + "0" * 4400]
 MANY_IDS = ",".join(str(i) for i in range(60_000))
+
+
+def run_ids(text) -> list[int]:
+    """The Compare page's ?runs= (given any way query parameters come) as the page reads it."""
+    return list(COMPARE.from_query({"runs": text})[0].runs)
+
+
 MARKUP = ["[Log in again](https://evil.example/login)", "<script>alert(1)</script>", "**bold**", "~~x~~", "$x$",
           ":red[x]", "`code`", "# title", "\\", "%", "%00", "&", "=", "?a=b"]
 CONTROL = ["\x00", "a\x00b", "\x1b[31mred", "\r\n", "\t", "\u202eevil", "\ufeff1", "\udfff", "x\u0085y"]
@@ -177,6 +184,7 @@ def test_sweep_reader_survives_the_corpus_and_what_it_accepts_runs():
                 continue
 
 
+@pytest.mark.slow  # ~0.5 s: many runs
 def test_explorer_links_from_the_report_no_longer_overflow():
     for link in ("r0=adamw_schedulefree~lr:1e200", "r0=sgd_schedulefree~r:2000"):
         spec, warnings = links.from_query_string(link)
@@ -188,29 +196,30 @@ def test_explorer_links_from_the_report_no_longer_overflow():
 @pytest.mark.parametrize("text", UNICODE_DIGITS + HUGE + ["1" * 19, "-1", "+1", "1.0", "1e3", " ", "", "#", "##1",
                                                            "0x1", "1_0", "\x001", "1\x00", "١", "𝟏", "①"])
 def test_run_ids_are_ascii_digits_only(text):
-    ids = parse_run_ids(text)
+    ids = run_ids(text)
     assert all(isinstance(i, int) and 0 <= i < 10**18 for i in ids)
     assert ids == ([int(text.lstrip("#"))] if text.lstrip("#").isascii() and text.lstrip("#").isdigit()
                    and len(text.lstrip("#")) <= 18 else [])
 
 
 def test_run_ids_keep_order_drop_duplicates_and_stop_at_64():
-    assert parse_run_ids("3,1, x,#2,3") == [3, 1, 2]
-    assert parse_run_ids(["1,2", "5", "2"]) == [1, 2, 5]
-    assert parse_run_ids("²,7,١٢٣,8,９") == [7, 8]
-    assert parse_run_ids(",".join(["5"] * 1000 + ["6"])) == [5, 6]
-    assert parse_run_ids("1" * 18) == [int("1" * 18)] and parse_run_ids("1" * 19) == []
-    assert parse_run_ids(MANY_IDS) == list(range(64))
+    assert run_ids("3,1, x,#2,3") == [3, 1, 2]
+    assert run_ids(["1,2", "5", "2"]) == [1, 2, 5]
+    assert run_ids("²,7,١٢٣,8,９") == [7, 8]
+    assert run_ids(",".join(["5"] * 1000 + ["6"])) == [5, 6]
+    assert run_ids("1" * 18) == [int("1" * 18)] and run_ids("1" * 19) == []
+    assert run_ids(MANY_IDS) == list(range(64))
     for junk in (None, [], [None], 17, [3, "4"], ("1,2",), ["\x00"], MARKUP):
-        assert isinstance(parse_run_ids(junk), list)
+        assert isinstance(run_ids(junk), list)
 
 
+@pytest.mark.slow  # ~1.0 s: fuzzing
 def test_readers_are_linear_in_the_link():
     """60 000 ids, 60 000 unknown keys, 60 000 repeated values: each well under a CPU-second or two."""
     cases = [
-        lambda: parse_run_ids(MANY_IDS),
-        lambda: parse_run_ids([MANY_IDS] * 4),
-        lambda: parse_run_ids(",".join(str(i % 70) for i in range(240_000))),
+        lambda: run_ids(MANY_IDS),
+        lambda: run_ids([MANY_IDS] * 4),
+        lambda: run_ids(",".join(str(i % 70) for i in range(240_000))),
         lambda: links.from_query({f"k{i}": "x" for i in range(60_000)}),
         lambda: sweep_links.from_query({f"k{i}": "x" for i in range(60_000)}),
         lambda: links.from_query({f"r{i}": "adam" for i in range(60_000)}),
@@ -357,7 +366,8 @@ def store_with_runs(tmp_path, monkeypatch) -> str:
     monkeypatch.setenv("OPT_PLAYGROUND_DB", path)
     store = Store(path)
     for opt in ("adam", "sgd"):
-        job = Job(task="digits-mlp", optimizer=opt, hparams=(("lr", 0.01),), clip=("norm", 1.0), steps=3)
+        job = Job.from_dict(dict(task="digits-mlp", optimizer=opt, hparams=(("lr", 0.01),), clip=("norm", 1.0),
+                                 steps=3))
         run_id = store.create_run(job)
         with RunSink(store, run_id, heartbeat_every=0) as sink:
             sink.start(job, "cpu", {"device": {"text": "CPU"}, "metric_name": "accuracy", "higher_is_better": True,

@@ -29,7 +29,8 @@ def store(tmp_path_factory, one_torch_thread):
     s = Store(tmp_path_factory.mktemp("page") / "runs.sqlite")
     ids = []
     for opt, lr in (("adam", 1e-3), ("sgd", 0.1)):
-        job = Job(task="digits-mlp", optimizer=opt, hparams=(("lr", lr),), steps=40, eval_every=20, snapshots=5)
+        job = Job.from_dict(dict(task="digits-mlp", optimizer=opt, hparams=(("lr", lr),), steps=40, eval_every=20,
+                                 snapshots=5))
         run_id = s.create_run(job)
         with RunSink(s, run_id, heartbeat_every=0) as sink:
             train(job, sink)
@@ -63,6 +64,7 @@ def test_an_empty_store_says_how_to_keep_weights(tmp_path, monkeypatch):
     assert any("--snapshots 20" in str(i.value) for i in at.info) and not charts(at)
 
 
+@pytest.mark.slow  # ~0.9 s: Streamlit page runs
 def test_the_page_shows_the_map_the_surface_and_the_line_of_a_link(store, monkeypatch):
     a, b = store.ids
     at = page(store.path, monkeypatch, {"run": str(a), "paths": f"{a},{b}", "n": str(N), "line": f"{a},{b}"})
@@ -88,6 +90,7 @@ def test_a_view_not_evaluated_yet_offers_evaluate_with_an_estimate(store, monkey
     {"run": "99999"}, {"run": "-1", "paths": "<script>", "n": "1e999"}, {"plane": "**x**", "span": "nan,1,2,3"},
     {"line": "1,1", "t": "9,1", "color": "\x00", "v": "9"}, {"paths": ",".join(map(str, range(1, 60)))},
 ])
+@pytest.mark.slow  # ~1.9 s: Streamlit page runs
 def test_hostile_links_open_a_working_page(store, monkeypatch, query):
     at = page(store.path, monkeypatch, query)
     assert not at.exception, [e.value for e in at.exception]
@@ -95,6 +98,7 @@ def test_hostile_links_open_a_working_page(store, monkeypatch, query):
         assert "Traceback" not in str(el.value) and "Error:" not in str(el.value)
 
 
+@pytest.mark.slow  # ~0.8 s: Streamlit page runs
 def test_compare_links_to_the_landscape_of_its_runs(store, monkeypatch):
     a, b = store.ids
     monkeypatch.setenv("OPT_PLAYGROUND_DB", str(store.path))

@@ -28,8 +28,8 @@ STEPS = 60
 
 
 def trained(store: Store, optimizer: str, lr: float, snaps: int = 4, steps: int = STEPS) -> int:
-    job = Job(task="digits-mlp", optimizer=optimizer, hparams=(("lr", lr),), steps=steps, eval_every=30,
-              snapshots=snaps)
+    job = Job.from_dict(dict(task="digits-mlp", optimizer=optimizer, hparams=(("lr", lr),), steps=steps, eval_every=30,
+                             snapshots=snaps))
     run_id = store.create_run(job)
     with RunSink(store, run_id, heartbeat_every=0) as sink:
         train(job, sink)
@@ -169,6 +169,7 @@ def test_runs_of_another_model_or_without_snapshots_are_refused_in_words(two_run
 # ---------------------------------------------------------------- the command line
 
 
+@pytest.mark.slow  # ~0.8 s: many runs
 def test_the_landscape_command_writes_the_grid_and_the_figures(two_runs, tmp_path, capsys):
     store, adam, sgd = two_runs
     out = tmp_path / "out"
@@ -236,6 +237,7 @@ def test_runs_that_share_a_plane_and_the_compare_pages_link(two_runs):
     assert compare_link(runs, {})[0] is None
 
 
+@pytest.mark.slow  # ~0.6 s: many figures
 def test_figures_draw_partial_grids_colour_points_by_their_real_loss_and_escape_labels(two_runs):
     store, adam, sgd = two_runs
     lid = cache.request(store, PlaneSpec(run=adam, paths=(adam, sgd), n=5))
@@ -286,6 +288,7 @@ def test_a_public_server_evaluates_one_landscape_at_once_and_cancel_stops_a_queu
     assert cache.request(store, row["spec"]) == queued and cache.get(store, queued)["status"] == "queued"
 
 
+@pytest.mark.slow  # ~0.7 s: many runs
 def test_run_keeps_the_snapshots_its_flag_asks_for(tmp_path, one_torch_thread):
     db = str(tmp_path / "r.sqlite")
     assert main(["run", "--task", "digits-mlp", "--steps", "10", "--snapshots", "3", "--db", db, "-q"]) == 0
@@ -314,7 +317,8 @@ def test_a_full_batch_runs_training_surface_is_its_whole_training_set(tmp_path, 
     import torch
 
     store = Store(tmp_path / "r.sqlite")
-    job = Job(task="digits-mlp", optimizer="sgd", hparams=(("lr", 0.5),), steps=10, batch_size="full", snapshots=3)
+    job = Job.from_dict(dict(task="digits-mlp", optimizer="sgd", hparams=(("lr", 0.5),), steps=10, batch_size="full",
+                             snapshots=3))
     run_id = store.create_run(job)
     with RunSink(store, run_id, heartbeat_every=0) as sink:
         train(job, sink)

@@ -79,6 +79,7 @@ def test_every_catalog_formula_fits_and_keeps_its_symbols(name):
         assert len(lines) > 1 or scale < 1.0
 
 
+@pytest.mark.slow  # ~1.2 s: Streamlit page runs
 def test_the_explorer_sidebar_shows_the_fitted_formula():
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.query_params["v"] = "1"

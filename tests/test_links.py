@@ -231,6 +231,7 @@ def test_garbage_never_raises(params):
     assert all(isinstance(w, str) for w in warnings)
 
 
+@pytest.mark.slow  # ~0.6 s: fuzzing
 @FUZZ
 @given(st.text(max_size=300))
 def test_garbage_query_strings_never_raise(qs):

@@ -62,6 +62,7 @@ def hparam_values(hp) -> list:
     return vals
 
 
+@pytest.mark.slow  # ~3.4 s: many runs
 @pytest.mark.parametrize("name", optimizers.names())
 def test_every_accepted_hyperparameter_value_simulates(name):
     spec = optimizers.spec(name)

@@ -111,6 +111,7 @@ def slider_labels_of(fig) -> list[dict]:
     (1000, 37, [0, 200, 400, 600, 800, 1000]),
     (5, 200, [0, 1, 2, 3, 4, 5]),
 ])
+@pytest.mark.slow  # ~0.8 s: many runs
 def test_the_step_slider_is_labelled_at_round_steps_on_their_frames(steps, max_frames, labels):
     fig = figure(made_race(runs=2, steps=steps), max_frames=max_frames)
     slider = fig["layout"]["sliders"][0]

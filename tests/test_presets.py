@@ -99,6 +99,7 @@ def test_warmup_keeps_adam_in_its_basin():
     assert nearest == [1, 0]
 
 
+@pytest.mark.slow  # ~0.4 s: a preset's whole race
 def test_noise_keeps_constant_lr_jittering():
     _, r = race("noise_rosenbrock")
     assert (r.diverged_at == -1).all()
@@ -106,6 +107,7 @@ def test_noise_keeps_constant_lr_jittering():
     assert spread[1] > 20 * spread[2] and spread[0] > 20 * spread[2]
 
 
+@pytest.mark.slow  # ~0.9 s: a preset's whole race
 def test_reddi_adam_as_its_text_says():
     spec, r = race("reddi_adam")
     assert spec.surface_obj().box == ((-1.0, 1.0), (-1.0, 1.0)) and (r.diverged_at == -1).all()
@@ -124,6 +126,7 @@ def test_reddi_adam_as_its_text_says():
     assert f"{regret[0]:.2f}" == "0.67" and f"{regret[1]:.3f}" == "0.013"
 
 
+@pytest.mark.slow  # ~0.9 s: a preset's whole race
 def test_sam_finds_the_flat_minimum_as_its_text_says():
     spec, r = race("sam_sharp_flat")
     sharp, flat = np.array(spec.surface_obj().minima)
@@ -134,6 +137,7 @@ def test_sam_finds_the_flat_minimum_as_its_text_says():
     assert d_sharp[:100, 2].min() < 0.05  # SAM visits the narrow minimum first
     assert r.sharpness[:2].round().tolist() == [44, 44] and r.sharpness[2:].round(1).tolist() == [1.1, 1.1]
     assert (r.evaluations[:, 1] == [1, 1, 2, 2]).all()  # SAM: two gradients per step
+@pytest.mark.slow  # ~0.5 s: a preset's whole race
 def test_swats_switch_as_its_text_says():
     from test_swats_switch import paper_switch
 

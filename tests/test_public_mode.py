@@ -192,6 +192,7 @@ def test_start_is_refused_past_a_limit_and_nothing_starts(public, db):
     store.set_status(other, "cancelled")
 
 
+@pytest.mark.slow  # ~0.9 s: Streamlit page runs
 def test_another_sessions_run_cannot_be_cancelled_or_deleted_on_compare(public, db):
     store = Store(db)
     theirs = running_run(store, "someone-else")

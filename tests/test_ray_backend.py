@@ -6,6 +6,7 @@ work. Skipped, saying why, where Ray is not installed (requirements-ray.txt; CI 
 The trainers here are fakes run by file path (as --target), except the comparison with the local
 pool, which trains digits-mlp for real.
 """
+import json
 import math
 import os
 import time
@@ -33,10 +34,10 @@ TIMEOUT = 180.0  # 2 busy cores: a Ray worker's first torch import
 
 def dying_train(job: Job, sink) -> dict:
     """Reports job.steps steps in flushes of 10, loss = attempt * 1000 + step so the store tells the
-    attempts apart; the first attempt (no marker file yet, job.label is its path) exits its process
-    after die_at steps, without a word, as a killed machine would. Attempts after it finish."""
-    h = job.hparams_dict()
-    marker = Path(job.label)
+    attempts apart; the first attempt (no marker file yet) exits its process after die_at steps, without
+    a word, as a killed machine would. Attempts after it finish. The label holds the knobs as JSON."""
+    h = json.loads(job.label)
+    marker = Path(h["marker"])
     first = not marker.exists() or h.get("always")
     attempt = 1 if first else 2
     sink.start(job, "cpu", {"text": "fake CPU", "steps": job.steps})
@@ -90,7 +91,7 @@ def launch(cluster, job: Job, db: str, target: str, place: Placement | None = No
 
 
 def fake_job(steps=100, delay=0.0, **kw) -> Job:
-    return Job(task="fake", steps=steps, hparams=(("delay", delay), ("flush", 10)), **kw)
+    return Job(task="fake", steps=steps, label=json.dumps({"delay": delay, "flush": 10}), **kw)
 
 
 # ---------------------------------------------------------------- a grid end to end
@@ -147,7 +148,7 @@ def test_the_same_compare_gives_the_same_rows_as_the_local_pool(cluster, tmp_pat
 
 
 def test_a_task_killed_mid_run_is_retried_and_every_step_is_stored_once(cluster, db, tmp_path):
-    job = Job(task="fake", steps=80, hparams=(("die_at", 30),), label=str(tmp_path / "died"))
+    job = Job(task="fake", steps=80, label=json.dumps({"die_at": 30, "marker": str(tmp_path / "died")}))
     run_id = launch(cluster, job, db, DYING)
     assert workers.wait([run_id], db, timeout=TIMEOUT)[run_id] == "done", Store(db).run(run_id)["error"]
     assert (tmp_path / "died").read_text() == "died"  # the first attempt did die
@@ -162,7 +163,7 @@ def test_a_task_killed_mid_run_is_retried_and_every_step_is_stored_once(cluster,
 
 
 def test_a_task_that_dies_more_often_than_its_retries_is_interrupted(cluster, db, tmp_path):
-    job = Job(task="fake", steps=80, hparams=(("die_at", 20), ("always", True)), label=str(tmp_path / "died"))
+    job = Job(task="fake", steps=80, label=json.dumps({"die_at": 20, "always": True, "marker": str(tmp_path / "died")}))
     run_id = launch(cluster, job, db, DYING, retries=1)
     assert workers.wait([run_id], db, timeout=TIMEOUT)[run_id] == "interrupted", Store(db).run(run_id)["error"]
     r = Store(db).run(run_id)

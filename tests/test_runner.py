@@ -56,7 +56,7 @@ def run(**kw) -> tuple[ListSink, dict]:
     kw.setdefault("device", "cpu")
     sink = ListSink(kw.pop("cancel_after", None))
     flush = kw.pop("flush", 0.5)
-    summary = train(Job(**kw), sink, flush_every=flush)
+    summary = train(Job.from_dict(kw), sink, flush_every=flush)
     return sink, summary
 
 
@@ -170,7 +170,8 @@ def test_optimizer_comes_from_optimizers_build(monkeypatch):
     sink, summary = run(optimizer="adamw", hparams=(("lr", 2e-3), ("weight_decay", 0.05)), steps=5)
     assert len(made) == 1
     name, params, hp, opt = made[0]
-    assert name == "adamw" and hp == {"lr": 2e-3, "weight_decay": 0.05, "compiled": False}
+    every = dict(optimizers.RunConfig("adamw", {"lr": 2e-3, "weight_decay": 0.05}).hparams)  # defaults written out
+    assert name == "adamw" and hp == every | {"compiled": False} and every["weight_decay"] == 0.05
     assert isinstance(opt, RuleOptimizer) and len(params) == 1 and params[0].dim() == 1
     assert params[0].numel() == summary["n_params"]
     assert summary["status"] == "done" and sink.finished[0] == "done"
@@ -192,7 +193,7 @@ def test_list_sink_receives_every_row():
 
 
 def test_logged_grad_norm_is_clip_grad_norms_total_norm():
-    job = Job(task="digits-mlp", size=0.1, steps=1, clip=("norm", 0.01), seed=3, device="cpu")
+    job = Job.from_dict(dict(task="digits-mlp", size=0.1, steps=1, clip=("norm", 0.01), seed=3, device="cpu"))
     sink = ListSink()
     train(job, sink)
     row = sink.step_rows[0]
@@ -253,9 +254,9 @@ def test_divergence_stops_the_run():
 
 def test_failure_is_reported_then_raised():
     sink = ListSink()
-    with pytest.raises(KeyError, match="no-such-optimizer"):
-        train(Job(task="digits-mlp", optimizer="no-such-optimizer", device="cpu"), sink)
-    assert sink.finished[0] == "failed" and "no-such-optimizer" in sink.finished[1]["error"]
+    with pytest.raises(KeyError, match="no-such-task"):
+        train(Job(task="no-such-task", device="cpu"), sink)
+    assert sink.finished[0] == "failed" and "no-such-task" in sink.finished[1]["error"]
 
 
 def test_flooding_changes_the_loss():
@@ -285,8 +286,8 @@ def test_smoothness_is_zhang_et_al_s_estimate_at_the_midpoint_of_the_step_taken(
     """Against a direct computation: the same model, minibatches and clipped SGD steps by hand; at
     x_i, with d = x_{i+1} - x_i the step taken, ||g(x_i + d/2) - g(x_i)|| / (||d||/2) on batch i,
     g before clipping (not the previous step's d extrapolated past x_i)."""
-    job = Job(task="digits-mlp", size=0.25, device="cpu", optimizer="momentum", steps=13, eval_every=100,
-              smoothness_every=4, hparams=(("lr", 0.05), ("momentum", 0.9)), clip=("norm", 0.5), seed=3)
+    job = Job.from_dict(dict(task="digits-mlp", size=0.25, device="cpu", optimizer="momentum", steps=13, eval_every=100,
+                             smoothness_every=4, hparams=(("lr", 0.05), ("momentum", 0.9)), clip=("norm", 0.5), seed=3))
     sink = ListSink()
     train(job, sink, flush_every=0.5)
     got = {e.step: (e.smoothness, e.grad_norm) for e in sink.eval_rows if e.smoothness is not None}
@@ -365,6 +366,7 @@ def test_the_step_compiles_where_it_pays_and_says_when_the_rule_runs_eager(monke
     assert any(n.startswith("optimizer step: eager (compiling lookahead's rule failed") for n in summary["notes"])
 
 
+@pytest.mark.slow  # ~0.5 s: many runs
 @pytest.mark.parametrize("name", ["char-lstm", "adding-rnn", "tiny-transformer", "digits-cnn"])
 def test_runner_trains_each_task(name):
     sink, summary = run(task=name, size=0.25, steps=12, batch_size=4, eval_every=6, clip=("norm", 1.0),

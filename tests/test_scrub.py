@@ -103,6 +103,7 @@ RUNS = [default_run("sgd", lr=0.001), default_run("momentum", lr=0.001), default
         RunConfig("sgd", (("lr", 0.02),), "norm", 1.0, "cosine", (("T_max", None), ("eta_min", 0.0)))]
 
 
+@pytest.mark.slow  # ~1.1 s: many runs
 @pytest.mark.parametrize("noise", [0.0, 0.3])
 def test_each_bank_row_equals_the_race_of_that_value_alone(noise):
     vs = [Variation(2, "lr", (0.01, 0.1)), Variation(2, "betas.1", (0.9, 0.99)), Variation(1, "momentum", (0.5,)),

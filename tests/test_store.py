@@ -4,6 +4,7 @@ The trainers here are fakes (fake_train, stubborn_train below) that report rows 
 sleeps, so these tests need neither training.runner nor a real task; worker processes load them
 by file path (workers.launch(..., target=FAKE)).
 """
+import json
 import math
 import os
 import signal
@@ -29,8 +30,9 @@ TIMEOUT = 120.0  # generous: 2 busy cores, spawn + imports per worker
 
 
 def fake_train(job: Job, sink) -> dict:
-    """Reports job.steps steps in flushes of `flush` rows, sleeping `delay` s per flush; obeys cancel."""
-    h = job.hparams_dict()
+    """Reports job.steps steps in flushes of `flush` rows, sleeping `delay` s per flush; obeys cancel.
+    The knobs come in the label as JSON (fake_job); any other label leaves them at their defaults."""
+    h = json.loads(job.label) if job.label.startswith("{") else {}
     delay = float(os.environ.get("FAKE_TRAIN_DELAY", h.get("delay", 0.0)))
     flush = int(h.get("flush", 10))
     steps = job.steps or 100
@@ -86,7 +88,7 @@ def store(tmp_path) -> Store:
 
 
 def fake_job(steps=100, delay=0.0, flush=10, **kw) -> Job:
-    return Job(task="fake", optimizer="adam", steps=steps, hparams=(("delay", delay), ("flush", flush)), **kw)
+    return Job(task="fake", steps=steps, label=json.dumps({"delay": delay, "flush": flush}), **kw)
 
 
 # ---------------------------------------------------------------- the store itself
@@ -115,8 +117,8 @@ def test_default_path_follows_env(monkeypatch, tmp_path):
 
 
 def test_run_written_through_runsink_appears_with_its_rows(store):
-    job = Job(task="digits-mlp", optimizer="adam", hparams=(("lr", 0.01),), clip=("norm", 1.0), steps=3,
-              label="first")
+    job = Job.from_dict(dict(task="digits-mlp", optimizer="adam", hparams=(("lr", 0.01),), clip=("norm", 1.0), steps=3,
+                             label="first"))
     run_id = store.create_run(job)
     r = store.run(run_id)
     assert r["status"] == "queued" and r["job"]["optimizer"] == "adam" and r["label"] == "first"
@@ -227,16 +229,22 @@ def test_execute_marks_every_ending(store):
 
 
 def test_check_job_rejects_bad_jobs_before_anything_starts():
-    workers.check_job(Job(task="digits-mlp", optimizer="adam", hparams=(("lr", 0.01),), clip=("norm", 1.0),
-                          schedule=("one_cycle", (("pct_start", 0.3),)), steps=20))
+    workers.check_job(Job.from_dict(dict(task="digits-mlp", optimizer="adam", hparams=(("lr", 0.01),),
+                                         clip=("norm", 1.0), schedule=("one_cycle", (("pct_start", 0.3),)), steps=20)))
+    bad_runs = [
+        (dict(optimizer="nope"), "unknown optimizer"),
+        (dict(hparams=(("momentum", 0.9),)), "no hyperparameter momentum"),
+        (dict(hparams=(("lr", -1.0),)), "invalid lr"),
+        (dict(clip=("norm", 0.0)), "clip threshold"),
+        (dict(schedule=("nope", ())), "unknown schedule"),
+        (dict(schedule=("step", (("gamma", -2.0),))), "gamma"),
+        (dict(hparams=5), "malformed"),
+    ]
+    for run, match in bad_runs:  # a run that cannot be trained makes no Job
+        with pytest.raises(ValueError, match=match):
+            Job.from_dict(dict(task="digits-mlp", **run))
     bad = [
         (Job(task="nope"), "unknown task"),
-        (Job(task="digits-mlp", optimizer="nope"), "unknown optimizer"),
-        (Job(task="digits-mlp", hparams=(("momentum", 0.9),)), "no hyperparameter momentum"),
-        (Job(task="digits-mlp", hparams=(("lr", -1.0),)), "invalid lr"),
-        (Job(task="digits-mlp", clip=("norm", 0.0)), "clip threshold"),
-        (Job(task="digits-mlp", schedule=("nope", ())), "unknown schedule"),
-        (Job(task="digits-mlp", schedule=("step", (("gamma", -2.0),))), "gamma"),
         (Job(task="digits-mlp", steps=-5), "steps"),
         (Job(task="digits-mlp", size=0.0), "size"),
         (Job(task="digits-mlp", device="tpu"), "unknown device"),
@@ -260,6 +268,7 @@ def test_auto_jobs_go_to_the_least_busy_gpu(store, monkeypatch):
 # ---------------------------------------------------------------- worker processes
 
 
+@pytest.mark.slow  # ~3.2 s: a worker process
 def test_worker_runs_a_job_in_its_own_process_and_session(store):
     run_id = workers.launch(fake_job(steps=60, delay=0.05), store.path, target=FAKE, validate=False)
     wait_for(lambda: store.status(run_id) == "running", what="the worker to start")

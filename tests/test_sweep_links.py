@@ -151,6 +151,7 @@ BAD = ["", "abc", "nan", "inf", "-1", "1e999", "none", "lr~a~b~c~d", "lr~1~0~5~l
        "momentum~0~0.9~10~lin", "betas.0~0.1~1.5~10~lin", "clip~0.1~10~5~log", "schedule.gamma~0.1~0.9~3~lin"]
 
 
+@pytest.mark.slow  # ~1.0 s: fuzzing
 @FUZZ
 @given(st.text(max_size=300))
 def test_fuzzed_query_strings_never_raise(qs):

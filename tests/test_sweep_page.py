@@ -33,6 +33,7 @@ def charts(at: AppTest) -> list:
     return at.get("plotly_chart")
 
 
+@pytest.mark.slow  # ~3.3 s: Streamlit page runs
 def test_default_renders_a_map_and_writes_the_link():
     at = app()
     assert not at.exception
@@ -43,6 +44,7 @@ def test_default_renders_a_map_and_writes_the_link():
     assert any(b.label == "Download the results (CSV)" for b in at.get("download_button"))
 
 
+@pytest.mark.slow  # ~0.4 s, ~7 s where it starts the first sweep worker process
 def test_the_best_cells_table_reads_as_short_numbers():
     at = app()
     (table,) = [d.value for d in at.dataframe if "final loss" in d.value.columns]
@@ -53,6 +55,7 @@ def test_the_best_cells_table_reads_as_short_numbers():
             assert r[k] == "—" or len(r[k].replace(".", "").split("e")[0].lstrip("0")) <= 4, r
 
 
+@pytest.mark.slow  # ~0.6 s: Streamlit page runs
 def test_the_surface_picker_shows_titles_like_the_explorer():
     at = app()
     picker = at.selectbox(key="sw_w_surface")
@@ -64,6 +67,7 @@ def test_the_surface_picker_shows_titles_like_the_explorer():
     assert explorer.selectbox(key="ex_surface").options == picker.options
 
 
+@pytest.mark.slow  # ~1 s, ~4 s where its sweep starts the first worker process
 def test_the_constant_schedules_torch_knobs_sit_in_a_collapsed_advanced_area():
     at = app()
     adv = [e for e in at.expander if "(advanced)" in plain(e.label)]
@@ -73,6 +77,7 @@ def test_the_constant_schedules_torch_knobs_sit_in_a_collapsed_advanced_area():
     assert "ConstantLR" in plain(adv[0].caption[0].value)
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_pressing_run_with_a_small_grid_shows_it():
     at = app()
     at.number_input(key="sw_w_x_lr_n").set_value(5)
@@ -99,6 +104,7 @@ def test_robustness_and_basins_from_links():
     assert len(charts(at)) == 1
 
 
+@pytest.mark.slow  # ~1.0 s: Streamlit page runs
 def test_switching_mode_and_running():
     at = app()
     at.radio(key="sw_w_mode").set_value("basins").run()
@@ -124,6 +130,7 @@ def test_a_garbage_link_warns_and_still_renders():
     assert from_query_string(code.split("?", 1)[1]) == (at.session_state["sw_submitted"], [])
 
 
+@pytest.mark.slow  # ~1.5 s: Streamlit page runs
 def test_a_value_over_a_limit_is_reported_and_the_limit_used():
     at = app()
     at.number_input(key="sw_w_x_lr_n").set_value(301)
@@ -134,6 +141,7 @@ def test_a_value_over_a_limit_is_reported_and_the_limit_used():
     assert at.number_input(key="sw_w_x_lr_n").value == 301  # the person's text stays in the box
 
 
+@pytest.mark.slow  # ~0.6 s: Streamlit page runs
 def test_a_request_over_the_caps_shows_an_error_not_an_exception():
     at = app()
     at.number_input(key="sw_w_x_lr_n").set_value(300)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_hostile_links import run_ids
 
 from training.job import EvalRow, Job, StepRow, run_of
 from training.store import ACTIVE, RunSink, Store
@@ -22,7 +23,6 @@ from ui.train_spec import (
     compare_url,
     explorer_spec,
     explorer_url,
-    parse_run_ids,
     run_from_state,
     run_label,
 )
@@ -60,7 +60,7 @@ def errors(at: AppTest) -> list[str]:
 def write_run(store: Store, *, optimizer="adam", steps=5, status="done", task="digits-mlp", clip=("norm", 1.0),
               smoothness: float | None = 3.0) -> int:
     """A finished run written straight into the store (no training): fast fixtures for the Compare page."""
-    job = Job(task=task, optimizer=optimizer, hparams=(("lr", 0.01),), clip=clip, steps=steps)
+    job = Job.from_dict(dict(task=task, optimizer=optimizer, hparams=(("lr", 0.01),), clip=clip, steps=steps))
     run_id = store.create_run(job)
     with RunSink(store, run_id, heartbeat_every=0) as sink:
         sink.start(job, "cpu", {"device": {"text": "CPU, 2 threads"}, "metric_name": "accuracy",
@@ -75,6 +75,7 @@ def write_run(store: Store, *, optimizer="adam", steps=5, status="done", task="d
 # ---------------------------------------------------------------- empty store
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_both_pages_render_on_an_empty_store(db):
     train = page(TRAIN)
     clean(train)
@@ -150,6 +151,7 @@ def test_start_launches_one_worker_and_a_rerun_launches_nothing(db):
     assert [p.value for p in at.get("progress")] == [100]
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_another_session_shows_running_runs_and_launches_nothing(db):
     store = Store(db)
     job = Job(task="digits-mlp", steps=100)
@@ -165,6 +167,7 @@ def test_another_session_shows_running_runs_and_launches_nothing(db):
     store.set_status(run_id, "cancelled")
 
 
+@pytest.mark.slow  # ~0.7 s: Streamlit page runs
 def test_bad_hyperparameters_show_an_error_and_start_nothing(db):
     at = page(TRAIN)
     at.session_state["tr_r0_opt"] = "momentum"
@@ -192,6 +195,7 @@ def test_an_invalid_schedule_argument_shows_an_error(db):
 # ---------------------------------------------------------------- Compare: selection, delete, live
 
 
+@pytest.mark.slow  # ~1.2 s: Streamlit page runs
 def test_compare_selects_runs_from_the_link_and_deletes_with_confirmation(db):
     store = Store(db)
     a, b, c = write_run(store), write_run(store, optimizer="sgd"), write_run(store, task="digits-cnn", clip=None)
@@ -205,7 +209,7 @@ def test_compare_selects_runs_from_the_link_and_deletes_with_confirmation(db):
     assert any("different tasks" in plain(w.value) for w in at.warning)
     assert at.query_params["runs"] in (f"{a},{b},{c}", [f"{a},{b},{c}"])
     (code,) = [x.value for x in at.code if "runs=" in x.value]  # the share box: this comparison's link
-    assert parse_run_ids(code.split("runs=", 1)[1]) == [a, b, c]
+    assert run_ids(code.split("runs=", 1)[1]) == [a, b, c]
     # delete asks first, then deletes
     at = at.button(key=f"cmp_del{b}").click().run()
     clean(at)
@@ -217,6 +221,7 @@ def test_compare_selects_runs_from_the_link_and_deletes_with_confirmation(db):
     assert len(at.get("plotly_chart")) == 6
 
 
+@pytest.mark.slow  # ~0.7 s: Streamlit page runs
 def test_compare_shows_a_running_run_and_its_partial_curves(db):
     store = Store(db)
     job = Job(task="digits-mlp", steps=100)
@@ -258,10 +263,12 @@ def test_run_from_state_reads_what_the_editor_shows(db):
 
 def test_job_from_run_and_back_to_the_explorer():
     run = RunConfig("adam", (("lr", 0.003),), "norm", 0.25, "cosine", (("eta_min", 1e-5),))
-    job = Job.of("char-lstm", run, steps=400, seed=3)
-    assert job.clip == ("norm", 0.25) and job.schedule[0] == "cosine" and dict(job.hparams)["lr"] == 0.003
-    assert Job.of("digits-mlp", default_run("adam")).schedule is None  # plain constant lr
-    assert Job.of("digits-mlp", default_run("adam")).clip is None
+    job = Job("char-lstm", run, steps=400, seed=3)
+    stored = json.loads(job.to_json())
+    assert stored["clip"] == ["norm", 0.25] and stored["schedule"][0] == "cosine"
+    assert dict(stored["hparams"])["lr"] == 0.003
+    plain = json.loads(Job("digits-mlp", default_run("adam")).to_json())
+    assert plain["schedule"] is None and plain["clip"] is None  # the plain constant lr, no clipping
     back = Job.from_json(job.to_json())
     assert back.run == run and run_of(back) == run and run_of(json.loads(back.to_json())) == run
     spec = explorer_spec(job)
@@ -287,8 +294,8 @@ def test_explorer_links_of_odd_runs_decode_without_warnings(job):
 
 
 def test_small_helpers():
-    assert parse_run_ids("3,1, x,#2,3") == [3, 1, 2]
-    assert parse_run_ids(["1,2", "5"]) == [1, 2, 5] and parse_run_ids(None) == []
+    assert run_ids("3,1, x,#2,3") == [3, 1, 2]
+    assert run_ids(["1,2", "5"]) == [1, 2, 5] and run_ids(None) == []
     assert compare_url([2, 7]) == "compare?runs=2,7"
     r = {"id": 4, "task": "digits-mlp", "optimizer": "adam", "status": "done", "label": "",
          "job": {"hparams": [], "clip": ["norm", 1.0], "schedule": ["cosine", []]}}
@@ -299,7 +306,8 @@ def test_small_helpers():
 def test_curve_cache_reads_only_new_rows_and_matches_the_store(db):
     import numpy as np
 
-    from ui.train_spec import CurveCache, task_info
+    from training.tasks import info as task_info
+    from ui.train_spec import CurveCache
 
     store = Store(db)
     job = Job(task="char-lstm", steps=30)
@@ -322,6 +330,7 @@ def test_curve_cache_reads_only_new_rows_and_matches_the_store(db):
     assert info == {"metric_name": "bits/char", "higher_is_better": False, "target": None}
 
 
+@pytest.mark.slow  # ~0.5 s: Streamlit page runs
 def test_compare_says_which_runs_have_no_smoothness_instead_of_dropping_them(db):
     store = Store(db)
     a = write_run(store)

@@ -45,6 +45,7 @@ def test_task_fields(name):
     assert t.unit in {"examples", "tokens"}
 
 
+@pytest.mark.slow  # ~1.7 s: many runs
 @pytest.mark.parametrize("name", EXPECTED)
 def test_training_loss_falls(name):
     size, lr, steps, batch_size = SMALL[name]

@@ -37,6 +37,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow  # ~0.8 s: many runs
 @pytest.mark.parametrize("name,cls,kw,lrs", CASES, ids=[c[0] for c in CASES])
 def test_row_i_equals_a_separate_torch_run_with_clipping(name, cls, kw, lrs):
     thresholds = [0.5, 2.0, 10.0]
@@ -55,6 +56,7 @@ def test_row_i_equals_a_separate_torch_run_with_clipping(name, cls, kw, lrs):
     ("one_cycle", {}, lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=o.param_groups[0]["lr"],
                                                                     total_steps=STEPS, cycle_momentum=False)),
 ])
+@pytest.mark.slow  # ~0.8 s: many runs
 def test_schedule_matches_torch_lr_scheduler(sched, kw, torch_sched):
     lrs = [1e-2, 3e-2]
     starts = torch.tensor([[-1.5, 2.0], [1.5, 1.0]], dtype=torch.float64)
@@ -109,6 +111,7 @@ def test_leaving_the_box_counts_as_divergence():
     assert np.abs(res.xy[:, 0, 0]).max() <= max(abs(x0), abs(x1)) + 10 * (x1 - x0) + 1e-9
 
 
+@pytest.mark.slow  # ~0.5 s: many runs
 def test_race_rows_equal_single_runs():
     runs = [Run("sgd", {"lr": 1e-3}), Run("adam", {"lr": 0.05}, clip=("norm", 1.0)),
             Run("adam", {"lr": 0.05}), Run("rmsprop", {"lr": 1e-2}, schedule=("cosine", {}))]

@@ -1,8 +1,9 @@
 """Real training with the playground's optimizers: tasks, the runner, the run store, workers, the CLI.
 
+    from optimizers import RunConfig
     from training import Job, Store
     from training.workers import launch, cancel, wait
-    run_id = launch(Job(task="digits-mlp", optimizer="adam", steps=500))
+    run_id = launch(Job(task="digits-mlp", run=RunConfig("adam", {"lr": 0.01}), steps=500))
 
 Importing the package is cheap (no torch): tasks, runner and device are imported where used.
 """

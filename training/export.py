@@ -70,24 +70,14 @@ def _summary_writer() -> Callable[[str], Any] | None:
     return SummaryWriter
 
 
-def _metric_name(r: dict) -> str:
-    name = (r["summary"] or {}).get("metric_name")
-    if name:
-        return str(name)
-    try:
-        from . import tasks
-
-        return tasks.get(r["task"]).metric_name
-    except Exception:
-        return "metric"
-
-
 def _tensorboard(store: Store, r: dict, root: Path, writer_factory: Callable[[str], Any]) -> Path:
     name = f"run-{r['id']}-{r['optimizer']}" + (f"-{r['label']}" if r["label"] else "")
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
     path = root / slug.strip("-")
     start = r["started"] or r["created"]
-    metric = re.sub(r"[^A-Za-z0-9_]+", "_", _metric_name(r)).strip("_") or "metric"
+    from . import tasks
+
+    metric = re.sub(r"[^A-Za-z0-9_]+", "_", tasks.info(r)["metric_name"]).strip("_") or "metric"
     w = writer_factory(str(path))
     try:
         w.add_text("job", "```\n" + json.dumps(r["job"], indent=2) + "\n```", 0)

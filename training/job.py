@@ -1,15 +1,24 @@
-"""A training job: everything that defines one run, as a frozen, hashable, JSON-able spec.
+"""A training job: a run configuration on a task plus the training settings, as a frozen, hashable spec.
 
 The runner (training/runner.py) executes a Job and reports to a Sink; the store
 (training/store.py) is the Sink that persists runs in SQLite; the command line and the
 pages build Jobs and hand them to worker processes (training/workers.py).
+
+The store keeps a Job as JSON in the flat format of its version 1, which this module alone reads
+and writes (`Job.to_json`, `Job.from_json`, `run_of` for runs stored by older versions):
+    {"task", "optimizer", "hparams": [[name, value], ...], "clip": [kind, threshold] | null,
+     "schedule": [name, [[arg, value], ...]] | null, "then": [[milestone, name, [[arg, value], ...]], ...],
+     "steps", "batch_size", "seed", ...}
+hparams and the schedule's arguments hold the values the job was given (the command line's
+`--lr 0.01` stores lr alone, left-out ones take the defaults; a page's run stores every value),
+clip null means none, schedule null the plain constant lr (or, with then, a constant first phase).
 """
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # importing the optimizers loads torch: the command line's --help does without
@@ -17,6 +26,7 @@ if TYPE_CHECKING:  # importing the optimizers loads torch: the command line's --
 
 FULL_BATCH = "full"  # a Job's batch_size for full-batch gradient descent: the whole training set every step
 SMOOTHNESS_POINTS = 40  # (L0, L1) points a run measures by default: one extra backward each
+RUN_KEYS = ("optimizer", "hparams", "clip", "schedule", "then")  # the stored JSON's run fields
 
 
 def auto_smoothness_every(steps: int) -> int:
@@ -27,19 +37,14 @@ def auto_smoothness_every(steps: int) -> int:
 
 @dataclass(frozen=True)
 class Job:
-    """One training run: a run configuration (optimizer, hyperparameters, clipping, schedule; see
-    `run` and `Job.of`) on a task, with the training settings. Stored as JSON in these flat fields
-    (the store's format since version 1): hparams holds the values given (left-out ones take the
-    defaults), clip None means none, schedule None the plain constant lr (or, with `then`, a constant
-    first phase); `then` the later phases of a chained schedule (absent in runs stored before chains)."""
+    """One training run: `run` (optimizer, hyperparameters, clipping, schedule: an optimizers.RunConfig,
+    checked when it was made; default Adam at its defaults) on `task`, with the training settings.
+    `given`: the run's values the job was given, in order ("lr", "schedule", "schedule.T_max",
+    "schedule.1.eta_min" for phase 1's), which the stored JSON writes alone; None: every value."""
 
     task: str  # a name from training.tasks.names(): "digits-mlp", "char-lstm", ...
-    optimizer: str = "adam"  # a name from optimizers.names()
-    hparams: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs; left-out ones take defaults
-    clip: tuple[str, float] | None = None  # (kind, threshold), kind from optimizers.clip_kinds()
-    schedule: tuple[str, tuple[tuple[str, Any], ...]] | None = None  # (name, kw pairs)
-    # a chained schedule's later phases: ((milestone, name, kw pairs), ...), as RunConfig.then
-    then: tuple[tuple[int, str, tuple[tuple[str, Any], ...]], ...] = ()
+    run: RunConfig = None  # type: ignore[assignment]  # None: RunConfig("adam")
+    given: tuple[str, ...] | None = None
     steps: int = 0  # 0: the task's default budget
     batch_size: int | str = 0  # 0: the task's default; FULL_BATCH: the whole training set, without replacement
     seed: int = 0
@@ -54,43 +59,76 @@ class Job:
     snapshots: int = 0  # weight snapshots to keep, evenly spaced from step 0 to the last (the landscape's path)
     label: str = ""  # a person's name for the run
 
-    @classmethod
-    def of(cls, task: str, run: RunConfig, **settings: Any) -> Job:
-        """The job that trains `run` on `task` (every hyperparameter written out) + the settings
-        (steps, batch_size, seed, device, amp, compile, size, eval_every, smoothness_every, sharpness, flooding,
-        snapshots, label)."""
-        sched = run.schedule_pair
-        return cls(task=task, optimizer=run.optimizer, hparams=tuple(run.hparams), clip=run.clip_pair,
-                   schedule=None if sched is None else (sched[0], tuple(sched[1].items())), then=run.then,
-                   **settings)
+    def __post_init__(self) -> None:
+        if self.run is None:
+            from optimizers.run import RunConfig
 
-    @property
-    def run(self) -> RunConfig:
-        """The job's run configuration, checked (ValueError, one readable line, where it is invalid)."""
-        from optimizers.run import RunConfig
-
-        return RunConfig(self.optimizer, self.hparams_dict(), self.clip, schedule=self.schedule_tuple(),
-                         then=self.then)
-
-    def hparams_dict(self) -> dict:
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in self.hparams}
-
-    def schedule_tuple(self) -> tuple[str, dict] | None:
-        return None if self.schedule is None else (self.schedule[0], dict(self.schedule[1]))
+            object.__setattr__(self, "run", RunConfig("adam"))
+        if self.given is not None:
+            given = tuple(self.given)
+            _stored_run(self.run, given)  # KeyError for a name the run does not have
+            object.__setattr__(self, "given", None if given == _given_of(_stored_run(self.run, None)) else given)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("run", "given")}
+        return json.dumps(d | _stored_run(self.run, self.given), sort_keys=True)
 
     @staticmethod
     def from_json(text: str) -> Job:
-        d = json.loads(text)
-        d["hparams"] = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in d.get("hparams", ()))
-        if d.get("clip") is not None:
-            d["clip"] = (d["clip"][0], float(d["clip"][1]))
-        if d.get("schedule") is not None:
-            d["schedule"] = (d["schedule"][0], tuple((k, v) for k, v in d["schedule"][1]))
-        d["then"] = _phases_of(d.get("then"))
-        return Job(**d)
+        return Job.from_dict(json.loads(text))
+
+    @staticmethod
+    def from_dict(d: Mapping) -> Job:
+        """The Job of a dict in the stored format (the store's JSON; the command line's flags, which give
+        some values and leave the rest to their defaults); ValueError, one line, where its run is not one
+        this version can run (run_of still reads a stored one)."""
+        settings = {k: v for k, v in d.items() if k not in RUN_KEYS}
+        return Job(run=_run_of_dict(d), given=_given_of(d), **settings)
+
+
+def _stored_run(run: RunConfig, given: tuple[str, ...] | None) -> dict:
+    """The run's fields as the store writes them: every value (given None) or the given ones alone."""
+    if given is None:
+        sched = run.schedule_pair
+        return {"optimizer": run.optimizer, "hparams": run.hparams, "clip": run.clip_pair,
+                "schedule": None if sched is None else (sched[0], tuple(sched[1].items())), "then": run.then}
+
+    def args(kw, prefix: str) -> tuple:
+        kw = dict(kw)
+        return tuple((k[len(prefix):], kw[k[len(prefix):]]) for k in given
+                     if k.startswith(prefix) and "." not in k[len(prefix):])
+
+    hp = dict(run.hparams)
+    return {"optimizer": run.optimizer, "hparams": tuple((k, hp[k]) for k in given if "." not in k and k != "schedule"),
+            "clip": run.clip_pair,
+            "schedule": (run.schedule, args(run.schedule_kw, "schedule.")) if "schedule" in given else None,
+            "then": tuple((m, name, args(kw, f"schedule.{i}.")) for i, (m, name, kw) in enumerate(run.then, 1))}
+
+
+def _given_of(d: Mapping) -> tuple[str, ...]:
+    """The names of the values a stored run (or _stored_run's dict) holds, in its order."""
+    out = [k for k, _ in d.get("hparams") or ()]
+    if d.get("schedule") is not None:
+        out += ["schedule", *(f"schedule.{k}" for k, _ in d["schedule"][1] or ())]
+    for i, (_, _, kw) in enumerate(d.get("then") or (), 1):
+        out += [f"schedule.{i}.{k}" for k, _ in kw or ()]
+    return tuple(out)
+
+
+def _run_of_dict(d: Mapping) -> RunConfig:
+    """The run configuration of a stored job's dict, strictly (ValueError, one line, where it is invalid)."""
+    from optimizers.run import RunConfig
+
+    try:
+        return RunConfig(d.get("optimizer", "adam"), _hparams_of(d.get("hparams")), d.get("clip"),
+                         schedule=d.get("schedule"), then=_phases_of(d.get("then")))
+    except (TypeError, KeyError) as e:  # a field of the wrong shape (a hand-written job)
+        raise ValueError(f"the job's run configuration is malformed: {e}") from None
+
+
+def _hparams_of(items: Any) -> tuple:
+    """Stored hyperparameters (JSON lists) as (name, value) pairs, a pair's value as a tuple."""
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in items or ())
 
 
 def job_dict(job: Job | Mapping) -> dict:
@@ -106,15 +144,15 @@ def run_of(job: Job | Mapping) -> RunConfig | None:
     import optimizers
     from optimizers.run import RunConfig, default_run, hparam_value, schedule_value
 
-    d = job_dict(job)
+    if isinstance(job, Job):
+        return job.run
+    d = dict(job)
     opt = d.get("optimizer")
     if opt not in optimizers.names():
         return None
     try:
-        return Job(task="", optimizer=opt, hparams=tuple((k, tuple(v) if isinstance(v, list) else v)
-                                                          for k, v in d.get("hparams") or ()),
-                   clip=_clip_of(d.get("clip")), schedule=d.get("schedule"), then=_phases_of(d.get("then"))).run
-    except (ValueError, TypeError, KeyError):
+        return _run_of_dict({**d, "clip": _clip_of(d.get("clip"))})
+    except ValueError:
         pass
     known = {h.name for h in optimizers.spec(opt).hparams}
     hp = []
@@ -150,12 +188,19 @@ def run_of(job: Job | Mapping) -> RunConfig | None:
         return None
 
 
+def label_of(job: Job | Mapping) -> str:
+    """The run's one label (RunConfig.label) of a Job or a stored one, 'Adam lr=0.001 · clip norm 1 · cosine';
+    the bare optimizer name where this version does not know it."""
+    config = run_of(job)
+    return config.label() if config is not None else str(job_dict(job).get("optimizer", ""))
+
+
 def _phases_of(then: Any) -> tuple:
     """Stored phases (JSON lists) as the tuples Job holds: ((milestone, name, ((k, v), ...)), ...)."""
     try:
         return tuple((m, name, tuple((k, v) for k, v in kw)) for m, name, kw in then or ())
     except (TypeError, ValueError):
-        return ()  # malformed: Job.run or run_of say what is wrong with the rest
+        return ()  # malformed: RunConfig or run_of say what is wrong with the rest
 
 
 def _clip_of(clip: Any) -> tuple[str, float] | None:

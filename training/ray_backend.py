@@ -230,9 +230,3 @@ def shutdown() -> None:
             pass
     if cluster.started_here:
         ray.shutdown()
-
-
-def default_address() -> str:
-    """Where connect(None) goes, in words, without connecting (for the Train page)."""
-    env = os.environ.get("RAY_ADDRESS")
-    return f"the Ray cluster at {env} ($RAY_ADDRESS)" if env else "a local Ray cluster started by this server"

@@ -8,7 +8,7 @@ One step, nanoGPT style, with everything the pages plot made visible:
     loss    = task.loss(model, batch)                      # flooding: |loss - b| + b (Ishida et al. 2020)
     backward into fp.grad                                  # training/flat.py: the model is one row (P,)
     norm, coef = optimizers.clip_with_coef_(fp.grad, kind, threshold)   # whole-model norm, as clip_grad_norm_
-    opt.step()                                             # opt = optimizers.build(job.optimizer, [fp.flat], ...)
+    opt.step()                                             # opt = optimizers.build(job.run.optimizer, [fp.flat], ...)
 
 Step numbers: StepRow.step = i is update i (0-based): its loss is measured at the parameters after
 i updates and its lr is the one update i uses (= optimizers.schedule(...)[i], or a chain's). EvalRow.step = k is
@@ -126,18 +126,19 @@ class _Run:
 
         # the optimizer object comes from the explorer's registry: the same rule, one row (P,)
         compile_step = job.compile or step_compile_pays(self.fp.numel, self.steps, dev)
-        self.opt = optimizers.build(job.optimizer, [self.fp.flat], compiled=compile_step, **job.hparams_dict())
+        name = job.run.optimizer
+        self.opt = optimizers.build(name, [self.fp.flat], compiled=compile_step, **dict(job.run.hparams))
         if compile_step:
-            self.notes.append(f"optimizer step: {job.optimizer}'s rule through torch.compile on {dev.type}")
+            self.notes.append(f"optimizer step: {name}'s rule through torch.compile on {dev.type}")
         self.opt.train()  # schedule-free optimizers start in training mode; a no-op for the others
         self.oracle = self.opt.spec.rule.oracle  # "": gradient steps; "value"/"grad": the rule evaluates the loss
         if self.oracle:
             # zeroth-order directions from a stream of their own: the batches stay those of every other run
             self.opt.generator = torch.Generator(device=dev).manual_seed(job.seed + DIRECTIONS_SEED)
             if job.smoothness_every:
-                self.notes.append(f"no smoothness estimate: {job.optimizer} uses loss values, no gradients"
+                self.notes.append(f"no smoothness estimate: {name} uses loss values, no gradients"
                                   if self.oracle == "value" else
-                                  f"no smoothness estimate: {job.optimizer}'s update uses a gradient at another point")
+                                  f"no smoothness estimate: {name}'s update uses a gradient at another point")
         self.plain_model = model  # the uncompiled module: sharpness needs double backward through it
         self.sharpness_batch = None
         if job.sharpness:
@@ -150,9 +151,9 @@ class _Run:
         if sched is not None:
             base = self.opt.param_groups[0].get("lr")
             if not isinstance(base, (int, float)) or isinstance(base, bool):
-                raise ValueError(f"a schedule needs a float lr; {job.optimizer} has lr={base!r}")
+                raise ValueError(f"a schedule needs a float lr; {name} has lr={base!r}")
             self.lrs = sched.values(float(base), self.steps).tolist()
-        self.clip_kind, self.clip_threshold = job.clip if job.clip is not None else ("none", None)
+        self.clip_kind, self.clip_threshold = job.run.clip_pair or ("none", None)
         check_clip(self.clip_kind, self.clip_threshold)  # once; every step then runs validate=False
         self.generator = torch.Generator(device=dev).manual_seed(job.seed)
         self.plan_snapshots()
@@ -190,7 +191,7 @@ class _Run:
             "device": devices.describe(self.dev), "task": t.name, "metric_name": t.metric_name,
             "higher_is_better": t.higher_is_better, "target": t.target, "unit": t.unit,
             "steps": self.steps, "batch_size": self.batch_size, "full_batch": self.full, "eval_every": self.eval_every,
-            "n_params": self.fp.numel, "optimizer": self.job.optimizer, "notes": list(self.notes),
+            "n_params": self.fp.numel, "optimizer": self.job.run.optimizer, "notes": list(self.notes),
             **({"data": dict(extra)} if isinstance(extra, dict) else {}),
         }
 

@@ -277,7 +277,7 @@ class Store:
             cur = con.execute(
                 "INSERT INTO runs (created, job_json, label, task, optimizer, device, status, pid, host, heartbeat,"
                 " owner) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
-                (now, job.to_json(), job.label, job.task, job.optimizer, job.device, pid,
+                (now, job.to_json(), job.label, job.task, job.run.optimizer, job.device, pid,
                  socket.gethostname() if pid else None, now, owner),
             )
             return int(cur.lastrowid)

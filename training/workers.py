@@ -93,7 +93,7 @@ def assign_device(job: Job, store: Store, devices: list[str] | None = None) -> J
 
 def check_job(job: Job, *, device_here: bool = True) -> None:
     """Raise ValueError (one readable line) unless the job can start: the task exists, the
-    optimizer and its hyperparameters resolve, clipping and schedule are valid, the numbers are
+    schedule fits the run's length (the run configuration checked itself when made), the numbers are
     in range (within the ceilings of deploy.settings(): steps, batch, size, snapshots; lower on a
     public server) and the device exists. Everything a worker would otherwise fail on seconds later.
     The pages and the command line both call it: one validator. device_here=False: the device's
@@ -110,10 +110,7 @@ def check_job(job: Job, *, device_here: bool = True) -> None:
         task = tasks.get(job.task)
     except KeyError as e:
         raise ValueError(e.args[0]) from None
-    try:
-        run = job.run  # the run configuration's own checks: optimizer, hyperparameters, clipping, schedule
-    except TypeError as e:  # a field of the wrong shape (a hand-written job)
-        raise ValueError(f"the job's run configuration is malformed: {e}") from None
+    run = job.run  # checked when made: optimizer, hyperparameters, clipping, schedule
     ceilings = {"steps": limits.max_train_steps, "batch_size": limits.max_batch, "eval_every": MAX_INTERVAL,
                 "smoothness_every": MAX_INTERVAL, "seed": MAX_SEED, "snapshots": limits.max_snapshots}
     full = job.batch_size == FULL_BATCH

@@ -45,7 +45,7 @@ from .spec import CUSTOM, MAX_FORMULA, MAX_RUNS, ExplorerSpec, start_box, surfac
 
 VERSION = 1
 ITEM, KV = LINK.item, LINK.kv  # run items, name:value
-MAX_VALUE = 4000  # characters; a longer value is not read at all (a formula is capped lower)
+RUN_ID_DIGITS = 18  # a stored run's id has at most this many digits (fits SQLite's 64-bit integers)
 MAX_STEPS_IN_LINK = 10**9  # a phase's first step (a longer run than any page allows: the phase never runs)
 RUN_KEY = re.compile(r"(r|c|sch)(0|[1-9][0-9]*)", re.ASCII)
 # a later phase of run i's chained schedule: sch<i>.<k>, k = 1 .. MAX_PHASES - 1 (no v=1 link before
@@ -108,6 +108,42 @@ class Choice(Field):
             fields[self.attr] = default
         else:
             fields[self.attr] = text
+
+
+def run_id(text: str, low: int = 1) -> int | None:
+    """A run id: 1 to RUN_ID_DIGITS ASCII digits ("#" before them allowed), at least `low`; else None."""
+    t = text.strip().lstrip("#")
+    return int(t) if 0 < len(t) <= RUN_ID_DIGITS and t.isascii() and t.isdigit() and int(t) >= low else None
+
+
+@dataclass(frozen=True)
+class Ids(Field):
+    """Run ids "3,4" (commas or spaces between them, a "#" before one allowed), distinct, in order: at
+    most `most` (the rest left out, said); an id is 1 to RUN_ID_DIGITS ASCII digits and at least `low`
+    (a bad one is named and left out). Linear in the text's length."""
+
+    most: int = 8
+    low: int = 1
+
+    def write(self, spec: Any) -> dict[str, str]:
+        return {self.key: PAIR.join(str(i) for i in getattr(spec, self.attr))}
+
+    def read(self, r: Reader, fields: dict) -> None:
+        text = r.get(self.key)
+        if text is None:
+            fields[self.attr] = getattr(r.default, self.attr)
+            return
+        ids: dict[int, None] = {}
+        for tok in (t for t in text.replace(" ", PAIR).split(PAIR) if t.strip()):
+            i = run_id(tok, self.low)
+            if i is None:
+                r.warn(f"{r.name(self.key)}: {_show(tok.strip(), 20)} is not a run id; left out")
+            elif i not in ids and len(ids) == self.most:
+                r.warn(f"{r.name(self.key)}: at most {self.most} runs; kept the first {self.most}")
+                break
+            else:
+                ids[i] = None
+        fields[self.attr] = tuple(ids)
 
 
 @dataclass(frozen=True)
@@ -194,6 +230,8 @@ class View:
     max_runs: int
     run_key_name: Callable[[int, str], str]  # (index, "optimizer"|"clipping"|"schedule") -> a key's name
     finish: Callable[[Reader, dict], Any] | None = None  # cross-field checks; default: spec(**fields)
+    joined: tuple[str, ...] = ()  # keys whose repeated values are read as one list (?runs=1,2&runs=5: 1,2,5)
+    max_value: int = 4000  # characters; a longer value is not read at all (a formula is capped lower)
 
     @property
     def top_keys(self) -> tuple[str, ...]:
@@ -207,38 +245,39 @@ class View:
                 out |= _entry_names(e)
         return out
 
+    # -------------------------------------------------------------- writing and reading
+    def to_query(self, spec: Any) -> dict[str, str]:
+        """Every field of the spec as query parameters, "v" first, then the table's order."""
+        q = {"v": str(VERSION)}
+        for entry in self.entries:
+            q |= entry.write(spec)
+        return q
 
-# ---------------------------------------------------------------- writing and reading a view
+    def query_string(self, spec: Any) -> str:
+        """to_query urlencoded (without the leading "?"); ~ : , stay readable, a space becomes %20."""
+        return urlencode(self.to_query(spec), safe=ITEM + KV + PAIR + AT, quote_via=quote)
 
+    def from_query(self, params: Mapping[str, str | list[str]], ignore: Iterable[str] = ()) -> tuple[Any, list[str]]:
+        """The spec a link describes and a warning for every field not read as written. Never raises.
 
-def to_query(view: View, spec: Any) -> dict[str, str]:
-    """Every field of the spec as query parameters, "v" first, then the table's order."""
-    q = {"v": str(VERSION)}
-    for entry in view.entries:
-        q |= entry.write(spec)
-    return q
+        params: st.query_params (or any mapping; a key given several times may come as a list, and its
+        last value counts, but for the `joined` keys). ignore: keys that belong to something else on the
+        page (no warning)."""
+        try:
+            return Reader(self, params, ignore).read()
+        except Exception as e:  # the last resort: a link must never break the page
+            return self.unreadable(e)
 
+    def from_query_string(self, qs: str, ignore: Iterable[str] = ()) -> tuple[Any, list[str]]:
+        """from_query on a raw query string (with or without the leading "?")."""
+        try:
+            params = parse_qs(str(qs).lstrip("?"), keep_blank_values=True)
+        except Exception as e:  # a link must never break the page
+            return self.unreadable(e)
+        return self.from_query(params, ignore)
 
-def query_string(view: View, spec: Any) -> str:
-    """to_query urlencoded (without the leading "?"); ~ : , stay readable, a space becomes %20."""
-    return urlencode(to_query(view, spec), safe=ITEM + KV + PAIR + AT, quote_via=quote)
-
-
-def from_query(view: View, params: Mapping[str, str | list[str]], ignore: Iterable[str] = ()) -> tuple[Any, list[str]]:
-    """The spec a link describes and a warning for every field not read as written. Never raises."""
-    try:
-        return Reader(view, params, ignore).read()
-    except Exception as e:  # the last resort: a link must never break the page
-        return view.spec(), [f"the link could not be read ({type(e).__name__}); showing the default {view.fallback}"]
-
-
-def from_query_string(view: View, qs: str, ignore: Iterable[str] = ()) -> tuple[Any, list[str]]:
-    """from_query on a raw query string (with or without the leading "?")."""
-    try:
-        params = parse_qs(str(qs).lstrip("?"), keep_blank_values=True)
-    except Exception as e:  # a link must never break the page
-        return view.spec(), [f"the link could not be read ({type(e).__name__}); showing the default {view.fallback}"]
-    return from_query(view, params, ignore)
+    def unreadable(self, e: Exception) -> tuple[Any, list[str]]:
+        return self.spec(), [f"the link could not be read ({type(e).__name__}); showing the default {self.fallback}"]
 
 
 # ---------------------------------------------------------------- the reader
@@ -355,12 +394,14 @@ class Reader:
                 values = [v if isinstance(v, str) else str(v) for v in value]
                 if not values:
                     continue
+                if key in self.view.joined:
+                    values = [PAIR.join(values)]
                 if len(set(values)) > 1:
                     self.warn(f"{self.name(key)}: given {len(values)} times; used the last, {_show(values[-1])}")
                 value = values[-1]
             elif not isinstance(value, str):
                 value = str(value)
-            if len(value) > MAX_VALUE:
+            if len(value) > self.view.max_value:
                 self.warn(f"{self.name(key)}: {len(value)} characters is too long to read; ignored")
                 self.values[key] = None
                 continue

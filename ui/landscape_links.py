@@ -20,7 +20,7 @@ side above this server's limit (deploy.settings().max_grid) are brought down to 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +37,7 @@ from training.landscape.spec import (
 )
 
 from . import codec
-from .codec import PAIR, Choice, Flag, Number, _show, fmt, parse_float
-from .train_spec import RUN_ID_DIGITS
+from .codec import PAIR, RUN_ID_DIGITS, Choice, Flag, Ids, Number, _show, fmt, parse_float
 
 LANDSCAPE_PATH = "landscape"  # the page's url_path (app.PAGES)
 AUTO = "auto"
@@ -72,38 +71,6 @@ class LandscapeView:
 
 
 # ---------------------------------------------------------------- fields of their own
-
-
-def _id(text: str) -> int | None:
-    t = text.strip().lstrip("#")
-    return int(t) if 0 < len(t) <= RUN_ID_DIGITS and t.isascii() and t.isdigit() and int(t) > 0 else None
-
-
-@dataclass(frozen=True)
-class Ids(codec.Field):
-    """Run ids "3,4" (at most `most`, distinct, in order): a bad one is named and left out."""
-
-    most: int = MAX_PATHS
-
-    def write(self, spec: Any) -> dict[str, str]:
-        return {self.key: PAIR.join(str(i) for i in getattr(spec, self.attr))}
-
-    def read(self, r: codec.Reader, fields: dict) -> None:
-        text = r.get(self.key)
-        if text is None:
-            fields[self.attr] = getattr(r.default, self.attr)
-            return
-        ids: list[int] = []
-        for tok in (t for t in text.split(PAIR) if t.strip()):
-            i = _id(tok)
-            if i is None:
-                r.warn(f"{r.name(self.key)}: {_show(tok, 20)} is not a run id; left out")
-            elif i not in ids:
-                ids.append(i)
-        if len(ids) > self.most:
-            r.warn(f"{r.name(self.key)}: at most {self.most} runs; kept the first {self.most}")
-            ids = ids[: self.most]
-        fields[self.attr] = tuple(ids)
 
 
 @dataclass(frozen=True)
@@ -152,7 +119,7 @@ class RunPair(codec.Field):
         if text is None or text == NONE:
             fields[self.attr] = None if text == NONE else getattr(r.default, self.attr)
             return
-        parts = [_id(t) for t in text.split(PAIR)]
+        parts = [codec.run_id(t) for t in text.split(PAIR)]
         if len(parts) != 2 or None in parts or parts[0] == parts[1]:
             r.warn(f"{r.name(self.key)}: {_show(text)} is not two different run ids A,B; no line shown")
             fields[self.attr] = None
@@ -174,7 +141,7 @@ def _within_server(r: codec.Reader, fields: dict) -> tuple[LandscapeView, list[s
 
 LANDSCAPE = codec.View(
     spec=LandscapeView,
-    entries=(Number("run", "run", "centre run", "int", 0, MAX_ID), Ids("paths", "paths", "paths"),
+    entries=(Number("run", "run", "centre run", "int", 0, MAX_ID), Ids("paths", "paths", "paths", most=MAX_PATHS),
              Choice("plane", "plane", "plane", PLANES), Number("seed", "seed", "seed", "int", 0, 2**63 - 1),
              Flag("keep1d", "keep_1d", "1-D tensors moved"),
              Number("n", "n", "points per side", "int", 3, deploy.LOCAL_MAX_GRID),
@@ -186,22 +153,9 @@ LANDSCAPE = codec.View(
 )
 
 
-def to_query(view: LandscapeView) -> dict[str, str]:
-    return codec.to_query(LANDSCAPE, view)
-
-
-def query_string(view: LandscapeView) -> str:
-    return codec.query_string(LANDSCAPE, view)
-
-
-def from_query(params: Mapping[str, str | list[str]], *, ignore: Iterable[str] = ()) -> tuple[LandscapeView,
-                                                                                               list[str]]:
-    """The view a link describes and a warning for every field not read as written. Never raises."""
-    return codec.from_query(LANDSCAPE, params, ignore)
-
-
-def from_query_string(qs: str, **kw: Any) -> tuple[LandscapeView, list[str]]:
-    return codec.from_query_string(LANDSCAPE, qs, **kw)
+# the Landscape page's link, written and read (ui.codec.View: never raises; see the module docstring)
+to_query, query_string = LANDSCAPE.to_query, LANDSCAPE.query_string
+from_query, from_query_string = LANDSCAPE.from_query, LANDSCAPE.from_query_string
 
 
 def landscape_url(run: int, paths: Iterable[int] = (), **fields: Any) -> str:

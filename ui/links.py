@@ -35,9 +35,6 @@ silently replacing their work. ExplorerSpec.surface_obj() raises FormulaError fo
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
-
 from . import codec
 from .codec import AUTO, ITEM, KV, PAIR, RUN_KEY, VERSION, Flag, Number, Preset, Runs, SurfaceFields, fmt  # noqa: F401
 from .spec import MAX_RUNS, MAX_STEPS, NOISE_RANGE, SEED_RANGE, ExplorerSpec
@@ -55,26 +52,6 @@ TOP_KEYS = EXPLORER.top_keys
 NAMES = EXPLORER.names
 
 
-def to_query(spec: ExplorerSpec) -> dict[str, str]:
-    """Every field of the view as query parameters (see the module docstring for the format)."""
-    return codec.to_query(EXPLORER, spec)
-
-
-def query_string(spec: ExplorerSpec) -> str:
-    """to_query urlencoded (without the leading "?"); ~ : , stay readable, a space becomes %20."""
-    return codec.query_string(EXPLORER, spec)
-
-
-def from_query(params: Mapping[str, str | list[str]], *, ignore: Iterable[str] = ()) -> tuple[ExplorerSpec, list[str]]:
-    """The view a link describes, and a warning for every field that could not be read as written.
-
-    params: st.query_params (or any mapping; a key given several times may come as a list, and
-    its last value counts). ignore: keys that belong to something else on the page (no warning).
-    Never raises: bad fields fall back to their defaults, one by one.
-    """
-    return codec.from_query(EXPLORER, params, ignore)
-
-
-def from_query_string(qs: str, **kw: Any) -> tuple[ExplorerSpec, list[str]]:
-    """from_query on a raw query string ("v=1&s=..." with or without the leading "?")."""
-    return codec.from_query_string(EXPLORER, qs, **kw)
+# the explorer's link, written and read (ui.codec.View: never raises; see the module docstring for the format)
+to_query, query_string = EXPLORER.to_query, EXPLORER.query_string
+from_query, from_query_string = EXPLORER.from_query, EXPLORER.from_query_string

@@ -21,7 +21,7 @@ from typing import Any
 
 import surfaces
 import trajectories
-from optimizers.run import Pairs, RunConfig, as_bool, as_int, as_real, default_run, pairs_dict
+from optimizers.run import Pairs, RunConfig, as_bool, as_real, bounded, default_run, pairs_dict
 from surfaces.grammar import MAX_LENGTH as MAX_FORMULA  # the formula parser's own cap, in characters
 from trajectories.limits import MAX_EXPLORER_STEPS as MAX_STEPS  # the explorer view's step bound
 
@@ -98,18 +98,9 @@ class ExplorerSpec:
             raise ValueError(f"runs must be 1 to {MAX_RUNS} RunConfigs, got {len(runs)}")
         object.__setattr__(self, "runs", runs)
 
-        steps = as_int(self.steps, "steps")
-        if not 1 <= steps <= MAX_STEPS:
-            raise ValueError(f"steps must be from 1 to {MAX_STEPS}, got {steps}")
-        object.__setattr__(self, "steps", steps)
-        noise = as_real(self.noise, "noise")
-        if not NOISE_RANGE[0] <= noise <= NOISE_RANGE[1]:
-            raise ValueError(f"noise must lie in [{NOISE_RANGE[0]:g}, {NOISE_RANGE[1]:g}], got {noise}")
-        object.__setattr__(self, "noise", noise)
-        seed = as_int(self.seed, "seed")
-        if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
-            raise ValueError(f"seed must be from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {seed}")
-        object.__setattr__(self, "seed", seed)
+        object.__setattr__(self, "steps", bounded(self.steps, "int", 1, MAX_STEPS, "steps"))
+        object.__setattr__(self, "noise", bounded(self.noise, "float", *NOISE_RANGE, "noise"))
+        object.__setattr__(self, "seed", bounded(self.seed, "int", *SEED_RANGE, "seed"))
         as_bool(self.view3d, "view3d")
         as_bool(self.arrows, "arrows")
         if not (isinstance(self.preset, str) and len(self.preset) <= 64 and

@@ -47,7 +47,6 @@ from .sweep_spec import (
 )
 
 EXPLORER_PATH = "./"  # the explorer is the app's default page ("/"); relative, so a base path still works
-SWEEPS_PATH = "sweeps"  # the sweeps page's url_path
 NONE = "none"
 LOG, LIN = "log", "lin"
 
@@ -210,14 +209,9 @@ TOP_KEYS = SWEEP.top_keys
 NAMES = SWEEP.names
 
 
-def to_query(spec: SweepSpec) -> dict[str, str]:
-    """Every field of the request as query parameters (see the module docstring for the format)."""
-    return codec.to_query(SWEEP, spec)
-
-
-def query_string(spec: SweepSpec) -> str:
-    """to_query urlencoded (without the leading "?"); ~ : , stay readable."""
-    return codec.query_string(SWEEP, spec)
+# the sweeps page's link, written and read (ui.codec.View: never raises; see the module docstring for the format)
+to_query, query_string = SWEEP.to_query, SWEEP.query_string
+from_query, from_query_string = SWEEP.from_query, SWEEP.from_query_string
 
 
 def cell_spec(spec: SweepSpec, k: int, values: Iterable[float]) -> ExplorerSpec:
@@ -271,16 +265,3 @@ def from_explorer_query(params: Mapping) -> SweepSpec:
     except Exception:  # never breaks the page
         pass
     return SweepSpec()
-
-
-def from_query_string(qs: str, **kw: Any) -> tuple[SweepSpec, list[str]]:
-    """from_query on a raw query string ("v=1&m=map..." with or without the leading "?")."""
-    return codec.from_query_string(SWEEP, qs, **kw)
-
-
-def from_query(params: Mapping[str, str | list[str]], *, ignore: Iterable[str] = ()) -> tuple[SweepSpec, list[str]]:
-    """The request a link describes, and a warning for every field that could not be read as written.
-
-    Never raises: bad fields fall back to their defaults, one by one (see the module docstring).
-    """
-    return codec.from_query(SWEEP, params, ignore)

@@ -28,6 +28,7 @@ from optimizers.run import (
     as_bool,
     as_int,
     as_real,
+    bounded,
     default_run,
     hparam_value,
     schedule_value,
@@ -238,14 +239,8 @@ class SweepSpec:
             raise ValueError("x must be an AxisSpec and y an AxisSpec or None")
         if self.color not in COLORS:
             raise ValueError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
-        tol = as_real(self.tol, "tol")
-        if not TOL_RANGE[0] <= tol <= TOL_RANGE[1]:
-            raise ValueError(f"tol must lie in [{TOL_RANGE[0]:g}, {TOL_RANGE[1]:g}], got {tol!r}")
-        object.__setattr__(self, "tol", tol)
-        seeds = as_int(self.seeds, "seeds")
-        if not SEEDS_RANGE[0] <= seeds <= SEEDS_RANGE[1]:
-            raise ValueError(f"seeds must be from {SEEDS_RANGE[0]} to {SEEDS_RANGE[1]}, got {seeds}")
-        object.__setattr__(self, "seeds", seeds)
+        object.__setattr__(self, "tol", bounded(self.tol, "float", *TOL_RANGE, "tol"))
+        object.__setattr__(self, "seeds", bounded(self.seeds, "int", *SEEDS_RANGE, "seeds"))
         bn = as_int(self.basins_n, "basins grid")
         if not 2 <= bn <= MAX_BASINS_N:
             raise ValueError(f"the basins grid must be from 2 to {MAX_BASINS_N} points a side, got {bn}")

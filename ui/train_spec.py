@@ -3,7 +3,7 @@ and an incremental cache of the store's curves. No streamlit here (the pages cal
 
     run_from_state(prefix, state, fallback) -> RunConfig     # what ui.widgets.run_editor shows, from its keys
     explorer_spec(job) / explorer_url(job)                 # "Open the same settings on a 2D surface"
-    compare_url(run_ids), parse_run_ids(text)              # ?runs=1,2,3
+    compare_url(run_ids), COMPARE                          # ?runs=1,2,3 (COMPARE.from_query reads it)
     run_label(run), progress(run)
     CurveCache                                             # steps/evals per run, fetched with since=
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,10 @@ import optimizers
 from optimizers.chain import MAX_PHASES, natural_length
 from optimizers.run import RunConfig
 from optimizers.schedules import schedule_spec
-from training.job import Job, job_dict, run_of
+from training.job import Job, job_dict, label_of, run_of
 from training.store import ACTIVE, Store
 
+from . import codec
 from .links import query_string
 from .spec import MAX_RUNS, MAX_STEPS, ExplorerSpec
 
@@ -127,21 +129,14 @@ def explorer_spec(job: Job | Mapping, total_steps: int | None = None) -> Explore
     if run is None:
         return None
     d = job_dict(job)
-    steps = total_steps or d.get("steps") or _task_steps(d.get("task")) or 300
+    from training import tasks  # torch, where a page needs it
+
+    steps = total_steps or d.get("steps") or tasks.budget(d.get("task")) or 300
     steps = int(min(max(int(steps), SURFACE_STEPS[0]), SURFACE_STEPS[1]))
     surface = CLIP_SURFACE if run.clip != "none" else PLAIN_SURFACE
     try:
         return ExplorerSpec(surface=surface, runs=(run,), steps=steps)
     except ValueError:
-        return None
-
-
-def _task_steps(task: Any) -> int | None:
-    from training import tasks
-
-    try:
-        return tasks.get(str(task)).steps
-    except KeyError:
         return None
 
 
@@ -159,43 +154,26 @@ def compare_url(run_ids: Iterable[int]) -> str:
     return f"{COMPARE_PATH}?runs={','.join(str(int(i)) for i in run_ids)}"
 
 
-RUN_ID_DIGITS = 18  # a run id has at most this many digits (fits SQLite's 64-bit integers)
-MAX_RUN_IDS = 64  # ids read from one link; the rest are ignored
+MAX_RUN_IDS = 64  # ids read from one link; the rest are left out
 
 
-def parse_run_ids(text: Any) -> list[int]:
-    """"1,2,3" (or a list of such texts, as query parameters come) -> [1, 2, 3]; junk is skipped.
+@dataclass(frozen=True)
+class CompareView:
+    """The Compare page's link, ?runs=1,2,3: the runs selected (ids that exist or not; the page says which not)."""
 
-    An id is 1 to RUN_ID_DIGITS ASCII digits (an optional leading "#"): unicode digits ("²",
-    "١٢٣", fullwidth ones) and longer numbers are junk. The first MAX_RUN_IDS distinct ids are
-    kept, in their order, duplicates dropped. Linear in the text's length and never raises.
-    """
-    if text is None:
-        return []
-    parts = text if isinstance(text, (list, tuple)) else [text]
-    out: list[int] = []
-    seen: set[int] = set()
-    for part in parts:
-        for tok in str(part).replace(" ", ",").split(","):
-            tok = tok.strip().lstrip("#")
-            if not (0 < len(tok) <= RUN_ID_DIGITS and tok.isascii() and tok.isdigit()):
-                continue
-            i = int(tok)
-            if i not in seen:
-                seen.add(i)
-                out.append(i)
-                if len(out) >= MAX_RUN_IDS:
-                    return out
-    return out
+    runs: tuple[int, ...] = ()
+
+
+COMPARE = codec.View(
+    spec=CompareView, entries=(codec.Ids("runs", "runs", "runs", most=MAX_RUN_IDS, low=0),),
+    link="a compare link", fallback="selection", run_word="run", max_runs=0,
+    run_key_name=lambda i, what: f"run {i + 1} {what}", joined=("runs",), max_value=10**7,
+)
 
 
 def _run_text(run: Mapping) -> str:
-    """The run's one label (RunConfig.label) from a run dict of Store.list_runs; the bare optimizer
-    name where this version does not know it."""
-    job = dict(run.get("job") or {})
-    job.setdefault("optimizer", run.get("optimizer"))
-    config = run_of(job)
-    return config.label() if config is not None else str(run.get("optimizer", ""))
+    """The run's one label from a run dict of Store.list_runs (training.job.label_of)."""
+    return label_of({"optimizer": run.get("optimizer"), **(run.get("job") or {})})
 
 
 def run_label(run: Mapping) -> str:
@@ -228,35 +206,6 @@ def progress(run: Mapping) -> dict:
         frac = 1.0
     return {"fraction": frac, "done": done, "total": total, "active": run.get("status") in ACTIVE,
             "text": f"step {done}/{total}" if total else f"step {done}"}
-
-
-def metric_name(run: Mapping) -> str:
-    for src in (run.get("summary"), run.get("device_info")):
-        if isinstance(src, dict) and src.get("metric_name"):
-            return str(src["metric_name"])
-    try:
-        from training import tasks
-
-        return tasks.get(run.get("task", "")).metric_name
-    except KeyError:
-        return "metric"
-
-
-def task_info(run: Mapping) -> dict:
-    """metric_name, higher_is_better, target of the run's task: what the run stored (the runner's
-    start info, its summary), else the task registry's."""
-    out: dict = {"metric_name": metric_name(run), "higher_is_better": True, "target": None}
-    try:
-        from training import tasks
-
-        t = tasks.get(str(run.get("task", "")))
-        out.update(higher_is_better=t.higher_is_better, target=t.target)
-    except KeyError:
-        pass
-    for src in (run.get("summary"), run.get("device_info")):  # the start info wins over the summary
-        if isinstance(src, dict):
-            out.update({k: src[k] for k in ("higher_is_better", "target") if k in src})
-    return out
 
 
 # ---------------------------------------------------------------- the curves, fetched incrementally
@@ -307,7 +256,5 @@ class CurveCache:
                 del self._data[k]
 
 
-__all__ = ["MAX_RUNS", "CurveCache", "compare_url", "explorer_spec", "explorer_url", "may_control",
-           "metric_name",
-           "parse_run_ids", "progress", "run_from_state", "run_label", "short_label",
-           "task_info"]
+__all__ = ["COMPARE", "MAX_RUNS", "CompareView", "CurveCache", "compare_url", "explorer_spec", "explorer_url",
+           "may_control", "progress", "run_from_state", "run_label", "short_label"]

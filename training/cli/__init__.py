@@ -15,7 +15,7 @@ Bad arguments print one line and exit with status 2.
 
     parse.py     flag text -> values (hyperparameters, --clip, --schedule, lists); UsageError
     jobs.py      the flags of run and compare -> Jobs
-    format.py    numbers, tables, a job in one line, a run's result line, compare's table
+    format.py    numbers, tables, a run's result line, compare's table
     progress.py  the progress bar; Ctrl-C and SIGTERM while training in the foreground
     train.py     the commands run and compare
     commands.py  the commands list, show, cancel, delete, export, tasks, devices; exit statuses

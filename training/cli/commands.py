@@ -6,8 +6,9 @@ import os
 import sqlite3
 import time
 
+from ..job import label_of
 from ..store import ACTIVE, ENV_VAR, Store
-from .format import _result_line, describe_job, fmt, fmt_duration, table
+from .format import _result_line, fmt, fmt_duration, table
 from .parse import UsageError, split_list
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -24,6 +25,8 @@ def _store(args) -> Store:
 
 
 def cmd_list(args) -> int:
+    from .. import tasks
+
     store = _store(args)
     runs = store.list_runs(status=args.status, task=args.task, limit=None if args.all else args.limit)
     if not runs:
@@ -31,22 +34,13 @@ def cmd_list(args) -> int:
         return EXIT_OK
     rows = []
     for r in runs:
-        total = r["total_steps"] or _task_steps(r["task"])
+        total = r["total_steps"] or tasks.budget(r["task"])
         done = 0 if r["last_step"] is None else r["last_step"] + 1
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"]))
-        rows.append([r["id"], created, r["status"], r["task"], describe_job(r["job"]), f"{done}/{total or '?'}",
+        rows.append([r["id"], created, r["status"], r["task"], label_of(r["job"]), f"{done}/{total or '?'}",
                      r["last_loss"], fmt_duration(r["elapsed"]), r["device"] or "-", r["label"]])
     print(table(["id", "created", "status", "task", "run", "steps", "loss", "time", "device", "label"], rows))
     return EXIT_OK
-
-
-def _task_steps(task: str) -> int | None:
-    try:
-        from .. import tasks
-
-        return tasks.get(task).steps
-    except Exception:
-        return None
 
 
 def _run_ids(store: Store, text: str) -> list[int]:
@@ -73,7 +67,7 @@ def cmd_show(args) -> int:
     (run_id,) = _run_ids(store, str(args.id))
     r = store.run(run_id)
     print(_result_line(store, run_id).split("\n")[0])
-    print(f"task {r['task']}, {describe_job(r['job'])}, label {r['label']!r}")
+    print(f"task {r['task']}, {label_of(r['job'])}, label {r['label']!r}")
     print(f"device {r['device']}" + (f" ({device_text(r['device_info'])})" if device_text(r["device_info"]) else ""))
     created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"]))
     ray = (r["device_info"] or {}).get("ray")

@@ -1,4 +1,4 @@
-"""Text for the terminal: numbers, durations, aligned tables, a job in one line, a run's result line
+"""Text for the terminal: numbers, durations, aligned tables, a run's result line
 and the table that `compare` prints."""
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..job import Job, job_dict
 from ..store import Store
 
 
@@ -59,15 +58,6 @@ def _looks_numeric(s: str) -> bool:
         return False
 
 
-def describe_job(job: dict | Job) -> str:
-    """The run's one label, 'Adam lr=0.001 · clip norm 1 · one_cycle' (RunConfig.label); the bare
-    optimizer name where this version does not know it."""
-    from ..job import run_of
-
-    config = run_of(job)
-    return config.label() if config is not None else str(job_dict(job).get("optimizer", ""))
-
-
 def _fmt_hp(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return ",".join(_fmt_hp(x) for x in v)
@@ -98,15 +88,10 @@ def _run_stats(store: Store, r: dict) -> dict:
     """Last train loss, last/best validation metric, steps/s and time to target for one run."""
     import numpy as np
 
-    metric_name, higher, target = "metric", True, None
-    try:
-        from .. import tasks
+    from .. import tasks
 
-        t = tasks.get(r["task"])
-        metric_name, higher, target = t.metric_name, t.higher_is_better, t.target
-    except Exception:
-        pass
-    metric_name = (r["summary"] or {}).get("metric_name", metric_name)
+    info = tasks.info(r)
+    metric_name, higher, target = info["metric_name"], info["higher_is_better"], info["target"]
     ev = store.evals(r["id"])
     m = ev["metric"]
     ok = np.isfinite(m)

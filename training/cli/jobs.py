@@ -1,5 +1,5 @@
-"""The Jobs of `run` and `compare`: their flags (parsed in training.cli.parse) -> training.job.Job,
-checked by workers.check_job."""
+"""The Jobs of `run` and `compare`: their flags (parsed in training.cli.parse) -> training.job.Job (its run
+checked when made), checked by workers.check_job."""
 from __future__ import annotations
 
 import itertools
@@ -57,8 +57,16 @@ def job_from_args(args) -> Job:
     clip = parse_clip(args.clip)
     sched = parse_schedule(args.schedule)
     then = parse_then(args.then, sched)
-    return Job(optimizer=args.optimizer, hparams=hps, clip=clip, schedule=sched, then=then, seed=args.seed,
-               **_common(args))
+    return _job(dict(optimizer=args.optimizer, hparams=hps, clip=clip, schedule=sched, then=then, seed=args.seed,
+                     **_common(args)))
+
+
+def _job(values: dict) -> Job:
+    """The Job of the values given (the stored format: the store keeps them alone), its run checked."""
+    try:
+        return Job.from_dict(values)
+    except ValueError as e:
+        raise UsageError(e.args[0]) from None
 
 
 def jobs_from_grid(args, note: Callable[[str], None]) -> list[Job]:
@@ -104,8 +112,8 @@ def jobs_from_grid(args, note: Callable[[str], None]) -> list[Job]:
         for values in itertools.product(*value_lists):
             hps = tuple(sorted(zip(names, values, strict=True)))
             for clip, (sched, then), seed in itertools.product(clips, scheds, seeds):
-                jobs.append(Job(optimizer=opt, hparams=hps, clip=clip, schedule=sched, then=then, seed=seed,
-                                **_common(args)))
+                jobs.append(_job(dict(optimizer=opt, hparams=hps, clip=clip, schedule=sched, then=then, seed=seed,
+                                      **_common(args))))
     for name in sorted({n for n, _ in skipped}):
         which = ", ".join(o for n, o in sorted(skipped) if n == name)
         note(f"note: {which} has no hyperparameter {name}; left out of those runs")

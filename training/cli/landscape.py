@@ -144,7 +144,7 @@ def _evaluate(store: Store, spec, args) -> tuple[int, str]:
 
 
 def _names(store: Store, result: dict) -> dict[int, str]:
-    from ..job import run_of
+    from ..job import label_of
 
     out = {}
     ids = {p["run"] for p in result.get("paths") or []} | {e["run"] for e in result.get("ends") or []}
@@ -153,8 +153,7 @@ def _names(store: Store, result: dict) -> dict[int, str]:
             r = store.run(i)
         except KeyError:
             continue
-        config = run_of(r["job"])
-        out[i] = f"#{i} {config.label() if config else r['optimizer']}"
+        out[i] = f"#{i} {label_of({'optimizer': r['optimizer'], **r['job']})}"
     return out
 
 

@@ -8,16 +8,18 @@ import sys
 import time
 from collections.abc import Callable
 
-from ..job import Job
+from ..job import Job, label_of
 from ..store import ACTIVE, Store
-from .commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, _store, _task_steps
-from .format import _compare_table, _result_line, describe_job
+from .commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, _store
+from .format import _compare_table, _result_line
 from .jobs import job_from_args, jobs_from_grid, validate
 from .progress import Progress, _Interrupts
 
 
 def _total_steps(job: Job) -> int | None:
-    return job.steps or _task_steps(job.task)
+    from .. import tasks
+
+    return job.steps or tasks.budget(job.task)
 
 
 def _foreground(store: Store, job: Job, args, prefix: str, interrupts: _Interrupts) -> tuple[int, str]:
@@ -26,7 +28,7 @@ def _foreground(store: Store, job: Job, args, prefix: str, interrupts: _Interrup
 
     run_id = store.create_run(job, pid=os.getpid())
     err = sys.stderr
-    err.write(f"{prefix}run {run_id}: {job.task} {describe_job(job)} -> {store.path}\n")
+    err.write(f"{prefix}run {run_id}: {job.task} {label_of(job)} -> {store.path}\n")
     err.flush()
 
     def wrap(sink):
@@ -148,7 +150,7 @@ def _compare_parallel(store: Store, jobs: list[Job], args, parallel: int,
                 run_ids.append(rid)
                 active.append(rid)
                 err.write(f"{'' if not tty else chr(13) + ' ' * 100 + chr(13)}run {rid} started: "
-                          f"{describe_job(job)}\n")
+                          f"{label_of(job)}\n")
             time.sleep(0.2)
             store.reap()
             runs = {r["id"]: r for r in store.list_runs(ids=active)}

@@ -14,7 +14,6 @@ CPU-sized models a point costs about one forward pass already (benchmarks/landsc
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -22,7 +21,7 @@ import torch
 from .. import device as devices
 from .. import tasks
 from ..flat import FlatParams, flatten_
-from ..job import FULL_BATCH, Job
+from ..job import FULL_BATCH, Job, job_dict
 from ..tasks.base import evaluating
 from .directions import layout
 from .spec import TRAIN_BATCHES, TRAIN_SEED
@@ -49,17 +48,18 @@ class Probe:
     def of_run(cls, job: Job | dict, data: str = "val", device: str | None = None) -> Probe:
         """The run's task model (its task, size and seed, so the same layout), on `device` (default: the
         run's own device setting), scoring `data`: "val" (the task's evaluate) or "train" (a fixed batch)."""
-        job = job if isinstance(job, Job) else Job.from_json(json.dumps(job))
-        task = tasks.get(job.task)
-        dev = devices.pick(device or job.device)
-        model, task_data = task.make(job.size, job.seed, dev)
+        d = job_dict(job)  # the settings alone: a run this version could not train still has its model
+        task = tasks.get(d["task"])
+        dev = devices.pick(device or d.get("device", "auto"))
+        model, task_data = task.make(d.get("size", 1.0), d.get("seed", 0), dev)
+        batch_size = d.get("batch_size", 0)
         fp = flatten_(model)
         if data == "val":
             def score() -> tuple[float, float]:
                 return task.evaluate(model, task_data)
 
             about = f"the validation set, scored by the task ({task.metric_name})"
-        elif data == "train" and job.batch_size == FULL_BATCH and task.full_batch is not None:
+        elif data == "train" and batch_size == FULL_BATCH and task.full_batch is not None:
             batch = task.full_batch(task_data)  # the very surface full-batch gradient descent descended
 
             def score() -> tuple[float, float]:
@@ -68,7 +68,7 @@ class Probe:
 
             about = f"the whole training set ({len(batch[1]):,} examples), the batch of every step of this run"
         elif data == "train":
-            n = TRAIN_BATCHES * (job.batch_size if isinstance(job.batch_size, int) and job.batch_size > 0
+            n = TRAIN_BATCHES * (batch_size if isinstance(batch_size, int) and batch_size > 0
                                  else task.batch_size)
             g = torch.Generator(device=dev).manual_seed(TRAIN_SEED)
             batch = task.batch(task_data, 0, n, g)
