@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 import deploy
-from ui import slots, warm
+from ui import slots
 from ui.text import md
 
 HERE = Path(__file__).parent
@@ -21,13 +21,6 @@ PAGES = [  # (file, title, url path); the explorer is the home page
     ("app_pages/compare.py", "Compare runs", "compare"),
     ("app_pages/landscape.py", "Landscape", "landscape"),
 ]
-
-
-@st.cache_resource(show_spinner=False)
-def warm_presets() -> bool:
-    """Once per server: the presets' races and banks, computed in the background (ui/warm.py)."""
-    warm.start()
-    return True
 
 
 @st.cache_resource(show_spinner=False)
@@ -50,7 +43,5 @@ if settings.public:  # a stranger sees no stack trace or internals, whatever goe
 # Every session is a thread of this one process: one torch thread per computation, and heavy ones in
 # a bounded number of worker processes (ui.slots), keep every visitor's answer fast.
 slots.fit_threads(settings.torch_threads)
-if settings.warm:
-    warm_presets()
 nav = [st.Page(f, title=t, url_path=u or None, default=not u) for f, t, u in PAGES if (HERE / f).exists()]
 st.navigation(nav).run()

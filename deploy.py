@@ -23,7 +23,6 @@ them on every call (microseconds), so a test can monkeypatch the environment.
     OPT_PLAYGROUND_MAX_GRID               51               401             points per side of a loss-landscape grid
     OPT_PLAYGROUND_MAX_LANDSCAPES         1                none            landscape evaluations at once, server-wide
     OPT_PLAYGROUND_LANDSCAPE_S            300              none            compute seconds of one landscape evaluation
-    OPT_PLAYGROUND_WARM                   on               on              the presets' races computed at the start
 
 No streamlit, no torch: the engine (trajectories), the job validator (training.workers.check_job)
 and the pages all read the same values.
@@ -68,7 +67,6 @@ class Settings:
     max_grid: int  # points per side of a loss-landscape grid
     max_landscapes: int | None  # landscape evaluations running at once, server-wide
     landscape_s: float | None  # compute seconds of one landscape evaluation (it keeps the rows done)
-    warm: bool = True  # the presets' races computed in the background once the server starts (ui/warm.py)
 
     def disabled_reason(self) -> str | None:
         """Why training cannot be launched here (None where it can)."""
@@ -151,5 +149,4 @@ def settings() -> Settings:
         max_grid=min(_number("MAX_GRID", d["max_grid"], int, 3), LOCAL_MAX_GRID),
         max_landscapes=_number("MAX_LANDSCAPES", d["max_landscapes"], int, 1, none_ok=True),
         landscape_s=_number("LANDSCAPE_S", d["landscape_s"], float, 1, none_ok=True),
-        warm=_flag("WARM", True),
     )

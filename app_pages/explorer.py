@@ -21,7 +21,7 @@ import surfaces
 import trajectories
 import ui
 from trajectories.limits import deadline, seconds_text
-from ui import player, race_rows, slots, warm
+from ui import player, race_rows, slots
 from ui.knobs import committed, knobs, noise_knob, with_value
 from ui.latex import fit as fit_latex
 from ui.race_view import mount, race_view
@@ -182,7 +182,7 @@ def race(spec: ui.ExplorerSpec, _computed=None) -> trajectories.Result:
     (result.stopped_at): an expensive view costs the server once, not on every rerun."""
     if _computed is not None:
         return _computed
-    known = race_rows.known(spec)  # every run raced before (a preset the server warmed, ui/warm.py)
+    known = race_rows.known(spec)  # every run raced before (by any view, in any order): no computation
     if known is not None:
         return known
     if heavy(spec):
@@ -400,7 +400,6 @@ def story(spec: ui.ExplorerSpec) -> None:
 
 
 def main() -> None:
-    warm.touch()  # the presets' warm-up (ui/warm.py) waits while visitors use the page
     ss = st.session_state
     if not ss.get(P + "loaded"):
         spec, warnings = ui.from_query(st.query_params.to_dict())

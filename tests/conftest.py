@@ -1,5 +1,4 @@
 """Shared test setup: tests run from the repository root, in float64 where they compare numbers."""
-import os
 import sys
 from pathlib import Path
 
@@ -9,9 +8,6 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-# AppTest runs of app.py would start the presets' warm-up thread (ui/warm.py) in the test process, racing
-# the tests' own computations (tests/test_warm.py calls it directly)
-os.environ.setdefault("OPT_PLAYGROUND_WARM", "off")
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,14 @@ def race(spec: ExplorerSpec, deadline: float | None = None) -> Result:
         deadline=deadline)
     if new.stopped_at is not None:
         return new if whole else spec.race(deadline=deadline)
-    for i, run in enumerate(missing):
-        rows[row_key(spec, run)] = take(new, [i])
-        ROWS.put(row_key(spec, run), rows[row_key(spec, run)])
+    rows.update(keep(spec, missing, new))
     return new if whole else stack([rows[k] for k in keys])
+
+
+def keep(spec: ExplorerSpec, runs, result: Result) -> dict:
+    """Remember row i of result as runs[i]'s row in spec's setting (a result the deadline cut short: nothing);
+    {row_key: row} of what it remembered."""
+    out = {} if result.stopped_at is not None else {row_key(spec, r): take(result, [i]) for i, r in enumerate(runs)}
+    for k, row in out.items():
+        ROWS.put(k, row)
+    return out
