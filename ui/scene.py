@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-import plots
-
 from .player import view_id
 from .wire import Wire
 
@@ -28,6 +26,3 @@ def scene_payload(data: dict, wire: Wire) -> bytes:
     header["id"] = view_id(header["x"], header["y"], header["z"], header["c"], [r["xyl"] for r in header["runs"]])
     return wire.pack(header)
 
-
-def scene(grid, race, minima, wire: Wire) -> bytes:
-    return scene_payload(plots.scene_data(grid, race, minima=minima), wire)
