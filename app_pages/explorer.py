@@ -182,11 +182,11 @@ def race(spec: ui.ExplorerSpec, _computed=None) -> trajectories.Result:
     (result.stopped_at): an expensive view costs the server once, not on every rerun."""
     if _computed is not None:
         return _computed
-    known = race_rows.known(spec)  # every run raced before (by any view, in any order): no computation
-    if known is not None:
+    if heavy(spec):  # a worker's job, unless every run was raced before (by any view, in any order)
+        known = race_rows.known(spec)
+        if known is None:
+            raise slots.NotCached(spec)
         return known
-    if heavy(spec):
-        raise slots.NotCached(spec)
     return race_rows.race(spec, deadline=deadline())  # a run the server has raced before costs nothing
 
 
@@ -207,6 +207,7 @@ def simulate(spec: ui.ExplorerSpec) -> trajectories.Result:
     finally:
         note.empty()
         bar.empty()
+    race_rows.keep(spec, spec.runs, result)  # its rows serve later views as a light race's do
     return race(spec, _computed=result)
 
 
@@ -498,7 +499,7 @@ def main() -> None:
     # last: the tune strip's bank, once everything above is on its way to the browser
     groups = bank_for(spec, selected)
     mount(player.bank_payload(spec, selected, groups, wire) if groups else player.empty_payload(wire),
-              key=P + "bank", on_missing=resend("bank"))
+          key=P + "bank", on_missing=resend("bank"))
 
 
 main()

@@ -285,13 +285,18 @@ def floor(browser, workdir: Path, repeat: int) -> list[tuple]:
         if warm:
             rows.append(("floor: first chart of a bare Streamlit page, warm server", f"{statistics.median(warm):.0f}",
                          f"{max(warm):.0f}", "", "", "(no aim: the framework's own)"))
-        ms = [g[0] for g in got]
-        rows.append((f"floor: a Streamlit rerun redrawing a small chart, {n} sidebar sliders",
-                     f"{statistics.median(ms):.0f}", f"{pct(ms, .95):.0f}",
-                     f"{statistics.median(g[1] for g in got) / 1e3:.1f}",
-                     f"{statistics.median(g[2] for g in got) / 1e3:.2f}", "(no aim: the framework's own)"))
-        print(f"  floor, {n} sliders: {[round(x) for x in ms]} ms", flush=True)
+        rows.append(summary(f"floor: a Streamlit rerun redrawing a small chart, {n} sidebar sliders", got,
+                            "(no aim: the framework's own)"))
+        print(f"  floor, {n} sliders: {[round(g[0]) for g in got]} ms", flush=True)
     return rows
+
+
+def summary(name: str, got: list[tuple[float, int, int]], aim: str) -> tuple:
+    """A table row of measured (ms, bytes received, bytes sent): p50 and p95 ms, the bytes' p50 in kB."""
+    ms = [g[0] for g in got]
+    return (name, f"{statistics.median(ms):.0f}", f"{pct(ms, .95):.0f}",
+            f"{statistics.median(g[1] for g in got) / 1e3:.1f}", f"{statistics.median(g[2] for g in got) / 1e3:.2f}",
+            aim)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -356,9 +361,7 @@ def main() -> None:
                     ms = [g[0] for g in got]
                     aim = f"< {AIMS['cached preset']}" if name == "preset, cached" else \
                         f"p50 < {AIMS['discrete p50']}, p95 < {AIMS['discrete p95']}"
-                    rows.append((name, f"{statistics.median(ms):.0f}", f"{pct(ms, .95):.0f}",
-                                 f"{statistics.median(g[1] for g in got) / 1e3:.1f}",
-                                 f"{statistics.median(g[2] for g in got) / 1e3:.2f}", aim))
+                    rows.append(summary(name, got, aim))
                     print(f"  {name}: {[round(x) if x == x else 'none' for x in ms]} ms", flush=True)
                 if want("floor"):
                     rows += floor(browser, Path(tmp), args.repeat)

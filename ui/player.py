@@ -96,6 +96,13 @@ def knob_data(k: Knob) -> dict:
     return {"target": k.target, "label": k.label, "values": list(k.values), "texts": k.texts(), "index": k.index}
 
 
+def template_ref(layout: dict, wire: Wire) -> dict:
+    """layout (a copy the caller owns) with its template by reference: the same on every figure, sent once."""
+    if isinstance(layout.get("template"), dict):
+        layout["template"] = {"json": wire.ref(json_bytes(layout["template"]))}
+    return layout
+
+
 def race_payload(parts: dict, spec: ExplorerSpec, wire: Wire, *, tune_run: int = 0, chunk: str | None = None) -> bytes:
     """The race view's payload for this session: the figure (its image, trails and curves by reference),
     the frames, each run's series as its own array (a changed run leaves the others' arrays sent), and
@@ -103,7 +110,7 @@ def race_payload(parts: dict, spec: ExplorerSpec, wire: Wire, *, tune_run: int =
     fig = dict(parts["figure"])
     layout = dict(fig["layout"])
     layout["images"] = [{**layout["images"][0], "source": {"png": wire.ref(parts["png"])}}]
-    layout["template"] = {"json": wire.ref(json_bytes(layout["template"]))}  # the same on every view: sent once
+    template_ref(layout, wire)
     fig["layout"] = layout
     series = parts["series"]
     tune_run = tune_run if 0 <= tune_run < len(spec.runs) else 0
@@ -244,9 +251,7 @@ def prefetch_payload(wire: Wire, chunk: str | None = None) -> bytes:
 def figure_payload(fig: dict, wire: Wire, chunk: str | None = None) -> bytes:
     """A still Plotly figure (a plain dict of JSON values) for the player's "figure" view: drawn by the Plotly
     the race uses, its template sent once a session like the race's."""
-    layout = dict(fig["layout"])
-    if isinstance(layout.get("template"), dict):
-        layout["template"] = {"json": wire.ref(json_bytes(layout["template"]))}
+    layout = template_ref(dict(fig["layout"]), wire)
     return wire.pack({"view": "figure", "code": wire.ref(PLAYER_JS), "id": view_id(fig),
                       "plotly": {"chunk": chunk} if chunk else plotly_ref(wire),
                       "figure": {"data": fig["data"], "layout": layout}})

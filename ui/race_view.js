@@ -120,6 +120,15 @@ class Rows {
   }
 }
 
+// never the modebar's "Share chart..." (it uploads the chart to Plotly's cloud), as st.plotly_chart
+const CONFIG = { displaylogo: false, showSendToCloud: false, modeBarButtonsToRemove: ["select2d", "lasso2d", "sendChartToCloud"] };
+
+function stillLayout(layout) { // a copy of a payload's layout, its template (sent once by reference) filled in
+  const out = JSON.parse(JSON.stringify(layout));
+  if (out.template && out.template.json) out.template = jsonOf(out.template.json);
+  return out;
+}
+
 // ---------------------------------------------------------------- the player
 class Player {
   constructor(parent, args) {
@@ -196,9 +205,8 @@ class Player {
   async draw() {
     const h = this.h, fig = h.figure, P = this.P;
     const data = fig.data.map((t) => this.resolve(t));
-    const layout = JSON.parse(JSON.stringify(fig.layout));
+    const layout = stillLayout(fig.layout);
     for (const img of layout.images || []) if (img.source && img.source.png) img.source = imageUrl(img.source.png);
-    if (layout.template && layout.template.json) layout.template = jsonOf(layout.template.json);
     this.narrow = this.root.clientWidth < NARROW;
     if (this.narrow) for (const [k, v] of Object.entries(h.narrow)) deepSet(layout, k, v);
     // paper-placed notes (the panels' titles) go to the SVG layer: Plotly redraws annotations on every
@@ -209,9 +217,7 @@ class Player {
     layout.width = this.box.clientWidth || undefined;
     layout.autosize = true;
     layout.dragmode = "zoom";
-    // never the modebar's "Share chart..." (it uploads the chart to Plotly's cloud), as st.plotly_chart
-    const config = { displaylogo: false, doubleClick: "reset", showSendToCloud: false,
-      modeBarButtonsToRemove: ["select2d", "lasso2d", "sendChartToCloud"] };
+    const config = { ...CONFIG, doubleClick: "reset" };
     performance.mark("opt-react");
     await P.react(this.gd, data, layout, config);
     performance.mark("opt-drawn");
@@ -596,10 +602,7 @@ async function drawFigure(parent, h) {
   if (box && box.dataset.id === h.id) return; // the same figure: left as drawn
   if (!box) box = el("div", "opt-figure", parent);
   const P = await plotly(h.plotly);
-  const layout = JSON.parse(JSON.stringify(h.figure.layout));
-  if (layout.template && layout.template.json) layout.template = jsonOf(layout.template.json);
-  await P.react(box, h.figure.data, layout, { displaylogo: false, showSendToCloud: false,
-    modeBarButtonsToRemove: ["select2d", "lasso2d", "sendChartToCloud"] });
+  await P.react(box, h.figure.data, stillLayout(h.figure.layout), CONFIG);
   box.dataset.id = h.id;
 }
 
