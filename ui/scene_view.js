@@ -102,9 +102,10 @@ class Scene {
 
   // the box -> the screen (orthographic): turn by az about z, tilt by el; depth grows away from the eye
   camera() {
-    const W = this.root.clientWidth || 600, H = this.h.height;
+    // a phone's narrow column gets a shorter canvas, and the box (its diagonal turns through the width) fits
+    const W = this.root.clientWidth || 600, H = Math.min(this.h.height, Math.max(320, W));
     const ca = Math.cos(this.az), sa = Math.sin(this.az), ce = Math.cos(this.el), se = Math.sin(this.el);
-    const s = this.zoom * Math.min(W, H) * 0.78, cx = W / 2, cy = H / 2;
+    const s = this.zoom * Math.min(W * 0.62, H * 0.78), cx = W / 2, cy = H / 2;
     return { W, H, f: (X, Y, Z) => {
       const x1 = X * ca - Y * sa, y1 = X * sa + Y * ca;
       return [cx + s * x1, cy - s * (Z * ce + y1 * se), y1 * ce - Z * se];
@@ -216,7 +217,7 @@ class Scene {
         }
       }
     }
-    this.readout.textContent = text || "Drag to turn the surface, scroll to zoom, double-click to reset.";
+    this.readout.textContent = text; // what to do with the scene is said in the caption under it
   }
 }
 
@@ -236,5 +237,4 @@ export function render(args, header) {
   }
   if (scene.h?.id === header.id) return; // the same view: leave the camera where the person turned it
   scene.update(header);
-  scene.readout.textContent = "Drag to turn the surface, scroll to zoom, double-click to reset.";
 }
