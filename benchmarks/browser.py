@@ -40,14 +40,16 @@ QUIET_MS = 400  # the chart counts as updated once it has not changed for this l
 TIMEOUT_S = 30.0
 AIMS = {"discrete p50": 400, "discrete p95": 800, "cached preset": 250, "warm": 2000, "cold": 4000, "scrub p95": 50}
 
-# Stamps the first input event of an interaction and the race chart's DOM changes (the first Plotly graph
-# of the main area: st.plotly_chart's or the explorer's own player's), and times scrub frames.
+# Stamps the first input event of an interaction and the race chart's DOM changes (the explorer's own
+# chart, or the first Plotly graph of the main area), and times scrub frames.
 INIT_JS = """
 (() => {
   const b = window.__bench = {t0: null, last: 0, changes: 0, frames: []};
   const stamp = () => { if (b.t0 === null) b.t0 = performance.now(); };
   for (const ev of ['pointerdown', 'mousedown', 'keydown']) document.addEventListener(ev, stamp, true);
-  const chart = () => document.querySelector(window.__benchWatch || '[data-testid="stMain"] .js-plotly-plot');
+  // the player's own SVG chart (.opt-chart), or a Plotly graph where an older checkout draws the race with Plotly
+  const chart = () => document.querySelector(window.__benchWatch ||
+    '[data-testid="stMain"] .opt-chart, [data-testid="stMain"] .js-plotly-plot');
   // a change inside the chart, or the chart itself put in or taken out (not an ancestor's attributes:
   // the app's root flags the script's state on itself)
   const holds = (n, c) => n && n.contains && n.contains(c);
@@ -70,8 +72,8 @@ INIT_JS = """
 """
 # the race chart drawn: performance.now() then (ms since this document's navigation start), else false
 CHART_DRAWN_JS = """() => {
-  const p = document.querySelector('[data-testid="stMain"] .js-plotly-plot');
-  return p && p.querySelector('.scatterlayer .trace, .imagelayer image') ? performance.now() : false;
+  const p = document.querySelector('[data-testid="stMain"] .opt-chart, [data-testid="stMain"] .js-plotly-plot');
+  return p && p.querySelector('image, .scatterlayer .trace') ? performance.now() : false;
 }"""
 IDLE_JS = """() => document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"""
 
@@ -175,7 +177,7 @@ def choose(scope, label: str, text: str):
 
 
 OPTIMIZERS = ["nadam", "radam", "adamax", "amsgrad", "adamw", "lion", "adabound", "rmsprop", "adagrad", "nesterov"]
-SURFACES = ["Beale", "Booth", "Himmelblau", "Rastrigin", "Ackley", "Matyas", "Levi", "ravine", "quartic", "Three-hump"]
+SURFACES = ["Beale", "Booth", "Himmelblau", "Rastrigin", "Ackley", "Matyas", "N.13", "ravine", "quartic", "Three-hump"]
 
 
 TABS = '[data-testid="stMain"] [data-testid="stTabs"]'  # where the 3D view appears and goes

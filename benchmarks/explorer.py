@@ -46,12 +46,12 @@ def extras(spec: ui.ExplorerSpec, result) -> None:
 def payloads(spec: ui.ExplorerSpec, result, grid, image) -> tuple[int, int]:
     """(first payload bytes in a session, bytes once run 1's lr changed) of the player."""
     sent: dict = {}
-    first = player.race_payload(player.race_parts(spec, result, grid, image), spec, Wire(sent), chunk="P.js")
+    first = player.race_payload(player.race_parts(spec, result, grid, image), spec, Wire(sent))
     runs = list(spec.runs)
     runs[0] = dataclasses.replace(runs[0], hparams=tuple((k, v * 1.5 if k == "lr" else v) for k, v in runs[0].hparams))
     changed = dataclasses.replace(spec, runs=tuple(runs))
     res2 = changed.race()
-    again = player.race_payload(player.race_parts(changed, res2, grid, image), changed, Wire(sent), chunk="P.js")
+    again = player.race_payload(player.race_parts(changed, res2, grid, image), changed, Wire(sent))
     return len(first), len(again)
 
 
@@ -73,7 +73,7 @@ def main() -> None:
     t_grid = best_of(lambda: trajectories.grid(spec.surface_obj(), 200), repeats=5)
     t_parts = best_of(lambda: player.race_parts(spec, result, grid, image), repeats=5)
     parts = player.race_parts(spec, result, grid, image)
-    t_pay = best_of(lambda: player.race_payload(parts, spec, Wire({}), chunk="P.js"), repeats=5)
+    t_pay = best_of(lambda: player.race_payload(parts, spec, Wire({})), repeats=5)
     t_extra = best_of(lambda: extras(spec, result), repeats=5)
     total = t_race + t_grid + t_parts + t_pay + t_extra
     t_bank, rows, bank_bytes = bank_cost(spec)

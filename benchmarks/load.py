@@ -62,14 +62,14 @@ WARM_TIMEOUT = 180.0  # the first visit imports torch and computes the default r
 HEAVY_GRACE = 2.0  # seconds the heavy sessions compute before the loaded visits start
 VIEWPORT = {"width": 1400, "height": 1000}
 
-# The first Plotly chart of the main area, drawn: its traces (scatter) or its surface image are in the DOM.
+# The first chart of the main area, drawn (the explorer's own, or a Plotly chart): its traces or its image.
 # Polled every animation frame: notes when the page title (the script's first output) appeared, and returns
 # [chart, title] in seconds since this document's navigation start once the chart is drawn (else false).
 CHART_DRAWN_JS = """() => {
   const now = performance.now() / 1000;
   if (!window.__titleAt && document.querySelector('[data-testid="stMain"] h1')) window.__titleAt = now;
-  const p = document.querySelector('[data-testid="stMain"] .js-plotly-plot');
-  const drawn = p && p.querySelector('.scatterlayer .trace, .imagelayer image, .heatmaplayer .hm');
+  const p = document.querySelector('[data-testid="stMain"] .opt-chart, [data-testid="stMain"] .js-plotly-plot');
+  const drawn = p && p.querySelector('image, .scatterlayer .trace, .heatmaplayer .hm');
   return drawn ? [now, window.__titleAt || now] : false;
 }"""
 

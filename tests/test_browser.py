@@ -91,7 +91,7 @@ def test_a_deep_link_on_a_fresh_server_gets_the_app_navigation(server, browser):
     pg.close()
 
 
-MAP = ".opt-race .js-plotly-plot .imagelayer image"  # the explorer's map: its surface image, drawn
+MAP = ".opt-race .opt-chart image"  # the explorer's map: its surface image, drawn by the player's chart
 
 
 def step_text(pg) -> str:

@@ -21,6 +21,7 @@ from .oracle import Draws, oracle_gradients
 
 Tensor = torch.Tensor
 INF = float("inf")
+LR_TABLE = 1 << 20  # steps x rows up to which a per-row lr schedule is computed once, as a table (8 MB)
 BOX_SPANS = 10.0  # a row that moves this many surface spans beyond the bounds has diverged
 
 
@@ -375,8 +376,10 @@ def lr_sequence(lr, steps: int, schedule) -> Callable[[int], float | Tensor]:
     """lr_at(t): the lr of step t, a float (scalar lr) or an (N, 1) tensor (per-row lr or schedule kw).
 
     schedule: None, (name, kwargs) or an optimizers.Sequential (a chain of phases). Scalar schedules
-    are computed once (floats keep the optimizers' fused scalar path); per-row ones step by step,
-    so a 10^6-row sweep never holds a (steps, N) table.
+    are computed once (floats keep the optimizers' fused scalar path); per-row ones once as a (steps, N)
+    table where it is small (LR_TABLE values: a race, a bank; a schedule's cost per step is ~0.25 ms of
+    torch ops, as much as the rest of a one-run step), else step by step, so a 10^6-row sweep never holds
+    a (steps, N) table. Both give the same numbers: the table is `at` over every step at once.
     """
     chain = as_sequential(schedule)
     if chain is None:
@@ -389,6 +392,9 @@ def lr_sequence(lr, steps: int, schedule) -> Callable[[int], float | Tensor]:
     if first.dim() == 0:
         table = chain.values(lr_flat, steps).tolist()
         return lambda t: table[t]
+    if steps * first.numel() <= LR_TABLE:
+        rows = chain.values(lr_flat, steps).unsqueeze(-1)  # (steps, N, 1)
+        return lambda t: rows[t]
     return lambda t: chain.at(lr_flat, steps, t, validate=False).unsqueeze(-1)
 
 

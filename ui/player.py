@@ -38,8 +38,10 @@ from .spec import ExplorerSpec
 from .wire import Wire, deflated, json_bytes, quantize
 
 GRID = 200  # the surface image's resolution
-# the player itself, as bytes: it travels once a session like any array (ui/race_view_loader.js imports it)
-PLAYER_JS = np.frombuffer((Path(__file__).with_name("race_view.js")).read_bytes(), dtype=np.uint8)
+# the player itself, as bytes: it travels once a session like any array (ui/race_view_loader.js imports it):
+# the still chart's renderer (ui/race_chart.js, no exports) in front of the player, one module
+PLAYER_JS = np.frombuffer(b"\n".join(Path(__file__).with_name(f).read_bytes() for f in ("race_chart.js", "race_view.js")),
+                          dtype=np.uint8)
 PLOTLY_BASIC = Path(__file__).with_name("vendor") / "plotly-basic.min.js"  # ui/vendor/README.md
 
 
@@ -103,14 +105,13 @@ def template_ref(layout: dict, wire: Wire) -> dict:
     return layout
 
 
-def race_payload(parts: dict, spec: ExplorerSpec, wire: Wire, *, tune_run: int = 0, chunk: str | None = None) -> bytes:
+def race_payload(parts: dict, spec: ExplorerSpec, wire: Wire, *, tune_run: int = 0) -> bytes:
     """The race view's payload for this session: the figure (its image, trails and curves by reference),
     the frames, each run's series as its own array (a changed run leaves the others' arrays sent), and
     the tune strip's knobs with the bank it expects for the selected run."""
     fig = dict(parts["figure"])
-    layout = dict(fig["layout"])
+    layout = {k: v for k, v in fig["layout"].items() if k != "template"}  # the player's chart has its own look
     layout["images"] = [{**layout["images"][0], "source": {"png": wire.ref(parts["png"])}}]
-    template_ref(layout, wire)
     fig["layout"] = layout
     series = parts["series"]
     tune_run = tune_run if 0 <= tune_run < len(spec.runs) else 0
@@ -118,7 +119,6 @@ def race_payload(parts: dict, spec: ExplorerSpec, wire: Wire, *, tune_run: int =
         "view": "race",
         "code": wire.ref(PLAYER_JS),
         "id": view_id(spec.without_preset()),
-        "plotly": {"chunk": chunk} if chunk else plotly_ref(wire),
         "figure": fig,
         "narrow": parts["narrow"],
         "shown": wire.ref(parts["shown"].astype(np.int32)),
@@ -241,11 +241,10 @@ def bank_payload(spec: ExplorerSpec, run: int, groups: list[Group], wire: Wire) 
                                   "diverged": wire.ref(g.diverged), "final": wire.ref(g.final)} for g in groups]})
 
 
-def prefetch_payload(wire: Wire, chunk: str | None = None) -> bytes:
-    """The first mount's payload: the player and the name of Plotly's bundle, so both load while the page
-    is still being computed (Plotly takes a second or more to evaluate in a fresh browser)."""
-    return wire.pack({"view": "prefetch", "code": wire.ref(PLAYER_JS),
-                      "plotly": {"chunk": chunk} if chunk else plotly_ref(wire)})
+def prefetch_payload(wire: Wire) -> bytes:
+    """The first mount's payload: the player, so it loads while the page is still being computed (Plotly is
+    not needed for the race: the (L0, L1) tab's figure loads it when first opened)."""
+    return wire.pack({"view": "prefetch", "code": wire.ref(PLAYER_JS)})
 
 
 def figure_payload(fig: dict, wire: Wire, chunk: str | None = None) -> bytes:

@@ -2,10 +2,11 @@
 //
 // Every number it draws comes from the torch engine on the server: the race's series and, for the
 // scrub, a bank of trajectories for every value a knob stops at (trajectories/bank.py). This file
-// only puts those numbers on the screen: it unpacks the wire format (ui/wire.py), hands the still
-// figure to Plotly (Streamlit's own bundle of it), and draws what moves (heads, the panels' markers,
-// arrows, a knob's other values while it is dragged) in an SVG layer over the plot, so a frame of the
-// animation or of a drag costs a few SVG attribute writes, not a Plotly redraw.
+// only puts those numbers on the screen: it unpacks the wire format (ui/wire.py), draws the still
+// figure in SVG (RaceChart, ui/race_chart.js, which the page sends in front of this file as one module)
+// and what moves (heads, the panels' markers, arrows, a knob's other values while it is dragged) in an
+// SVG layer over it, so a frame of the animation or of a drag costs a few SVG attribute writes. Plotly
+// draws only the (L0, L1) tab's figure, loaded when that tab is first opened.
 //
 // Two mounts share this module: view "race" (the chart, its controls and the tune strip) and view
 // "bank" (an empty element at the page's end that brings a bank once it is computed). It reaches the
@@ -146,6 +147,9 @@ class Player {
     this.note = el("span", "opt-note", bar);
     this.box = el("div", "opt-plotbox", this.root);
     this.gd = el("div", "opt-plot", this.box);
+    this.chart = new RaceChart(this.gd);
+    // every render of the chart (a new figure, a zoom, a widened panel, a resize) moves the overlay with it
+    this.chart.onrender = () => { if (this.h) { this.layoutOverlay(); this.dim(); this.drawPreview(); this.moveMarks(); } };
     this.svg = sv("svg", { class: "opt-overlay" }, this.box);
     this.tune = el("div", "opt-tune", this.root);
     this.frame = 0;
@@ -171,16 +175,8 @@ class Player {
     }
     if (this.args !== args) return; // a newer payload came while this one waited
     this.note.textContent = "";
-    let P;
-    try {
-      P = await plotly(header.plotly);
-    } catch (e) {
-      this.note.textContent = "The chart could not load its drawing library: reload the page.";
-      return;
-    }
     const fresh = this.h?.id !== header.id;
     this.h = header;
-    this.P = P;
     this.shown = arr(header.shown).a;
     this.frames = Array.from(arr(header.frames).a);
     this.fidx = this.frames.map((t) => bisect(this.shown, t));
@@ -192,38 +188,29 @@ class Player {
     if (fresh) this.preview = null;
     this.widened = null;
     // a rerun that leaves the view as it is (a tab opened, the 3D box ticked, Share) sends the same figure:
-    // Plotly's redraw of it (~100-150 ms here) is skipped
+    // it stays drawn (its hover and a scrub's widened ranges with it)
     const same = JSON.stringify([header.id, header.figure, header.narrow, header.series, header.arrows]);
-    if (same !== this.same || !this.gd._fullLayout) {
-      this.same = same; // before the await: a second payload arriving meanwhile (a rerun) does not draw again
-      try { await this.draw(); } catch (e) { this.same = null; throw e; }
+    if (same !== this.same || !this.chart.axes) {
+      this.same = same;
+      try { this.draw(); } catch (e) { this.same = null; throw e; }
     }
     this.buildTune();
     this.moveMarks();
   }
 
-  async draw() {
-    const h = this.h, fig = h.figure, P = this.P;
+  draw() {
+    const h = this.h, fig = h.figure;
     const data = fig.data.map((t) => this.resolve(t));
-    const layout = stillLayout(fig.layout);
+    const layout = JSON.parse(JSON.stringify(fig.layout));
+    delete layout.template;
     for (const img of layout.images || []) if (img.source && img.source.png) img.source = imageUrl(img.source.png);
     this.narrow = this.root.clientWidth < NARROW;
     if (this.narrow) for (const [k, v] of Object.entries(h.narrow)) deepSet(layout, k, v);
-    // paper-placed notes (the panels' titles) go to the SVG layer: Plotly redraws annotations on every
-    // change, about 40 ms of each redraw here
-    const isNote = (a) => a.xref === "paper" && a.yref === "paper" && !a.showarrow;
-    this.notes = (layout.annotations || []).filter(isNote);
-    layout.annotations = (layout.annotations || []).filter((a) => !isNote(a));
-    layout.width = this.box.clientWidth || undefined;
-    layout.autosize = true;
-    layout.dragmode = "zoom";
-    const config = { ...CONFIG, doubleClick: "reset" };
-    performance.mark("opt-react");
-    await P.react(this.gd, data, layout, config);
-    performance.mark("opt-drawn");
+    layout.width = this.box.clientWidth || 800;
     this.traceOf = this.traceIndex(fig.data);
-    this.layoutOverlay();
-    this.dim();
+    performance.mark("opt-react");
+    this.chart.draw(data, layout); // and the overlay (onrender)
+    performance.mark("opt-drawn");
     this.root.dataset.drawn = String((+this.root.dataset.drawn || 0) + 1);
   }
 
@@ -260,21 +247,22 @@ class Player {
   fit() {
     if (!this.h || !this.gd.isConnected) return;
     const narrow = this.root.clientWidth < NARROW;
-    if (narrow !== this.narrow) { this.draw().then(() => this.moveMarks()); return; }
-    this.P.relayout(this.gd, { width: this.box.clientWidth }).then(() => { this.layoutOverlay(); this.moveMarks(); });
+    if (narrow !== this.narrow) { this.draw(); return; }
+    const w = this.box.clientWidth || 800;
+    if (!this.chart.layout || w === this.chart.layout.width) return;
+    this.chart.layout.width = w;
+    this.chart.render();
   }
 
   // ---------------------------------------------------------------- the overlay: what moves
   axes(xname, yname) {
-    const fl = this.gd._fullLayout;
-    const xa = fl[xname.replace("x", "xaxis")], ya = fl[yname.replace("y", "yaxis")];
-    return xa && ya ? { xa, ya } : null;
+    const A = this.chart.axes || {};
+    return A[xname] && A[yname] ? { xa: A[xname], ya: A[yname] } : null;
   }
 
   layoutOverlay() {
-    const fl = this.gd._fullLayout;
-    this.svg.setAttribute("width", fl.width);
-    this.svg.setAttribute("height", fl.height);
+    this.svg.setAttribute("width", this.chart.width);
+    this.svg.setAttribute("height", this.chart.height);
     this.svg.replaceChildren();
     const defs = sv("defs", {}, this.svg);
     const n = this.rows.count;
@@ -304,15 +292,6 @@ class Player {
       for (let r = 0; r < n; r++) {
         this.arrowEls.push([sv("line", { stroke: "#111111", "stroke-width": 2.5 }, map.g), sv("line", { stroke: "#ffffff", "stroke-width": 2.5 }, map.g)]);
       }
-    }
-    const size = fl._size;
-    for (const a of this.notes || []) {
-      const anchor = { left: "start", right: "end" }[a.xanchor] || "middle";
-      const base = { top: "hanging", middle: "central" }[a.yanchor] || "auto";
-      const t = sv("text", { x: size.l + a.x * size.w + (a.xshift || 0), y: size.t + (1 - a.y) * size.h - (a.yshift || 0) - (base === "auto" ? 3 : 0),
-        "text-anchor": anchor, "dominant-baseline": base, "font-size": (a.font && a.font.size) || 12, fill: "#444",
-        "font-family": "'Open Sans', verdana, arial, sans-serif" }, this.svg);
-      t.textContent = a.text; // a note is text, never markup
     }
     // marks over the lines, clipped a mark's size beyond their plot area (one at step 0 shows whole)
     this.heads = cols.map((c) => sv("circle", { r: 6.5, fill: c, stroke: "#111111", "stroke-width": 1.5 }, map.marks));
@@ -489,7 +468,7 @@ class Player {
     const change = {};
     this.h.panels.forEach((p, q) => {
       if (!p.has) return;
-      const ya = this.gd._fullLayout[p.y.replace("y", "yaxis")];
+      const ya = (this.chart.axes || {})[p.y];
       if (!ya) return;
       let lo = Infinity, hi = -Infinity;
       const take = (c) => { for (let i = 0; i < c.length; i++) if (finite(c[i])) { if (c[i] < lo) lo = c[i]; if (c[i] > hi) hi = c[i]; } };
@@ -500,14 +479,14 @@ class Player {
       if (lo < Math.min(a, z) || hi > Math.max(a, z)) change[`${p.y.replace("y", "yaxis")}.range`] = [lo - pad, hi + pad];
     });
     this.widened = k.target;
-    if (Object.keys(change).length) this.P.relayout(this.gd, change).then(() => { this.layoutOverlay(); this.drawPreview(); this.moveMarks(); });
+    if (Object.keys(change).length) this.chart.setRanges(change);
   }
 
   dim() { // a dragged run's own lines fade (the preview is drawn over them); the rest as drawn
     const on = new Set(this.preview?.runs || []);
     for (const [r, idx] of this.traceOf || []) {
       for (const i of idx) {
-        const node = this.gd.calcdata?.[i]?.[0]?.node3?.node?.();
+        const node = this.chart.traceNodes?.[i];
         if (node) node.style.opacity = on.has(r) ? 0.25 : "";
       }
     }
@@ -609,9 +588,8 @@ async function drawFigure(parent, h) {
 // The loader (ui/race_view_loader.js) has unpacked the payload into G.store and hands over its header.
 export function render(args, header) {
   const { parentElement } = args;
-  if (header.view === "prefetch") { // the page's first element: Plotly loads while the rest of the page does
+  if (header.view === "prefetch") { // the page's first element: this module loads while the rest of the page does
     performance.mark("opt-prefetch");
-    plotly(header.plotly).then(() => performance.mark("opt-plotly")).catch(() => {});
     return;
   }
   if (header.view === "bank") {

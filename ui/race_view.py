@@ -26,6 +26,11 @@ CSS = """
 .opt-race .opt-note { font-size: 0.85rem; color: #a33; }
 .opt-race .opt-plotbox { position: relative; width: 100%; }
 .opt-race .opt-overlay { position: absolute; left: 0; top: 0; pointer-events: none; overflow: visible; }
+.opt-race .opt-plot { position: relative; }
+.opt-race .opt-chart { display: block; user-select: none; }
+.opt-race .opt-tip { position: absolute; display: none; pointer-events: none; white-space: pre; z-index: 2;
+  font-size: 0.78rem; line-height: 1.3; color: #222; background: rgba(255, 255, 255, 0.95);
+  border: 1.5px solid #444; border-radius: 0.3rem; padding: 0.2rem 0.45rem; font-variant-numeric: tabular-nums; }
 .opt-race .opt-tune { border-top: 1px solid rgba(49, 51, 63, 0.12); padding-top: 0.35rem; margin-top: 0.1rem; }
 .opt-race .opt-tune-head { display: flex; flex-wrap: wrap; gap: 0.35rem; align-items: center; }
 .opt-race .opt-tune-title { font-size: 0.85rem; font-weight: 600; margin-right: 0.2rem; }
