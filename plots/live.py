@@ -123,7 +123,7 @@ def narrow_layout(layout: dict) -> dict:
     top, gap, n = 0.50, 0.045, 4
     h = (top - 0.04 - (n - 1) * gap) / n
     out = {"height": 1000, "xaxis.domain": [0.0, 1.0], "yaxis.domain": [top + 0.04, 1.0],
-           "margin": {"l": 45, "r": 10, "t": 60, "b": 40}}
+           "margin": {"l": 58, "r": 10, "t": 60, "b": 40}}
     for p in range(n):
         lo = top - 0.04 - (p + 1) * h - p * gap
         out[f"xaxis{p + 2}.domain"] = [0.0, 1.0]

@@ -284,7 +284,7 @@ def test_knob_and_chart_fit_the_screen_together_and_stack_on_a_phone(server, bro
     pg.wait_for_selector(MAP, timeout=120_000)
     pg.wait_for_timeout(1000)
     play, step = rect(pg, ".opt-race .opt-play"), rect(pg, ".opt-race .opt-step")
-    mapbox, panel = rect(pg, ".opt-race .draglayer .xy .nsewdrag"), rect(pg, ".opt-race .draglayer .x2y2 .nsewdrag")
+    mapbox, panel = rect(pg, '.opt-race .opt-area[data-axes="xy"]'), rect(pg, '.opt-race .opt-area[data-axes="x2y2"]')
     assert apart(play, step) and apart(mapbox, panel) and mapbox[3] <= panel[1], (play, step, mapbox, panel)
     assert mapbox[2] <= 390 and panel[2] <= 390
     pg.close()

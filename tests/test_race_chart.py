@@ -88,7 +88,8 @@ def test_a_race_is_drawn_where_its_numbers_say(page):
     draw(page, fig)
     got = page.evaluate("""() => {
         const c = window.chart, A = c.axes;
-        const trails = [...document.querySelectorAll('#box .opt-traces g')].filter((g) => /^r\\d+$/.test(g.dataset.group));
+        const trails = [...document.querySelectorAll('#box .opt-traces g')]
+            .filter((g) => /^r\\d+$/.test(g.dataset.group));
         return {x: [A.x._offset, A.x._length, A.x.range], y: [A.y._offset, A.y._length, A.y.range],
                 legend: [...document.querySelectorAll('#box .opt-axes text')].map((t) => t.textContent),
                 paths: trails.map((g) => g.querySelectorAll('path').length),

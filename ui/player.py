@@ -40,8 +40,8 @@ from .wire import Wire, deflated, json_bytes, quantize
 GRID = 200  # the surface image's resolution
 # the player itself, as bytes: it travels once a session like any array (ui/race_view_loader.js imports it):
 # the still chart's renderer (ui/race_chart.js, no exports) in front of the player, one module
-PLAYER_JS = np.frombuffer(b"\n".join(Path(__file__).with_name(f).read_bytes() for f in ("race_chart.js", "race_view.js")),
-                          dtype=np.uint8)
+PLAYER_FILES = ("race_chart.js", "race_view.js")
+PLAYER_JS = np.frombuffer(b"\n".join(Path(__file__).with_name(f).read_bytes() for f in PLAYER_FILES), dtype=np.uint8)
 PLOTLY_BASIC = Path(__file__).with_name("vendor") / "plotly-basic.min.js"  # ui/vendor/README.md
 
 

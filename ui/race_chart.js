@@ -172,6 +172,8 @@ class RaceChart {
     const L = this.layout, data = this.data;
     const W = L.width || this.box.clientWidth || 800, H = L.height || 540;
     const m = { l: 80, r: 80, t: 100, b: 80, ...(L.margin || {}) };
+    const legend = this.legendItems(data, W, m);
+    m.t = Math.max(m.t, 19 * legend.rows + 12); // rows that do not fit the top margin widen it (a phone)
     this.width = W;
     this.height = H;
     this._size = { l: m.l, t: m.t, w: Math.max(10, W - m.l - m.r), h: Math.max(10, H - m.t - m.b) };
@@ -211,7 +213,11 @@ class RaceChart {
     };
     const pairs = this.pairs(axes, data);
     const under = svgEl("g", { class: "opt-under" }, this.svg);
-    for (const [xn, yn] of pairs) this.drawGrid(under, axes[xn], axes[yn]);
+    for (const [xn, yn] of pairs) { // each subplot's plot area (data-axes "xy", "x2y2": what a test or a zoom finds)
+      const xa = axes[xn], ya = axes[yn];
+      svgEl("rect", { class: "opt-area", "data-axes": xn + yn, x: xa._offset, y: ya._offset, width: xa._length, height: ya._length, fill: "none" }, under);
+      this.drawGrid(under, xa, ya);
+    }
     for (const img of L.images || []) this.drawImage(under, img, axes, clipOf);
     const plot = svgEl("g", { class: "opt-traces" }, this.svg);
     this.traceNodes = data.map((t) => {
@@ -225,7 +231,7 @@ class RaceChart {
     const over = svgEl("g", { class: "opt-axes" }, this.svg);
     for (const [xn, yn] of pairs) { this.drawTicks(over, axes[xn], axes[yn], "x"); this.drawTicks(over, axes[yn], axes[xn], "y"); }
     for (const a of L.annotations || []) this.drawNote(over, a);
-    this.drawLegend(over, data);
+    this.drawLegend(over, legend);
     this.hits = this.hitTable(data, axes);
     if (this.onrender) this.onrender();
   }
@@ -448,24 +454,30 @@ class RaceChart {
       { "text-anchor": anchor, "dominant-baseline": base, "font-size": (a.font && a.font.size) || 12, fill: "#444" });
   }
 
-  drawLegend(g, data) {
-    const L = this.layout.legend || {};
-    if (this.layout.showlegend === false) return;
-    const s = this._size;
-    const items = data.filter((t) => t.showlegend !== false && t.name && (t.xaxis || "x") === "x" && (t.mode || "lines").includes("lines"));
-    let x = s.l + (L.x || 0) * s.w, row = 0;
-    const y0 = s.t + (1 - (L.y ?? 1.02)) * s.h - 10;
-    this.legendRows = 1;
-    for (const t of items) {
-      const label = unescaped(t.name);
-      const w = 40 + 6.6 * label.length;
-      if (x + w > this.width - 4 && x > s.l) { x = s.l + (L.x || 0) * s.w; row++; }
-      const y = y0 - row * 19; // rows stack upwards from the plot's top
-      svgEl("line", { x1: x, x2: x + 28, y1: y, y2: y, stroke: (t.line && t.line.color) || "#444", "stroke-width": 2 }, g);
-      textEl(g, x + 34, y + 4, label);
+  // The legend over the plot, left to right, wrapping: [{t, label, x, row}] and the number of rows
+  legendItems(data, W, m) {
+    if (this.layout.showlegend === false) return { items: [], rows: 0 };
+    const x0 = m.l + ((this.layout.legend || {}).x || 0) * (W - m.l - m.r);
+    let x = x0, row = 0;
+    const items = [];
+    for (const t of data) {
+      if (t.showlegend === false || !t.name || (t.xaxis || "x") !== "x" || !(t.mode || "lines").includes("lines")) continue;
+      const label = unescaped(t.name), w = 40 + 6.6 * label.length;
+      if (x + w > W - 4 && x > x0) { x = x0; row++; }
+      items.push({ t, label, x, row });
       x += w + 10;
     }
-    this.legendRows = row + 1;
+    return { items, rows: items.length ? row + 1 : 0 };
+  }
+
+  drawLegend(g, legend) {
+    const top = this._size.t - 10 - 19 * (legend.rows - 1); // the last row just over the plot
+    g = svgEl("g", { class: "legend" }, g);
+    for (const { t, label, x, row } of legend.items) {
+      const y = top + 19 * row;
+      svgEl("line", { x1: x, x2: x + 28, y1: y, y2: y, stroke: (t.line && t.line.color) || "#444", "stroke-width": 2 }, g);
+      textEl(g, x + 34, y + 4, label);
+    }
   }
 
   // ---------------------------------------------------------------- hover
