@@ -469,9 +469,10 @@ def main() -> None:
                    default="3D view" if spec_shared.view3d else "Summary")
     if tabs[0].open:
         with tabs[0]:
-            # a plain table: a few rows need no grid (and a first visit loads none of its 1.2 MB of scripts)
+            # a plain table of text drawn by the player's module: no grid's 1.2 MB of scripts, and none of
+            # st.table's Markdown rendering of every cell on every rerun
             rows = plots.table_text(figs["summary"], percent=("clipped fraction",))
-            st.table([{md(k): md(v) for k, v in r.items()} for r in rows], hide_index=True)  # cells are Markdown
+            mount(player.table_payload(rows, wire), key=P + "summary", on_missing=resend("summary"))
             st.caption(SUMMARY_NOTE)
     if tabs[1].open:
         with tabs[1]:

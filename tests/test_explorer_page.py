@@ -47,8 +47,9 @@ def open_editor(at: AppTest, i: int) -> AppTest:
 
 
 def summary(at: AppTest) -> list[dict]:
-    """The summary table's rows as a person reads them (its cells are escaped Markdown)."""
-    return [{plain(k): plain(v) for k, v in row.items()} for row in at.table[0].value.to_dict("records")]
+    """The summary table's rows as a person reads them (text cells, drawn by the player's "table" view)."""
+    header = payloads(at)["table"][0]
+    return [dict(zip(header["columns"], row, strict=True)) for row in header["rows"]]
 
 
 @pytest.mark.slow  # ~0.7 s: Streamlit page runs
@@ -329,4 +330,8 @@ def test_the_online_and_sharpness_presets_open_with_their_story_and_summary(name
     assert len(rows) == len(p.spec.runs) and all(r["sharpness"] != "—" for r in rows)
     if name == "sam_sharp_flat":
         assert [r["evaluations"] for r in rows] == ["1000 ∇f", "1000 ∇f", "2000 ∇f", "2000 ∇f"]
-        assert rows[0]["sharpness"] == "44.41" and rows[2]["sharpness"] == "1.078"
+        # SGD settles in the sharp basin; SAM and ASAM in the flat one. Where along the flat valley floor they
+        # stop after 1000 steps moves with the CPU's vector math (1.078 on one machine, 1.083 on another):
+        # the flat basin's curvature, not the last digit, is the claim
+        assert rows[0]["sharpness"] == "44.41"
+        assert all(1.07 <= float(r["sharpness"]) <= 1.09 for r in rows[2:]), rows

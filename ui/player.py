@@ -256,6 +256,15 @@ def figure_payload(fig: dict, wire: Wire, chunk: str | None = None) -> bytes:
                       "figure": {"data": fig["data"], "layout": layout}})
 
 
+def table_payload(rows: list[dict[str, str]], wire: Wire) -> bytes:
+    """A table of text (the summary: plots.table_text's rows) for the player's "table" view: plain cells set
+    as text, one element (st.table renders every cell as Markdown: ~40 cells cost a rerun ~30 ms here)."""
+    columns = list(rows[0]) if rows else []
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    return wire.pack({"view": "table", "code": wire.ref(PLAYER_JS), "id": view_id(columns, cells),
+                      "columns": columns, "rows": cells})
+
+
 def empty_payload(wire: Wire) -> bytes:
     """The bank mount's payload while there is no bank to send (none wanted, or it could not be made)."""
     return wire.pack({"view": "none"})

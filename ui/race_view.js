@@ -585,6 +585,23 @@ async function drawFigure(parent, h) {
   box.dataset.id = h.id;
 }
 
+// A table of text (the summary): every cell set as text, never markup; the same table is left as it is
+function drawTable(parent, h) {
+  let box = parent.querySelector(":scope > .opt-table-box");
+  if (box && box.dataset.id === h.id) return;
+  if (!box) box = el("div", "opt-table-box", parent);
+  const table = el("table", "opt-table");
+  const head = el("tr", "", el("thead", "", table));
+  for (const c of h.columns) el("th", "", head).textContent = c;
+  const body = el("tbody", "", table);
+  for (const row of h.rows) {
+    const tr = el("tr", "", body);
+    row.forEach((v, i) => { const td = el(i ? "td" : "th", "", tr); td.textContent = v; });
+  }
+  box.replaceChildren(table);
+  box.dataset.id = h.id;
+}
+
 // The loader (ui/race_view_loader.js) has unpacked the payload into G.store and hands over its header.
 export function render(args, header) {
   const { parentElement } = args;
@@ -601,6 +618,7 @@ export function render(args, header) {
     return;
   }
   if (header.view === "figure") { drawFigure(parentElement, header); return; }
+  if (header.view === "table") { drawTable(parentElement, header); return; }
   let player = mounts.get(parentElement);
   if (!player || !player.root.isConnected) {
     player = new Player(parentElement, args);

@@ -47,6 +47,13 @@ CSS = """
 .opt-race .opt-knob-value { font-variant-numeric: tabular-nums; text-align: right; }
 .opt-race .opt-readout, .opt-scene .opt-readout { font-size: 0.8rem; color: #444; margin-top: 0.15rem;
   min-height: 1.2em; }
+.opt-table-box { overflow-x: auto; }
+.opt-table { border-collapse: collapse; font-size: 0.875rem; font-variant-numeric: tabular-nums; width: 100%; }
+.opt-table th, .opt-table td { border-bottom: 1px solid rgba(49, 51, 63, 0.1); padding: 0.25rem 0.6rem;
+  text-align: right; white-space: nowrap; }
+.opt-table thead th { font-weight: 600; color: rgba(49, 51, 63, 0.7); white-space: normal; vertical-align: bottom; }
+.opt-table th:first-child, .opt-table td:first-child { text-align: left; white-space: normal; min-width: 13rem; }
+.opt-table tbody th { font-weight: 400; }
 .opt-scene { width: 100%; font-family: inherit; }
 .opt-scene-legend { display: flex; flex-wrap: wrap; gap: 0.2rem 0.9rem; font-size: 0.8rem; margin-bottom: 0.2rem; }
 .opt-scene-item { display: inline-flex; align-items: center; gap: 0.3rem; }
