@@ -111,6 +111,8 @@ def test_chart_renders_play_advances_and_the_surface_stays(page):
     assert after != before, f"the step did not move: {before!r} -> {after!r}"
     assert page.locator(".opt-race .opt-overlay circle").first.get_attribute("transform") != heads
     assert page.locator(MAP).count() >= 1  # the surface stays under the moving heads
+    rows = page.locator(".opt-table tbody tr")  # the summary: one row a run, its label as text
+    assert rows.count() == 4 and (rows.first.locator("th").text_content() or "").startswith("1. SGD")
     assert "Traceback" not in page.content()
     assert SHOT.stat().st_size > 10_000
 
