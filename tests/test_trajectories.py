@@ -124,6 +124,22 @@ def test_race_rows_equal_single_runs():
     assert not np.allclose(res.xy[-1, 1], res.xy[-1, 2]), "clipping changed the Adam run"
 
 
+@pytest.mark.parametrize("sched, kw", [("cosine", {}), ("one_cycle", {}), ("step", {"step_size": 7, "gamma": 0.5})])
+def test_a_per_row_schedule_as_a_table_gives_the_numbers_of_step_by_step(monkeypatch, sched, kw):
+    """engine.lr_sequence computes a small per-row schedule once, as a (steps, N) table; above LR_TABLE it
+    asks the schedule at every step. Both are the same function of the step: the same trajectories, bit for bit."""
+    from trajectories import engine
+
+    lrs = torch.tensor([1e-2, 3e-2, 5e-2], dtype=torch.float64)
+    starts = torch.tensor([[-1.5, 2.0], [1.5, 1.0], [0.0, 2.5]], dtype=torch.float64)
+    go = lambda: trajectories.simulate(ROSEN, "adam", starts, 60, hparams={"lr": lrs}, schedule=(sched, kw))  # noqa: E731
+    table = go()
+    monkeypatch.setattr(engine, "LR_TABLE", 0)
+    stepwise = go()
+    assert np.array_equal(table.xy, stepwise.xy) and np.array_equal(table.lr, stepwise.lr)
+    assert len(np.unique(table.lr[:, 0])) > 2  # the schedule moved the lr
+
+
 def test_noise_is_seeded_and_shared_by_the_runs_of_a_race():
     runs = [Run("sgd", {"lr": 1e-3})] * 2
     a = trajectories.race("rosenbrock", runs, (-1.5, 2.0), 50, noise=1.0, seed=3)
