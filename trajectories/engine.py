@@ -377,8 +377,8 @@ def lr_sequence(lr, steps: int, schedule) -> Callable[[int], float | Tensor]:
 
     schedule: None, (name, kwargs) or an optimizers.Sequential (a chain of phases). Scalar schedules
     are computed once (floats keep the optimizers' fused scalar path); per-row ones once as a (steps, N)
-    table where it is small (LR_TABLE values: a race, a bank; a schedule's cost per step is ~0.25 ms of
-    torch ops, as much as the rest of a one-run step), else step by step, so a 10^6-row sweep never holds
+    table where it is small (LR_TABLE values: a bank of the tune strip, whose rows each have their own lr;
+    asked at every step the schedule cost it a fifth of its time), else step by step, so a 10^6-row sweep never holds
     a (steps, N) table. Both give the same numbers: the table is `at` over every step at once.
     """
     chain = as_sequential(schedule)

@@ -173,7 +173,7 @@ class RaceChart {
     const W = L.width || this.box.clientWidth || 800, H = L.height || 540;
     const m = { l: 80, r: 80, t: 100, b: 80, ...(L.margin || {}) };
     const legend = this.legendItems(data, W, m);
-    m.t = Math.max(m.t, 19 * legend.rows + 12); // rows that do not fit the top margin widen it (a phone)
+    m.t = Math.max(m.t, 19 * legend.rows + 26); // rows that do not fit the top margin widen it (a phone)
     this.width = W;
     this.height = H;
     this._size = { l: m.l, t: m.t, w: Math.max(10, W - m.l - m.r), h: Math.max(10, H - m.t - m.b) };
@@ -471,7 +471,7 @@ class RaceChart {
   }
 
   drawLegend(g, legend) {
-    const top = this._size.t - 10 - 19 * (legend.rows - 1); // the last row just over the plot
+    const top = this._size.t - 22 - 19 * (legend.rows - 1); // the last row over the plot, clear of its titles
     g = svgEl("g", { class: "legend" }, g);
     for (const { t, label, x, row } of legend.items) {
       const y = top + 19 * row;
