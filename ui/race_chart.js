@@ -32,6 +32,18 @@ function textEl(parent, x, y, s, attrs) {
   return t;
 }
 
+// An SVG path through the points (px(i), py(i)) for i < n, in pixels, broken where one is not finite
+function polyline(n, px, py) {
+  let d = "", pen = false;
+  for (let i = 0; i < n; i++) {
+    const x = px(i), y = py(i);
+    if (!Number.isFinite(x) || !Number.isFinite(y)) { pen = false; continue; }
+    d += (pen ? "L" : "M") + x.toFixed(1) + "," + y.toFixed(1);
+    pen = true;
+  }
+  return d;
+}
+
 const unescaped = (s) => String(s ?? "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#x27;/g, "'").replace(/&amp;/g, "&");
 
 // ---------------------------------------------------------------- numbers on axes and in the hover
@@ -119,6 +131,8 @@ class Axis {
     this.log = this.spec.type === "log";
   }
   d2l(v) { return this.log ? (v > 0 ? Math.log10(v) : NaN) : v; }
+  key() { return this.letter + "axis" + this.name.slice(1); } // its layout key: "xaxis", "yaxis3"
+  source(axes) { return (this.spec.matches && axes[this.spec.matches]) || this; } // whose range it shares
   place(offset, length) { this._offset = offset; this._length = length; }
   setRange(range) { this.range = range; }
   // l (log10 on a log axis) -> pixels from _offset; y grows downwards
@@ -232,7 +246,7 @@ class RaceChart {
     for (const [xn, yn] of pairs) { this.drawTicks(over, axes[xn], axes[yn], "x"); this.drawTicks(over, axes[yn], axes[xn], "y"); }
     for (const a of L.annotations || []) this.drawNote(over, a);
     this.drawLegend(over, legend);
-    this.hits = this.hitTable(data, axes);
+    this.hits = this.hitTable(data);
     if (this.onrender) this.onrender();
   }
 
@@ -265,7 +279,7 @@ class RaceChart {
       window.removeEventListener("pointerup", up);
       box.remove();
       if (Math.abs(x1 - x0) <= 6 && Math.abs(y1 - y0) <= 6) return; // a click (the map's: set the start)
-      const key = (a) => { const src = a.spec.matches && this.axes[a.spec.matches] ? this.axes[a.spec.matches] : a; return src.letter + "axis" + src.name.slice(1); };
+      const key = (a) => a.source(this.axes).key();
       const span = (a, p, q) => { const u = [a.p2l(p - a._offset), a.p2l(q - a._offset)]; return [Math.min(...u), Math.max(...u)]; };
       if (Math.abs(x1 - x0) > 6) this.ranges[key(xa)] = span(xa, x0, x1);
       if (Math.abs(y1 - y0) > 6) this.ranges[key(ya)] = span(ya, y0, y1);
@@ -298,7 +312,6 @@ class RaceChart {
       if (lo <= hi) { const e = ext[name] || [Infinity, -Infinity]; ext[name] = [Math.min(e[0], lo), Math.max(e[1], hi)]; }
     };
     for (const t of data) { if (t.x) take(t.xaxis || "x", t.x); if (t.y) take(t.yaxis || "y", t.y); }
-    const key = (a) => a.letter + "axis" + a.name.slice(1);
     for (const a of Object.values(axes)) { // matched axes share their data
       const to = a.spec.matches;
       if (to && ext[a.name] && axes[to]) {
@@ -307,8 +320,8 @@ class RaceChart {
       }
     }
     for (const a of Object.values(axes)) {
-      const src = a.spec.matches && axes[a.spec.matches] ? axes[a.spec.matches] : a;
-      const own = this.ranges[key(src)] || this.ranges[key(a)];
+      const src = a.source(axes);
+      const own = this.ranges[src.key()] || this.ranges[a.key()];
       if (own) { a.setRange(own); continue; }
       if (Array.isArray(src.spec.range)) { a.setRange(src.spec.range.map(Number)); continue; }
       const e = ext[src.name];
@@ -416,12 +429,7 @@ class RaceChart {
     for (let i = 0; i < n; i++) { px[i] = xa._offset + xa.l2p(xa.d2l(xs[i])); py[i] = ya._offset + ya.l2p(ya.d2l(t.y[i])); }
     t._px = px; t._py = py; t._x = xs;
     if (mode.includes("lines")) {
-      let d = "", pen = false;
-      for (let i = 0; i < n; i++) {
-        if (!Number.isFinite(px[i]) || !Number.isFinite(py[i])) { pen = false; continue; }
-        d += (pen ? "L" : "M") + px[i].toFixed(1) + "," + py[i].toFixed(1);
-        pen = true;
-      }
+      const d = polyline(n, (i) => px[i], (i) => py[i]);
       const line = t.line || {};
       if (d) svgEl("path", { d, fill: "none", stroke: line.color || "#444", "stroke-width": line.width ?? 2, "stroke-linejoin": "round" }, g);
     }

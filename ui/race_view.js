@@ -15,7 +15,6 @@
 
 const NAN_Q = 65535;
 const NARROW = 700; // px: below this width the map sits above the panels
-const SVG = "http://www.w3.org/2000/svg";
 
 const G = globalThis.__optPlayground; // the loader's: the arrays received (store), banks, players
 
@@ -69,12 +68,6 @@ async function runScript(deflated) {
 function el(tag, cls, parent) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
-  if (parent) parent.appendChild(e);
-  return e;
-}
-function sv(tag, attrs, parent) {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
   if (parent) parent.appendChild(e);
   return e;
 }
@@ -150,7 +143,7 @@ class Player {
     this.chart = new RaceChart(this.gd);
     // every render of the chart (a new figure, a zoom, a widened panel, a resize) moves the overlay with it
     this.chart.onrender = () => { if (this.h) { this.layoutOverlay(); this.dim(); this.drawPreview(); this.moveMarks(); } };
-    this.svg = sv("svg", { class: "opt-overlay" }, this.box);
+    this.svg = svgEl("svg", { class: "opt-overlay" }, this.box);
     this.tune = el("div", "opt-tune", this.root);
     this.frame = 0;
     this.timer = null;
@@ -201,8 +194,7 @@ class Player {
   draw() {
     const h = this.h, fig = h.figure;
     const data = fig.data.map((t) => this.resolve(t));
-    const layout = JSON.parse(JSON.stringify(fig.layout));
-    delete layout.template;
+    const layout = JSON.parse(JSON.stringify(fig.layout)); // a copy: the narrow layout and the image are set in it
     for (const img of layout.images || []) if (img.source && img.source.png) img.source = imageUrl(img.source.png);
     this.narrow = this.root.clientWidth < NARROW;
     if (this.narrow) for (const [k, v] of Object.entries(h.narrow)) deepSet(layout, k, v);
@@ -264,16 +256,16 @@ class Player {
     this.svg.setAttribute("width", this.chart.width);
     this.svg.setAttribute("height", this.chart.height);
     this.svg.replaceChildren();
-    const defs = sv("defs", {}, this.svg);
+    const defs = svgEl("defs", {}, this.svg);
     const n = this.rows.count;
     const cols = this.h.runs.map((r) => r.colour);
     const area = (name, xn, yn) => { // g: clipped to the plot area (lines); marks: a mark's size beyond it
       const ax = this.axes(xn, yn);
       if (!ax) return null;
       const group = (id, pad) => {
-        const clip = sv("clipPath", { id }, defs);
-        sv("rect", { x: ax.xa._offset - pad, y: ax.ya._offset - pad, width: ax.xa._length + 2 * pad, height: ax.ya._length + 2 * pad }, clip);
-        return sv("g", { "clip-path": `url(#${id})` }, this.svg);
+        const clip = svgEl("clipPath", { id }, defs);
+        svgEl("rect", { x: ax.xa._offset - pad, y: ax.ya._offset - pad, width: ax.xa._length + 2 * pad, height: ax.ya._length + 2 * pad }, clip);
+        return svgEl("g", { "clip-path": `url(#${id})` }, this.svg);
       };
       return { ...ax, g: group(`${this.uid()}-${name}`, 0), marks: group(`${this.uid()}-${name}-m`, 8) };
     };
@@ -282,7 +274,7 @@ class Player {
     this.panelAreas = this.h.panels.map((p, i) => (p.has ? area(`p${i}`, p.x, p.y) : null));
     // preview lines under the marks
     this.ghost = { trail: [], curves: [] };
-    const previewLine = (g, colour, width) => sv("path", { fill: "none", stroke: colour, "stroke-width": width, "stroke-linejoin": "round", style: "display:none" }, g);
+    const previewLine = (g, colour, width) => svgEl("path", { fill: "none", stroke: colour, "stroke-width": width, "stroke-linejoin": "round", style: "display:none" }, g);
     for (let r = 0; r < n; r++) {
       this.ghost.trail.push(previewLine(map.g, cols[r], 2.6));
       this.ghost.curves.push(this.panelAreas.map((a) => (a ? previewLine(a.g, cols[r], 1.8) : null)));
@@ -290,13 +282,13 @@ class Player {
     this.arrowEls = [];
     if (this.arrows) {
       for (let r = 0; r < n; r++) {
-        this.arrowEls.push([sv("line", { stroke: "#111111", "stroke-width": 2.5 }, map.g), sv("line", { stroke: "#ffffff", "stroke-width": 2.5 }, map.g)]);
+        this.arrowEls.push([svgEl("line", { stroke: "#111111", "stroke-width": 2.5 }, map.g), svgEl("line", { stroke: "#ffffff", "stroke-width": 2.5 }, map.g)]);
       }
     }
     // marks over the lines, clipped a mark's size beyond their plot area (one at step 0 shows whole)
-    this.heads = cols.map((c) => sv("circle", { r: 6.5, fill: c, stroke: "#111111", "stroke-width": 1.5 }, map.marks));
-    this.marks = this.panelAreas.map((a) => (a ? cols.map((c) => sv("circle", { r: 4, fill: c, stroke: "#111111", "stroke-width": 1 }, a.marks)) : null));
-    this.dead = cols.map((c) => sv("path", { d: "M-7,-7L7,7M-7,7L7,-7", stroke: c, "stroke-width": 3, style: "display:none" }, map.marks));
+    this.heads = cols.map((c) => svgEl("circle", { r: 6.5, fill: c, stroke: "#111111", "stroke-width": 1.5 }, map.marks));
+    this.marks = this.panelAreas.map((a) => (a ? cols.map((c) => svgEl("circle", { r: 4, fill: c, stroke: "#111111", "stroke-width": 1 }, a.marks)) : null));
+    this.dead = cols.map((c) => svgEl("path", { d: "M-7,-7L7,7M-7,7L7,-7", stroke: c, "stroke-width": 3, style: "display:none" }, map.marks));
   }
 
   uid() { return (this._uid ||= "opt" + Math.random().toString(36).slice(2, 9)); }
@@ -497,10 +489,10 @@ class Player {
     for (let r = 0; r < n; r++) {
       const on = p && p.runs.includes(r);
       const s = on ? this.source(r) : null;
-      setPath(this.ghost.trail[r], on ? line(s.rows.get(s.row, 0), s.rows.get(s.row, 1), this.map, null) : "");
+      setPath(this.ghost.trail[r], on ? line(s.rows.get(s.row, 0), s.rows.get(s.row, 1), this.map) : "");
       this.panelAreas.forEach((a, q) => {
         if (!a) return;
-        setPath(this.ghost.curves[r][q], on ? line(s.rows.shown, s.rows.get(s.row, 3 + q), a, null) : "");
+        setPath(this.ghost.curves[r][q], on ? line(s.rows.shown, s.rows.get(s.row, 3 + q), a) : "");
       });
       const dead = this.dead[r];
       dead.style.display = "none";
@@ -518,16 +510,8 @@ class Player {
   }
 }
 
-function line(xs, ys, a, _) { // an SVG path through the finite points, broken at gaps
-  let d = "", pen = false;
-  const ox = a.xa._offset, oy = a.ya._offset;
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i], y = ys[i];
-    if (!finite(x) || !finite(y)) { pen = false; continue; }
-    d += (pen ? "L" : "M") + (ox + a.xa.l2p(x)).toFixed(1) + "," + (oy + a.ya.l2p(y)).toFixed(1);
-    pen = true;
-  }
-  return d;
+function line(xs, ys, a) { // an SVG path through a row's finite points (l units) on area a's axes
+  return polyline(xs.length, (i) => a.xa._offset + a.xa.l2p(xs[i]), (i) => a.ya._offset + a.ya.l2p(ys[i]));
 }
 
 const jsons = new Map(); // array key -> the JSON value its bytes hold
